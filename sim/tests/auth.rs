@@ -116,10 +116,9 @@ async fn bad_assertions_are_refused_with_entra_codes() {
     // A signature that does not match the key.
     let good = assertion(&aud, DEFAULT_CLIENT_ID, 600, X5T);
     let (head, sig) = good.rsplit_once('.').unwrap();
-    let flipped = if sig.starts_with('A') {
-        format!("B{}", &sig[1..])
-    } else {
-        format!("A{}", &sig[1..])
+    let flipped = match sig.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &sig[1..]),
     };
     let (status, body) = assert_call(&c, true, &format!("{head}.{flipped}")).await;
     assert_eq!(
