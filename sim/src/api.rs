@@ -855,21 +855,7 @@ async fn get_blob(
     if now >= blob.content_expiration {
         return Err(ApiError::af(400, "AF20051", format!("Content requested with the key {id} has already expired. Content older than 7 days cannot be retrieved.")));
     }
-    // Render on first download, off the async threads (a big blob takes a while).
-    let body = if blob.rendered() {
-        blob.body(&sim.generator)
-    } else {
-        let (me, b) = (sim.clone(), blob.clone());
-        tokio::task::spawn_blocking(move || b.body(&me.generator))
-            .await
-            .map_err(|_| {
-                ApiError::af(
-                    500,
-                    "AF50000",
-                    "An internal error occurred. Retry the request.",
-                )
-            })?
-    };
+    let body = sim.blob_body(&blob).await;
     Ok(Reply {
         status: StatusCode::OK,
         body,

@@ -1,7 +1,8 @@
 //! The simulated service's shared core: clock, store, generator, ledger and fault dice.
 
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -34,6 +35,14 @@ struct Bucket {
     at: Instant,
 }
 
+/// Rendered bodies, oldest evicted first once over the byte budget.
+#[derive(Debug, Default)]
+struct BodyCache {
+    bodies: HashMap<String, Bytes>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
 #[derive(Debug, Default)]
 struct LedgerState {
     requests: Vec<RequestRecord>,
@@ -59,6 +68,7 @@ pub struct Sim {
     ledger: Mutex<LedgerState>,
     dice: Mutex<Dice>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    bodies: Mutex<BodyCache>,
     /// Listing page size after scenarios.
     pub page_size: usize,
     /// Requests per minute per tenant after scenarios.
@@ -129,6 +139,7 @@ impl Sim {
             gen_lock: Mutex::new(()),
             ledger: Mutex::new(LedgerState::default()),
             buckets: Mutex::new(HashMap::new()),
+            bodies: Mutex::new(BodyCache::default()),
             page_size,
             rate_per_minute,
             config,
@@ -266,6 +277,37 @@ impl Sim {
         }
     }
 
+    /// The body of a blob: from the cache, or rendered (off the async threads) and cached.
+    pub async fn blob_body(self: &Arc<Self>, blob: &Arc<Blob>) -> Bytes {
+        if let Some(body) = &blob.body {
+            return body.clone();
+        }
+        if let Some(body) = lock(&self.bodies).bodies.get(&blob.content_id) {
+            return body.clone();
+        }
+        let (me, b) = (self.clone(), blob.clone());
+        let body = match tokio::task::spawn_blocking(move || b.render(&me.generator)).await {
+            Ok(body) => body,
+            Err(_) => blob.render(&self.generator),
+        };
+        let cap = self.config.body_cache_bytes;
+        let mut cache = lock(&self.bodies);
+        if body.len() <= cap && !cache.bodies.contains_key(&blob.content_id) {
+            cache.bytes += body.len();
+            cache.bodies.insert(blob.content_id.clone(), body.clone());
+            cache.order.push_back(blob.content_id.clone());
+            while cache.bytes > cap {
+                let Some(old) = cache.order.pop_front() else {
+                    break;
+                };
+                if let Some(b) = cache.bodies.remove(&old) {
+                    cache.bytes -= b.len();
+                }
+            }
+        }
+        body
+    }
+
     /// Appends a request to the ledger.
     pub fn record(&self, rec: RequestRecord) {
         lock(&self.ledger).requests.push(rec);
@@ -352,7 +394,7 @@ impl Sim {
             content_created: now,
             available_at: now,
             content_expiration: now + self.generator.expiration,
-            body: OnceLock::from(Bytes::from(body)),
+            body: Some(Bytes::from(body)),
             recipe: None,
             record_ids,
             fault: Some("injected".into()),

@@ -2,7 +2,7 @@
 //! that fills it as simulated time passes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as CDuration, Utc};
@@ -16,7 +16,7 @@ use crate::records::{self, TenantCtx};
 use crate::scenario::{Rate, ScenarioKind};
 use crate::timefmt;
 
-/// One content blob, its body rendered once.
+/// One content blob: listing metadata, record ids, and how to render its body.
 #[derive(Debug)]
 pub struct Blob {
     /// Index of the tenant in the configuration.
@@ -33,9 +33,9 @@ pub struct Blob {
     pub available_at: DateTime<Utc>,
     /// `contentExpiration`.
     pub content_expiration: DateTime<Utc>,
-    /// The JSON array served at `contentUri`, rendered on first use.
-    pub body: OnceLock<Bytes>,
-    /// How to render the body (absent for injected blobs, whose body is set).
+    /// The body of an injected blob, served verbatim.
+    pub body: Option<Bytes>,
+    /// How to render the body of a generated blob.
     pub recipe: Option<Recipe>,
     /// Record ids in body order.
     pub record_ids: Vec<String>,
@@ -90,17 +90,11 @@ pub struct Recipe {
 }
 
 impl Blob {
-    /// The body, rendering it on first use.
-    pub fn body(&self, generator: &Generator) -> Bytes {
-        self.body.get_or_init(|| self.render(generator)).clone()
-    }
-
-    /// Whether the body has been rendered already.
-    pub fn rendered(&self) -> bool {
-        self.body.get().is_some()
-    }
-
-    fn render(&self, generator: &Generator) -> Bytes {
+    /// The JSON array served at `contentUri` (the same bytes every time).
+    pub fn render(&self, generator: &Generator) -> Bytes {
+        if let Some(body) = &self.body {
+            return body.clone();
+        }
         let Some(recipe) = &self.recipe else {
             return Bytes::new();
         };
@@ -549,7 +543,7 @@ impl Generator {
                 content_created: created,
                 available_at: available,
                 content_expiration: expiration,
-                body: OnceLock::new(),
+                body: None,
                 recipe: Some(Recipe {
                     ctx: ctx.clone(),
                     planned,
@@ -601,9 +595,9 @@ mod tests {
                 "50±25 records at 20 per blob give several blobs"
             );
             for (x, y) in a.iter().zip(&b) {
-                assert_eq!(x.body(&g), y.body(&g));
+                assert_eq!(x.render(&g), y.render(&g));
                 assert_eq!(x.content_id, y.content_id);
-                let v: Vec<serde_json::Value> = serde_json::from_slice(&x.body(&g)).unwrap();
+                let v: Vec<serde_json::Value> = serde_json::from_slice(&x.render(&g)).unwrap();
                 assert_eq!(v.len(), x.record_ids.len());
                 assert!(x.record_ids.len() <= 20);
                 for (rec, id) in v.iter().zip(&x.record_ids) {
@@ -639,9 +633,9 @@ mod tests {
             let unique: std::collections::HashSet<_> = b.record_ids.iter().collect();
             assert!(unique.len() < b.record_ids.len());
             if !b.fault.as_deref().unwrap().contains("truncated") {
-                assert!(serde_json::from_slice::<serde_json::Value>(&b.body(&g)).is_ok());
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.render(&g)).is_ok());
             } else {
-                assert!(serde_json::from_slice::<serde_json::Value>(&b.body(&g)).is_err());
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.render(&g)).is_err());
             }
         }
     }
