@@ -163,12 +163,12 @@ impl SimHandle {
 
     /// Mints a valid access token for a tenant without calling the token endpoint.
     pub fn access_token(&self, tenant: &str) -> String {
-        let dlp = self
-            .sim
-            .read()
-            .tenant_index(tenant)
-            .map(|i| self.sim.read().tenants[i].spec.dlp_permission)
-            .unwrap_or(false);
+        let dlp = {
+            let store = self.sim.read();
+            store
+                .tenant_index(tenant)
+                .is_some_and(|i| store.tenants[i].spec.dlp_permission)
+        };
         self.sim
             .auth
             .issue(&self.sim.base_url, tenant, dlp, "1", self.now())

@@ -82,21 +82,19 @@ async fn listing_window_rules() {
             }
         }
     }
-    let (status, code, message) =
-        error_code(c.get(&token, &c.feed(T, "subscriptions/content")).await).await;
+    let (status, code, message) = c.fails(&token, T, "subscriptions/content").await;
     assert_eq!(
         (status, code.as_str(), message.as_str()),
         (400, "AF20001", "Missing parameter: contentType.")
     );
     for bad in ["Audit.Foo", "audit.general"] {
-        let (status, code, _) = error_code(
-            c.get(
+        let (status, code, _) = c
+            .fails(
                 &token,
-                &c.feed(T, &format!("subscriptions/content?contentType={bad}")),
+                T,
+                &format!("subscriptions/content?contentType={bad}"),
             )
-            .await,
-        )
-        .await;
+            .await;
         assert_eq!((status, code.as_str()), (400, "AF20020"), "{bad}");
     }
     // The ledger keeps the window each accepted listing used, defaulted or given.
@@ -199,14 +197,9 @@ async fn dlp_needs_its_own_permission() {
     let (status, code, message) = error_code(c.start_sub(&token, t2, "DLP.All").await).await;
     assert_eq!((status, code.as_str()), (401, "AF10001"));
     assert_eq!(message, "The permission set (ActivityFeed.Read) sent in the request does not include the expected permission.");
-    let (status, code, _) = error_code(
-        c.get(
-            &token,
-            &c.feed(t2, "subscriptions/content?contentType=DLP.All"),
-        )
-        .await,
-    )
-    .await;
+    let (status, code, _) = c
+        .fails(&token, t2, "subscriptions/content?contentType=DLP.All")
+        .await;
     assert_eq!((status, code.as_str()), (401, "AF10001"));
     assert_eq!(
         c.start_sub(&token, t2, "Audit.Exchange").await.status(),
@@ -255,14 +248,13 @@ async fn admin_disabled_subscription_answers_af20023() {
         list,
         serde_json::json!([{"contentType": "Audit.SharePoint", "status": "disabled", "webhook": null}])
     );
-    let (status, code, message) = error_code(
-        c.get(
+    let (status, code, message) = c
+        .fails(
             &token,
-            &c.feed(T, "subscriptions/content?contentType=Audit.SharePoint"),
+            T,
+            "subscriptions/content?contentType=Audit.SharePoint",
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(
         (status, code.as_str(), message.as_str()),
         (
@@ -293,11 +285,10 @@ async fn blob_errors() {
     let c = start(cfg).await;
     let token = c.token(T).await;
     c.start_sub(&token, T, "Audit.AzureActiveDirectory").await;
-    let (status, code, _) = error_code(c.get(&token, &c.feed(T, "audit/not-an-id")).await).await;
+    let (status, code, _) = c.fails(&token, T, "audit/not-an-id").await;
     assert_eq!((status, code.as_str()), (400, "AF20052"));
     let unknown = "20260301000000000000000$20260301000000000000000$audit_azureactivedirectory$Audit_AzureActiveDirectory$na0001";
-    let (status, code, message) =
-        error_code(c.get(&token, &c.feed(T, &format!("audit/{unknown}"))).await).await;
+    let (status, code, message) = c.fails(&token, T, &format!("audit/{unknown}")).await;
     assert_eq!((status, code.as_str()), (404, "AF20050"));
     assert_eq!(
         message,
@@ -426,14 +417,13 @@ async fn webhook_rules_and_notifications() {
         .await;
     assert_eq!(n.status(), 200);
     assert_eq!(n.text().await.unwrap(), "[]");
-    let (_, code, _) = error_code(
-        c.get(
+    let (_, code, _) = c
+        .fails(
             &token,
-            &c.feed(T, "subscriptions/notifications?contentType=Audit.Exchange"),
+            T,
+            "subscriptions/notifications?contentType=Audit.Exchange",
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(code, "AF20022");
     c.sim.shutdown().await;
 }
