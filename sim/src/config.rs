@@ -137,6 +137,11 @@ impl SimConfig {
                 )));
             }
         }
+        if crate::clock::clamp(self.clock_start) != self.clock_start {
+            return Err(SimError::Config(
+                "clock start must be between the years 1971 and 2999".into(),
+            ));
+        }
         if !(self.clock_speed.is_finite() && self.clock_speed >= 0.0) {
             return Err(SimError::Config(
                 "clock speed must be a finite number >= 0".into(),

@@ -360,10 +360,10 @@ async fn advance(
         )
             .into_response();
     };
-    if !(q.seconds.is_finite() && q.seconds >= 0.0) {
+    if !(q.seconds.is_finite() && (0.0..=1e12).contains(&q.seconds)) {
         return (
             StatusCode::BAD_REQUEST,
-            "seconds must be a non-negative number",
+            "seconds must be a number from 0 to 1e12",
         )
             .into_response();
     }

@@ -173,7 +173,8 @@ impl Sim {
     /// Generates every blob whose aggregation window closed before now.
     pub fn catch_up(&self) {
         let _g = lock(&self.gen_lock);
-        let target = self.generator.slot_of(self.now());
+        let now = self.now();
+        let target = self.generator.slot_of(now);
         let plan: Vec<_> = {
             let store = self.read();
             store
@@ -199,8 +200,10 @@ impl Sim {
         }
         let mut produced = Vec::new();
         let mut progress = Vec::new();
+        // Content that could never be listed any more (created over 9 days ago) is skipped.
+        let floor = self.generator.slot_of(now - CDuration::days(9));
         for (ti, ct, next, mut counter, ctx) in plan {
-            for k in next..target {
+            for k in next.max(floor)..target {
                 produced.extend(self.generator.slot(ti, &ctx, ct, k, &mut counter));
             }
             progress.push((ti, ct, counter));
