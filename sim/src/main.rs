@@ -44,7 +44,7 @@ struct Args {
     #[arg(long, default_value = DEFAULT_CLIENT_ID)]
     client_id: String,
     /// Client secret the token endpoints accept (a test value by default; never a real secret).
-    #[arg(long, env = "O365_SIM_CLIENT_SECRET", default_value = DEFAULT_CLIENT_SECRET, hide_default_value = false)]
+    #[arg(long, env = "O365_SIM_CLIENT_SECRET", hide_env_values = true, default_value = DEFAULT_CLIENT_SECRET)]
     client_secret: String,
     /// PEM certificate whose RSA key verifies client_assertion JWTs (RS256, x5t = SHA-1 thumbprint).
     #[arg(long, value_name = "FILE")]
@@ -118,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     let cmd = Args::command().after_help(format!("{}\n{}", Scenario::help_text(), AFTER_HELP));
     let args = Args::from_arg_matches(&cmd.get_matches())?;
