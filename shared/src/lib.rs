@@ -5,6 +5,7 @@
 pub mod api_error;
 pub mod checkpoint;
 pub mod client;
+pub mod clock;
 pub mod cloud;
 pub mod compression;
 pub mod content_type;
