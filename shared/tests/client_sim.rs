@@ -585,3 +585,24 @@ async fn certificate_unknown_to_the_token_endpoint_is_refused() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn listing_survives_mixed_faults() {
+    let sim = sim(&[
+        "small-pages=4",
+        "throttle=0.1",
+        "throttle-429=every:9",
+        "server-error=0.1",
+        "drop-connection=0.05",
+        "lowercase-next-page=0.5",
+    ])
+    .await;
+    let mut opts = options();
+    opts.retry.max_attempts = 30;
+    let c = ActivityClient::new(&tenant(&sim, secret(), TokenEndpoint::V2), opts).unwrap();
+    list_matches_ledger(&sim, &c, ContentType::Exchange, 8).await;
+    let errors = sim.ledger().errors().count() as u64;
+    assert!(errors > 0, "the scenarios should have fired");
+    assert!(c.stats().retries >= errors);
+    sim.shutdown().await;
+}
