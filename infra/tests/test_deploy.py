@@ -163,6 +163,8 @@ def stack(endpoint: str) -> dict[str, Any]:
         "BucketVersioning": "true",
         "DataRetentionDays": "400",
         "PublisherId": "00000000-0000-0000-0000-000000000001",
+        # unique, so that the test can run again against the same moto server
+        "GlueDatabaseName": f"o365_audit_{uuid.uuid4().hex[:8]}",
     }
     cfn = _client("cloudformation", endpoint)
     cfn.create_stack(
@@ -187,7 +189,8 @@ def stack(endpoint: str) -> dict[str, Any]:
     outputs.update({"Region": REGION, "Endpoint": endpoint, "StackName": name})
     if os.environ.get("STACK_OUTPUTS_JSON"):
         Path(os.environ["STACK_OUTPUTS_JSON"]).write_text(json.dumps(outputs, indent=2) + "\n")
-    return {"name": name, "template": template, "resources": resources, "outputs": outputs}
+    return {"name": name, "template": template, "resources": resources, "outputs": outputs,
+            "params": params}
 
 
 def test_every_logical_resource_exists(stack: dict[str, Any]) -> None:
@@ -336,3 +339,190 @@ def test_athena_view_matches_table() -> None:
         "Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General", "DLP.All"]
     assert params["storage.location.template"]["Fn::Sub"].endswith(
         "/${Prefix}/tenant_id=${!tenant_id}/content_type=${!content_type}/dt=${!dt}/hour=${!hour}")
+
+
+class _Resolver:
+    """Resolves the intrinsic functions of the translated template against the moto stack.
+
+    Used to create, through their own APIs, the resources moto's CloudFormation skips, so that
+    their properties are checked by botocore's request validation and by moto's service models.
+    """
+
+    def __init__(self, stack: dict[str, Any], endpoint: str) -> None:
+        self.template = stack["template"]
+        self.endpoint = endpoint
+        self.params = {k: str(v.get("Default", "")) for k, v in self.template["Parameters"].items()}
+        self.params.update(stack["params"])
+        self.physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                         for r in stack["resources"] if r["LogicalResourceId"]}
+        self.stack_id = _client("cloudformation", endpoint).describe_stacks(
+            StackName=stack["name"])["Stacks"][0]["StackId"]
+        self.pseudo = {"AWS::Region": REGION, "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
+                       "AWS::StackName": stack["name"], "AWS::StackId": self.stack_id,
+                       "AWS::URLSuffix": "amazonaws.com"}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template["Conditions"][name]))
+
+    def ref(self, name: str) -> Any:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.params:
+            return self.params[name]
+        return self.physical[name]
+
+    def get_att(self, logical_id: str, attr: str) -> str:
+        rtype = self.template["Resources"][logical_id]["Type"]
+        phys = self.physical[logical_id]
+        if rtype == "AWS::SQS::Queue":
+            attrs = _client("sqs", self.endpoint).get_queue_attributes(
+                QueueUrl=phys, AttributeNames=["QueueArn"])["Attributes"]
+            return {"Arn": attrs["QueueArn"], "QueueName": phys.rsplit("/", 1)[1]}[attr]
+        if rtype == "AWS::KMS::Key" and attr == "Arn":
+            # (moto's DescribeKey fails on keys its CloudFormation created: it keeps the policy as a dict)
+            return f"arn:aws:kms:{REGION}:123456789012:key/{phys}"
+        if rtype == "AWS::S3::Bucket" and attr == "Arn":
+            return f"arn:aws:s3:::{phys}"
+        if rtype == "AWS::Lambda::Function" and attr == "Arn":
+            return _client("lambda", self.endpoint).get_function(
+                FunctionName=phys)["Configuration"]["FunctionArn"]
+        raise AssertionError(f"GetAtt {logical_id}.{attr} not handled by the test resolver")
+
+    def sub(self, text: str, extra: dict[str, Any]) -> str:
+        import re
+
+        def one(m: "re.Match[str]") -> str:
+            name = m.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in extra:
+                return str(extra[name])
+            if "." in name:
+                return str(self.get_att(*name.split(".", 1)))
+            return str(self.ref(name))
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def value(self, v: Any) -> Any:
+        if isinstance(v, list):
+            out = [self.value(x) for x in v]
+            return [x for x in out if x is not _NO_VALUE]
+        if not isinstance(v, dict):
+            return v
+        if len(v) == 1:
+            (fn, arg), = v.items()
+            if fn == "Ref":
+                return _NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
+            if fn == "Condition":
+                return self.condition(arg)
+            if fn == "Fn::GetAtt":
+                return self.get_att(*(arg if isinstance(arg, list) else arg.split(".", 1)))
+            if fn == "Fn::Sub":
+                if isinstance(arg, str):
+                    return self.sub(arg, {})
+                return self.sub(arg[0], {k: self.value(x) for k, x in arg[1].items()})
+            if fn == "Fn::Join":
+                return arg[0].join(str(x) for x in self.value(arg[1]))
+            if fn == "Fn::Select":
+                return self.value(arg[1])[int(self.value(arg[0]))]
+            if fn == "Fn::Split":
+                return str(self.value(arg[1])).split(arg[0])
+            if fn == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if fn == "Fn::Equals":
+                a, b = (self.value(x) for x in arg)
+                return str(a) == str(b)
+            if fn == "Fn::Not":
+                return not self.value(arg[0])
+            if fn == "Fn::And":
+                return all(self.value(x) for x in arg)
+            if fn == "Fn::Or":
+                return any(self.value(x) for x in arg)
+            if fn == "Fn::FindInMap":
+                m, k1, k2 = (self.value(x) for x in arg)
+                return self.template["Mappings"][m][str(k1)][k2]
+            if fn == "Fn::Base64":
+                return base64.b64encode(str(self.value(arg)).encode()).decode()
+        out = {k: self.value(x) for k, x in v.items()}
+        return {k: x for k, x in out.items() if x is not _NO_VALUE}
+
+
+_NO_VALUE = object()
+
+
+def test_resources_moto_skips_are_accepted_by_their_apis(stack: dict[str, Any], endpoint: str) -> None:
+    """Creates each skipped resource through its service API, with the template's properties."""
+    r = _Resolver(stack, endpoint)
+    s3, sqs, cw = _client("s3", endpoint), _client("sqs", endpoint), _client("cloudwatch", endpoint)
+    glue, athena, lam = _client("glue", endpoint), _client("athena", endpoint), _client("lambda", endpoint)
+    resources = stack["template"]["Resources"]
+    skipped = sorted((lid, res) for lid, res in resources.items() if res["Type"] in MOTO_UNSUPPORTED)
+    # the database first: the tables name it
+    skipped.sort(key=lambda item: item[1]["Type"] != "AWS::Glue::Database")
+    done = []
+    # The TLS-only policies are taken off again at the end: moto enforces a bucket policy's Deny,
+    # and the end-to-end test reaches this stack over plain HTTP.
+    policy_undo: list[Any] = []
+    for lid, res in skipped:
+        if "Condition" in res and not r.condition(res["Condition"]):
+            continue
+        props = r.value(res["Properties"])
+        rtype = res["Type"]
+        if rtype == "AWS::S3::BucketPolicy":
+            s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
+            policy = json.loads(s3.get_bucket_policy(Bucket=props["Bucket"])["Policy"])
+            assert all(st["Effect"] == "Deny" for st in policy["Statement"])
+            key = f"{stack['outputs']['Prefix']}/_state/plain-http-probe"
+            with pytest.raises(Exception, match="403|AccessDenied|Forbidden"):
+                s3.put_object(Bucket=props["Bucket"], Key=key, Body=b"{}")
+            policy_undo.append(lambda b=props["Bucket"]: s3.delete_bucket_policy(Bucket=b))
+        elif rtype == "AWS::SQS::QueuePolicy":
+            for url in props["Queues"]:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+                policy_undo.append(lambda u=url: sqs.set_queue_attributes(QueueUrl=u, Attributes={"Policy": ""}))
+        elif rtype == "AWS::CloudWatch::Alarm":
+            for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+                if key in props:
+                    props[key] = int(props[key])
+            props["Threshold"] = float(props["Threshold"])
+            for q in props.get("Metrics", []):
+                q["Period"] = int(q["Period"])
+            cw.put_metric_alarm(AlarmName=f"{stack['name']}-{lid}", **props)
+        elif rtype == "AWS::Glue::Database":
+            glue.create_database(**props)
+            r.physical[lid] = props["DatabaseInput"]["Name"]
+        elif rtype == "AWS::Glue::Table":
+            glue.create_table(**props)
+            got = glue.get_table(DatabaseName=props["DatabaseName"], Name=props["TableInput"]["Name"])["Table"]
+            assert got["TableType"] == props["TableInput"]["TableType"]
+        elif rtype == "AWS::Athena::WorkGroup":
+            athena.create_work_group(Name=props["Name"], Description=props["Description"],
+                                     Configuration=props["WorkGroupConfiguration"])
+        elif rtype == "AWS::Lambda::EventInvokeConfig":
+            lam.put_function_event_invoke_config(**props)
+        else:
+            raise AssertionError(f"no API for skipped type {rtype}: extend this test")
+        done.append(lid)
+    print(f"created through their APIs: {done}")
+    assert len(done) == len(skipped)
+
+    alarms = cw.describe_alarms(AlarmNamePrefix=stack["name"])["MetricAlarms"]
+    assert len(alarms) == sum(1 for res in resources.values() if res["Type"] == "AWS::CloudWatch::Alarm")
+    topic = stack["outputs"]["AlarmTopicArn"]
+    assert all(a["AlarmActions"] == [topic] for a in alarms)
+    db = stack["params"]["GlueDatabaseName"]
+    view = glue.get_table(DatabaseName=db, Name="audit")["Table"]
+    encoded = view["ViewOriginalText"].removeprefix("/* Presto View: ").removesuffix(" */")
+    spec = json.loads(base64.b64decode(encoded))
+    assert spec["schema"] == db and "FROM audit_raw" in spec["originalSql"]
+    table = glue.get_table(DatabaseName=db, Name="audit_raw")["Table"]
+    assert table["Parameters"]["storage.location.template"] == (
+        f"s3://{stack['outputs']['BucketName']}/o365/tenant_id=${{tenant_id}}/content_type=${{content_type}}"
+        "/dt=${dt}/hour=${hour}")
+    qpolicy = json.loads(sqs.get_queue_attributes(QueueUrl=stack["outputs"]["SiemQueueUrl"],
+                                                  AttributeNames=["Policy"])["Attributes"]["Policy"])
+    allow = [st for st in qpolicy["Statement"] if st["Effect"] == "Allow"][0]
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == f"arn:aws:s3:::{stack['outputs']['BucketName']}"
+    for undo in policy_undo:
+        undo()
+    s3.put_object(Bucket=stack["outputs"]["BucketName"], Key=f"{stack['outputs']['Prefix']}/_state/probe", Body=b"{}")
+    s3.delete_object(Bucket=stack["outputs"]["BucketName"], Key=f"{stack['outputs']['Prefix']}/_state/probe")
