@@ -15,13 +15,7 @@ esac
 
 # cargo-lambda and Zig come from PyPI into the project venv.
 scripts/venv.sh >/dev/null
-REQ=infra/requirements-build.txt
-STAMP=".venv/.build-$(sha256sum "$REQ" | cut -c1-16)"
-if [ ! -f "$STAMP" ]; then
-  .venv/bin/python -m pip install --quiet -r "$REQ"
-  rm -f .venv/.build-*
-  touch "$STAMP"
-fi
+infra/pyvenv.sh .venv infra/requirements-build.txt
 # cargo-lambda finds `zig` through `python3 -m ziglang` of the venv.
 export PATH="$PWD/.venv/bin:$PATH"
 

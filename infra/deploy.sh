@@ -10,24 +10,13 @@ cd "$(dirname "$0")"   # template.yaml and samconfig.toml live here; CodeUri (..
 if command -v sam >/dev/null; then
   SAM=sam
 else
-  VENV=../.venv-sam
-  REQ=requirements-sam.txt
-  STAMP="$VENV/.installed-$(sha256sum "$REQ" | cut -c1-16)"
-  if [ ! -f "$STAMP" ]; then
-    [ -x "$VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -r "$REQ"
-    rm -f "$VENV"/.installed-*
-    touch "$STAMP"
-  fi
-  SAM="$VENV/bin/sam"
+  ./pyvenv.sh ../.venv-sam requirements-sam.txt
+  SAM=../.venv-sam/bin/sam
 fi
 
 # cargo-lambda (and Zig) for the rust-cargolambda build method, as `make build` installs them.
 ../scripts/venv.sh >/dev/null
-if [ ! -x ../.venv/bin/cargo-lambda ]; then
-  ../.venv/bin/python -m pip install --quiet -r requirements-build.txt
-fi
+./pyvenv.sh ../.venv requirements-build.txt
 export PATH="$(cd .. && pwd)/.venv/bin:$PATH"
 # SAM copies the binary from <CodeUri>/target/lambda/<bin>/bootstrap: build into the workspace's
 # own target directory.

@@ -11,15 +11,7 @@ cd "$(dirname "$0")/.."
 
 scripts/venv.sh >/dev/null
 CHECKOV_VENV=.venv-checkov
-CHECKOV_REQ=infra/requirements-checkov.txt
-CHECKOV_STAMP="$CHECKOV_VENV/.installed-$(sha256sum "$CHECKOV_REQ" | cut -c1-16)"
-if [ ! -f "$CHECKOV_STAMP" ]; then
-  [ -x "$CHECKOV_VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$CHECKOV_VENV"
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet -r "$CHECKOV_REQ"
-  rm -f "$CHECKOV_VENV"/.installed-*
-  touch "$CHECKOV_STAMP"
-fi
+infra/pyvenv.sh "$CHECKOV_VENV" infra/requirements-checkov.txt
 
 TEMPLATE=infra/template.yaml
 OUT=target/infra/template.cfn.json
