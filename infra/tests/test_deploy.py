@@ -23,6 +23,7 @@ import base64
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -294,6 +295,20 @@ def test_functions(stack: dict[str, Any], endpoint: str) -> None:
     assert esms[0]["BatchSize"] == 10
 
 
+def test_dashboard_body_is_valid_json(stack: dict[str, Any], endpoint: str) -> None:
+    body = _client("cloudwatch", endpoint).get_dashboard(DashboardName=stack["name"])["DashboardBody"]
+    assert "${" not in body
+    widgets = json.loads(body)["widgets"]
+    titles = " | ".join(w["properties"]["title"] for w in widgets)
+    for word in ("content type", "Lag", "Latency", "Errors", "Throttles", "Queue"):
+        assert word in titles, word
+    text = json.dumps(widgets)
+    for metric in ("Records", "LagSeconds", "RecordLatencySeconds", "BlobLatencySeconds", "Errors",
+                   "ApiErrors", "Throttles", "GapsReported", "BlobsListed", "MessagesSent", "BytesIn"):
+        assert re.search(rf"\b{metric}\b", text), metric
+    assert stack["outputs"]["FetcherFunctionName"] in text
+
+
 def test_message_survives_the_queue(stack: dict[str, Any], endpoint: str) -> None:
     """moto tries to run the fetcher (needs docker) and must hand the message back."""
     sqs = _client("sqs", endpoint)
@@ -390,8 +405,6 @@ class _Resolver:
         raise AssertionError(f"GetAtt {logical_id}.{attr} not handled by the test resolver")
 
     def sub(self, text: str, extra: dict[str, Any]) -> str:
-        import re
-
         def one(m: "re.Match[str]") -> str:
             name = m.group(1)
             if name.startswith("!"):
