@@ -124,8 +124,19 @@ def _function_zip(binary: str) -> tuple[bytes, str]:
     return buf.getvalue(), "stub bootstrap (no debug build found; moto never executes it)"
 
 
+def _say(config: pytest.Config, line: str) -> None:
+    """Prints past pytest's output capture, so that `pytest -q` shows it too."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if capture is None or reporter is None:
+        print(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"[infra] {line}")
+
+
 @pytest.fixture(scope="module")
-def stack(endpoint: str) -> dict[str, Any]:
+def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
     s3 = _client("s3", endpoint)
     artifacts = f"o365-artifacts-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=artifacts)
@@ -135,7 +146,7 @@ def stack(endpoint: str) -> dict[str, Any]:
         key = f"{binary}.zip"
         s3.put_object(Bucket=artifacts, Key=key, Body=body)
         locations[logical_id] = (artifacts, key)
-        print(f"{logical_id}: {what}")
+        _say(pytestconfig, f"{logical_id} code: {what}")
 
     secret_arn = _client("secretsmanager", endpoint).create_secret(
         Name=f"o365-collector/tenants-{uuid.uuid4().hex[:8]}",
@@ -195,7 +206,7 @@ def stack(endpoint: str) -> dict[str, Any]:
             "params": params}
 
 
-def test_every_logical_resource_exists(stack: dict[str, Any]) -> None:
+def test_every_logical_resource_exists(stack: dict[str, Any], pytestconfig: pytest.Config) -> None:
     from moto.cloudformation.parsing import resource_class_from_type
 
     template = stack["template"]["Resources"]
@@ -205,10 +216,9 @@ def test_every_logical_resource_exists(stack: dict[str, Any]) -> None:
     expected = {lid for lid, r in template.items() if r["Type"] not in MOTO_UNSUPPORTED}
     skipped = {lid: r["Type"] for lid, r in template.items() if r["Type"] in MOTO_UNSUPPORTED}
 
-    print(f"translated template: {len(template)} resources")
-    print(f"deployed by moto: {len(deployed)}; skipped by moto ({len(skipped)}):")
-    for lid, rtype in sorted(skipped.items()):
-        print(f"  {lid} ({rtype})")
+    _say(pytestconfig, f"translated template: {len(template)} resources; deployed by moto: {len(deployed)}; "
+         f"skipped by moto ({len(skipped)}, created through their APIs by a later test): "
+         + ", ".join(f"{lid} ({rtype})" for lid, rtype in sorted(skipped.items())))
 
     missing = sorted(expected - set(deployed))
     assert not missing, f"resources moto should have created but did not: {missing}"
