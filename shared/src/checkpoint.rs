@@ -1,0 +1,1 @@
+//! Checkpoints and gap reports (written by the lister helper).

@@ -1,0 +1,594 @@
+//! The Management Activity API client: tokens, subscriptions, listing with paging, blob
+//! download, retries with backoff, and the host guard that keeps the bearer token at home.
+//!
+//! Every URL passes the guard (`guard.rs`) before a request is built; redirects are never
+//! followed; tokens come from `token.rs`; `retry.rs` holds the backoff arithmetic and
+//! `http.rs` the attempt loop shared by every operation; `paging.rs` follows `NextPageUri`.
+
+mod guard;
+mod http;
+mod paging;
+mod retry;
+mod token;
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use reqwest::Method;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::api_error::{AfCode, ApiErrorBody};
+use crate::clock::Clock;
+use crate::content_type::ContentType;
+use crate::listing::ContentListing;
+use crate::tenant_id::TenantId;
+use crate::tenants::TenantConfig;
+
+use self::http::{Buffered, Streamed};
+use self::token::TokenSource;
+
+/// Largest error body read (the envelope is tiny; a proxy page is cut).
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Largest JSON body of a listing page or the subscription list.
+pub(crate) const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+
+/// Retry policy for throttling (AF429 as 403, 429), 5xx, 408 and timeouts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// First backoff delay.
+    pub initial_backoff: Duration,
+    /// Largest backoff delay (before jitter).
+    pub max_backoff: Duration,
+    /// Most attempts per call (the deadline may stop earlier).
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// Client tuning that is not per tenant.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Backoff policy.
+    pub retry: RetryPolicy,
+    /// Timeout of one HTTP request (connect + headers); body reads have their own idle timeout.
+    pub request_timeout: Duration,
+    /// Refresh a cached token this long before it expires.
+    pub token_refresh_margin: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+            token_refresh_margin: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One entry of `subscriptions/list`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// The content type (kept as text: the service may list types this build does not know).
+    pub content_type: String,
+    /// `enabled` or `disabled`.
+    pub status: String,
+    /// The webhook object, when any (kept raw).
+    #[serde(default)]
+    pub webhook: Option<serde_json::Value>,
+}
+
+/// What `start_subscription` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// The subscription was created or re-enabled.
+    Started,
+    /// It was already enabled (AF20024): fine.
+    AlreadyEnabled,
+}
+
+/// Counters a caller reads for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Throttled responses seen (AF429, HTTP 429).
+    pub throttles: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Error answers by code: the AF code when the body had one (`AF20022`), else the status
+    /// (`HTTP503`); `NETWORK` counts timeouts and broken connections.
+    pub errors_by_code: BTreeMap<String, u64>,
+}
+
+/// A failed API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The API answered with an error that retrying will not fix (or retries ran out).
+    #[error("{op} failed with HTTP {status}: {body}")]
+    Api {
+        /// Which operation (`ListContent`, `GetBlob`, `StartSubscription`, ...).
+        op: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The parsed body.
+        body: ApiErrorBody,
+    },
+    /// The caller's deadline passed before the call could succeed (retryable later).
+    #[error(
+        "{op} did not succeed before the deadline after {attempts} attempts; last error: {last}"
+    )]
+    DeadlineExceeded {
+        /// Which operation.
+        op: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error, as text.
+        last: String,
+    },
+    /// A URL whose scheme, host, port or path is not under the configured API root: refused,
+    /// no request was built, the token was not sent.
+    #[error("refused to send the token to {uri}: not under the configured API root {api_root}")]
+    ForeignUri {
+        /// The refused URL (no secrets in it).
+        uri: String,
+        /// The configured root.
+        api_root: String,
+    },
+    /// The token endpoint refused the credentials or answered something unusable.
+    #[error("token request to {endpoint} failed: {message}")]
+    Token {
+        /// The token endpoint URL.
+        endpoint: String,
+        /// What it said (never the secret).
+        message: String,
+        /// Whether retrying can help (5xx, network) or not (bad secret, unknown app).
+        retryable: bool,
+    },
+    /// The credential could not be used (bad PEM, key not RSA, ...).
+    #[error("credential problem: {0}")]
+    Credential(String),
+    /// Network-level failure (connect, TLS, reset) after retries.
+    #[error("{op}: network error: {message}")]
+    Transport {
+        /// Which operation.
+        op: &'static str,
+        /// The error text.
+        message: String,
+    },
+    /// A 2xx response whose body could not be decoded.
+    #[error("{op}: unexpected response body: {message}")]
+    Decode {
+        /// Which operation.
+        op: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl ClientError {
+    /// The AF code, when the API sent one.
+    pub fn af_code(&self) -> Option<&AfCode> {
+        match self {
+            ClientError::Api { body, .. } => body.code(),
+            _ => None,
+        }
+    }
+
+    /// Whether handing the work back for a later attempt can help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::DeadlineExceeded { .. } | ClientError::Transport { .. } => true,
+            ClientError::Token { retryable, .. } => *retryable,
+            ClientError::Api { status, body, .. } => {
+                retry::status_is_retryable(*status) || body.code().is_some_and(AfCode::is_retryable)
+            }
+            ClientError::ForeignUri { .. }
+            | ClientError::Credential(_)
+            | ClientError::Decode { .. } => false,
+        }
+    }
+}
+
+/// The shared counters behind [`ClientStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Stats(Mutex<ClientStats>);
+
+impl Stats {
+    fn with(&self, f: impl FnOnce(&mut ClientStats)) {
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard);
+    }
+
+    /// Counts one retry.
+    pub(crate) fn retry(&self) {
+        self.with(|s| s.retries += 1);
+    }
+
+    /// Counts one throttled response.
+    pub(crate) fn throttle(&self) {
+        self.with(|s| s.throttles += 1);
+    }
+
+    /// Counts one error response by its code (`AF20022`, `HTTP503`, `NETWORK`).
+    pub(crate) fn error(&self, code: &str) {
+        self.with(|s| *s.errors_by_code.entry(code.to_owned()).or_default() += 1);
+    }
+
+    fn snapshot(&self) -> ClientStats {
+        let mut out = ClientStats::default();
+        self.with(|s| out = s.clone());
+        out
+    }
+}
+
+/// Reads a whole response body, refusing more than `limit` bytes.
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, String> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
+        if buf.len() + chunk.len() > limit {
+            return Err(format!("the body is larger than {limit} bytes"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// An error and its causes on one line (reqwest's own text is often just "error sending
+/// request"; the cause says connect refused, reset, timed out...).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// The `Retry-After` of a response, when present and readable.
+pub(crate) fn retry_after_of(resp: &reqwest::Response, now: DateTime<Utc>) -> Option<Duration> {
+    let value = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    retry::parse_retry_after(value, now)
+}
+
+/// The byte stream of a blob response.
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// A blob body being downloaded, read chunk by chunk (never held whole).
+pub struct BlobBody {
+    first: Option<Bytes>,
+    rest: ByteStream,
+    content_length: Option<u64>,
+}
+
+impl std::fmt::Debug for BlobBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobBody")
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobBody {
+    /// The next chunk, or `None` at the end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        match self.rest.next().await {
+            None => Ok(None),
+            Some(Ok(bytes)) => Ok(Some(bytes)),
+            Some(Err(e)) => Err(ClientError::Transport {
+                op: OP_GET_BLOB,
+                message: format!("the blob body broke off: {}", error_chain(&e)),
+            }),
+        }
+    }
+
+    /// `Content-Length`, when the server sent it.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+}
+
+/// Operation names used in errors, logs and counters.
+const OP_LIST_SUBSCRIPTIONS: &str = "ListSubscriptions";
+const OP_START_SUBSCRIPTION: &str = "StartSubscription";
+const OP_LIST_CONTENT: &str = "ListContent";
+const OP_GET_BLOB: &str = "GetBlob";
+
+/// What a client shares with its clones.
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    tenant_id: TenantId,
+    api_root: Url,
+    publisher_id: String,
+    options: ClientOptions,
+    clock: Clock,
+    tokens: TokenSource,
+    stats: Arc<Stats>,
+}
+
+/// A client for one tenant. Cheap to clone (shares its HTTP pool and token cache).
+#[derive(Debug, Clone)]
+pub struct ActivityClient {
+    inner: Arc<Inner>,
+}
+
+impl ActivityClient {
+    /// Builds a client for a tenant (no network I/O yet).
+    pub fn new(
+        tenant: &TenantConfig,
+        options: ClientOptions,
+    ) -> Result<ActivityClient, ClientError> {
+        ActivityClient::with_clock(tenant, options, Clock::system())
+    }
+
+    /// Like [`ActivityClient::new`], with the clock that decides when a cached token is
+    /// due for refresh (the simulator's clock in tests; the system clock otherwise).
+    pub fn with_clock(
+        tenant: &TenantConfig,
+        options: ClientOptions,
+        clock: Clock,
+    ) -> Result<ActivityClient, ClientError> {
+        let http = reqwest::Client::builder()
+            // A redirect must never carry the bearer token anywhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.request_timeout)
+            .read_timeout(options.request_timeout)
+            .user_agent(concat!("o365-collector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Transport {
+                op: "BuildClient",
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        let stats = Arc::new(Stats::default());
+        let tokens = TokenSource::new(
+            http.clone(),
+            tenant,
+            options.clone(),
+            clock.clone(),
+            stats.clone(),
+        )?;
+        Ok(ActivityClient {
+            inner: Arc::new(Inner {
+                http,
+                tenant_id: tenant.tenant_id.clone(),
+                api_root: tenant.endpoints.api_root.clone(),
+                publisher_id: tenant.publisher_id.clone(),
+                options,
+                clock,
+                tokens,
+                stats,
+            }),
+        })
+    }
+
+    /// The tenant this client serves.
+    pub fn tenant_id(&self) -> &TenantId {
+        &self.inner.tenant_id
+    }
+
+    /// The configured API root.
+    pub fn api_root(&self) -> &Url {
+        &self.inner.api_root
+    }
+
+    /// Checks that a URL (a `contentUri` or `NextPageUri`) is under this tenant's API root
+    /// (`{root}/api/v1.0/{tenant}/activity/feed/` or `/api/v1/`), same scheme, host and port.
+    pub fn check_uri(&self, uri: &str) -> Result<Url, ClientError> {
+        guard::check_api_uri(&self.inner.api_root, &self.inner.tenant_id, uri)
+    }
+
+    /// A feed operation URL (`{root}/api/v1.0/{tenant}/activity/feed/{op}`) with its query
+    /// parameters and `PublisherIdentifier`.
+    fn feed_url(&self, operation: &str, params: &[(&str, &str)]) -> Result<Url, ClientError> {
+        let root = self.inner.api_root.as_str().trim_end_matches('/');
+        let text = format!(
+            "{root}/api/v1.0/{}/activity/feed/{operation}",
+            self.inner.tenant_id.as_str()
+        );
+        let mut url = self.check_uri(&text)?;
+        if !params.is_empty() {
+            url.query_pairs_mut().extend_pairs(params);
+        }
+        Ok(guard::with_publisher(url, &self.inner.publisher_id))
+    }
+
+    /// `GET subscriptions/list`.
+    pub async fn list_subscriptions(
+        &self,
+        deadline: Instant,
+    ) -> Result<Vec<Subscription>, ClientError> {
+        let url = self.feed_url("subscriptions/list", &[])?;
+        let reply = self
+            .call::<Buffered>(OP_LIST_SUBSCRIPTIONS, Method::GET, &url, deadline)
+            .await?;
+        reply.decode(OP_LIST_SUBSCRIPTIONS)
+    }
+
+    /// `POST subscriptions/start`; AF20024 is success.
+    pub async fn start_subscription(
+        &self,
+        content_type: ContentType,
+        deadline: Instant,
+    ) -> Result<StartOutcome, ClientError> {
+        let url = self.feed_url(
+            "subscriptions/start",
+            &[("contentType", content_type.as_str())],
+        )?;
+        match self
+            .call::<Buffered>(OP_START_SUBSCRIPTION, Method::POST, &url, deadline)
+            .await
+        {
+            Ok(_) => Ok(StartOutcome::Started),
+            Err(e) if e.af_code() == Some(&AfCode::SubscriptionAlreadyEnabled) => {
+                Ok(StartOutcome::AlreadyEnabled)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET subscriptions/content` for `[start, end)`, following `NextPageUri` until absent.
+    /// The window must obey the API rules (≤ 24 h, start within 7 days); the caller slices.
+    pub async fn list_content(
+        &self,
+        content_type: ContentType,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        deadline: Instant,
+    ) -> Result<Vec<ContentListing>, ClientError> {
+        let start = crate::time::format_query_time(start);
+        let end = crate::time::format_query_time(end);
+        let first = self.feed_url(
+            "subscriptions/content",
+            &[
+                ("contentType", content_type.as_str()),
+                ("startTime", &start),
+                ("endTime", &end),
+            ],
+        )?;
+        self.list_pages(&first, deadline).await
+    }
+
+    /// `GET {contentUri}` (after `check_uri`), returning the body as a stream.
+    pub async fn download(
+        &self,
+        content_uri: &str,
+        deadline: Instant,
+    ) -> Result<BlobBody, ClientError> {
+        let url = guard::with_publisher(self.check_uri(content_uri)?, &self.inner.publisher_id);
+        self.call::<Streamed>(OP_GET_BLOB, Method::GET, &url, deadline)
+            .await
+    }
+
+    /// Counters since this client was built (shared by clones).
+    pub fn stats(&self) -> ClientStats {
+        self.inner.stats.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, body: &str) -> ClientError {
+        ClientError::Api {
+            op: OP_LIST_CONTENT,
+            status,
+            body: ApiErrorBody::parse(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn which_errors_are_retryable() {
+        let af = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
+        let retryable = [
+            api(403, &af("AF429")),
+            api(429, ""),
+            api(500, &af("AF50000")),
+            api(503, "<html/>"),
+            api(408, ""),
+            api(400, &af("AF50005")),
+            ClientError::DeadlineExceeded {
+                op: OP_GET_BLOB,
+                attempts: 3,
+                last: "HTTP 503".into(),
+            },
+            ClientError::Transport {
+                op: OP_GET_BLOB,
+                message: "reset".into(),
+            },
+            ClientError::Token {
+                endpoint: "e".into(),
+                message: "HTTP 503".into(),
+                retryable: true,
+            },
+        ];
+        for e in &retryable {
+            assert!(e.is_retryable(), "{e}");
+        }
+        let permanent = [
+            api(400, &af("AF20022")),
+            api(400, &af("AF20023")),
+            api(401, &af("AF10001")),
+            api(400, &af("AF20055")),
+            api(400, &af("AF20051")),
+            api(403, &af("429")),
+            api(
+                401,
+                r#"{"Message":"Authorization has been denied for this request."}"#,
+            ),
+            ClientError::ForeignUri {
+                uri: "https://evil.net/".into(),
+                api_root: "https://manage.office.com/".into(),
+            },
+            ClientError::Credential("bad key".into()),
+            ClientError::Decode {
+                op: OP_LIST_CONTENT,
+                message: "not JSON".into(),
+            },
+            ClientError::Token {
+                endpoint: "e".into(),
+                message: "invalid_client".into(),
+                retryable: false,
+            },
+        ];
+        for e in &permanent {
+            assert!(!e.is_retryable(), "{e}");
+        }
+        assert_eq!(
+            api(400, &af("AF20024")).af_code(),
+            Some(&AfCode::SubscriptionAlreadyEnabled)
+        );
+    }
+
+    #[test]
+    fn stats_are_shared_and_counted_by_code() {
+        let stats = Stats::default();
+        stats.retry();
+        stats.throttle();
+        stats.error("AF429");
+        stats.error("AF429");
+        stats.error("HTTP503");
+        let s = stats.snapshot();
+        assert_eq!((s.retries, s.throttles), (1, 1));
+        assert_eq!(s.errors_by_code.get("AF429"), Some(&2));
+        assert_eq!(s.errors_by_code.get("HTTP503"), Some(&1));
+    }
+
+    #[test]
+    fn error_chain_names_the_causes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error sending request")]
+        struct Outer(#[source] std::io::Error);
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(error_chain(&Outer(inner)), "error sending request: refused");
+    }
+}

@@ -1,0 +1,1 @@
+//! Normalization of audit records (written by the normalize/fetcher helper).

@@ -1,0 +1,472 @@
+//! Tenant configuration: which tenants to collect, how each authenticates, which cloud and
+//! content types. One shape, read from JSON (the Secrets Manager secret in AWS) or TOML
+//! (`o365ctl --config`), with credentials inline, from an environment variable or a file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cloud::{Cloud, Endpoints};
+use crate::content_type::ContentType;
+use crate::secret::Secret;
+use crate::tenant_id::{is_guid, TenantId};
+
+/// How a tenant's app authenticates to the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A client secret.
+    Secret(Secret),
+    /// A certificate (PEM) and its RSA private key (PEM, PKCS#1 or PKCS#8).
+    Certificate {
+        /// The public certificate, PEM; its SHA-1 thumbprint becomes the assertion's `x5t`.
+        certificate_pem: String,
+        /// The private key, PEM.
+        private_key_pem: Secret,
+    },
+}
+
+/// Which token endpoint generation to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenEndpoint {
+    /// `/{tenant}/oauth2/v2.0/token` with `scope={resource}/.default` (default).
+    #[default]
+    V2,
+    /// `/{tenant}/oauth2/token` with `resource={resource}`.
+    V1,
+}
+
+/// Everything needed to collect from one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantConfig {
+    /// The customer tenant.
+    pub tenant_id: TenantId,
+    /// The app (client) id registered in that tenant.
+    pub client_id: String,
+    /// The app's credential.
+    pub credential: Credential,
+    /// API root, login root and token audience.
+    pub endpoints: Endpoints,
+    /// Content types to collect (default: all five).
+    pub content_types: Vec<ContentType>,
+    /// `PublisherIdentifier` sent on every request (default: the tenant id).
+    pub publisher_id: String,
+    /// Token endpoint generation.
+    pub token_endpoint: TokenEndpoint,
+}
+
+/// A configuration that cannot be used; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or secret is not valid JSON/TOML of the expected shape.
+    #[error("tenant configuration is malformed: {0}")]
+    Malformed(String),
+    /// No tenant at all.
+    #[error("no tenant configured: add at least one entry under `tenants`")]
+    NoTenants,
+    /// A bad field of one tenant.
+    #[error("tenant #{index} ({tenant}): {problem}")]
+    Tenant {
+        /// Position in the list, from 1.
+        index: usize,
+        /// The tenant id as given.
+        tenant: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// The same tenant twice.
+    #[error("tenant {0} is configured twice: merge the entries")]
+    Duplicate(String),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The on-disk / in-secret shape of the configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantsFile {
+    /// Default `PublisherIdentifier` for tenants that do not set one.
+    #[serde(default)]
+    pub publisher_id: Option<String>,
+    /// The tenants.
+    #[serde(default)]
+    pub tenants: Vec<TenantEntry>,
+}
+
+/// One tenant as written in the file; resolved into a [`TenantConfig`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantEntry {
+    /// Tenant GUID.
+    pub tenant_id: String,
+    /// App (client) id.
+    pub client_id: String,
+    /// Client secret inline (Secrets Manager).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Name of an environment variable holding the client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// File holding the client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Certificate PEM inline.
+    #[serde(default)]
+    pub certificate_pem: Option<String>,
+    /// Certificate PEM file.
+    #[serde(default)]
+    pub certificate_file: Option<PathBuf>,
+    /// Private key PEM inline.
+    #[serde(default)]
+    pub private_key_pem: Option<String>,
+    /// Private key PEM file.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// `enterprise` (default), `gcc`, `gcc-high` or `dod`.
+    #[serde(default)]
+    pub cloud: Option<String>,
+    /// Explicit API root (overrides `cloud`; needs `login_root`).
+    #[serde(default)]
+    pub api_root: Option<String>,
+    /// Explicit login root (overrides `cloud`; needs `api_root`).
+    #[serde(default)]
+    pub login_root: Option<String>,
+    /// Content types (default all five).
+    #[serde(default)]
+    pub content_types: Option<Vec<String>>,
+    /// `PublisherIdentifier` for this tenant.
+    #[serde(default)]
+    pub publisher_id: Option<String>,
+    /// `v2` (default) or `v1` token endpoint.
+    #[serde(default)]
+    pub token_endpoint: Option<TokenEndpoint>,
+}
+
+impl TenantsFile {
+    /// Reads the JSON form (the Secrets Manager secret).
+    pub fn from_json(text: &str) -> Result<TenantsFile, ConfigError> {
+        serde_json::from_str(text).map_err(|e| ConfigError::Malformed(e.to_string()))
+    }
+
+    /// Reads the TOML form (`o365ctl --config FILE`).
+    pub fn from_toml(text: &str) -> Result<TenantsFile, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Malformed(e.to_string()))
+    }
+
+    /// Reads a file, TOML or JSON by its extension (`.json` is JSON, anything else TOML).
+    pub fn from_path(path: &Path) -> Result<TenantsFile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        if path.extension().and_then(|e| e.to_str()) == Some("json") {
+            TenantsFile::from_json(&text)
+        } else {
+            TenantsFile::from_toml(&text)
+        }
+    }
+
+    /// Validates every entry and resolves credentials; `env` looks up environment variables.
+    pub fn resolve(
+        self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<TenantConfig>, ConfigError> {
+        if self.tenants.is_empty() {
+            return Err(ConfigError::NoTenants);
+        }
+        let mut out: Vec<TenantConfig> = Vec::with_capacity(self.tenants.len());
+        for (i, entry) in self.tenants.into_iter().enumerate() {
+            let cfg = entry.resolve(i + 1, self.publisher_id.as_deref(), env)?;
+            if out.iter().any(|c| c.tenant_id == cfg.tenant_id) {
+                return Err(ConfigError::Duplicate(cfg.tenant_id.to_string()));
+            }
+            out.push(cfg);
+        }
+        Ok(out)
+    }
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl TenantEntry {
+    /// Validates and resolves one entry (`index` counts from 1, for messages).
+    pub fn resolve(
+        self,
+        index: usize,
+        default_publisher: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<TenantConfig, ConfigError> {
+        let tenant = self.tenant_id.clone();
+        let err = |problem: String| ConfigError::Tenant {
+            index,
+            tenant: tenant.clone(),
+            problem,
+        };
+        let tenant_id: TenantId = self.tenant_id.parse().map_err(|e| err(format!("{e}")))?;
+        if !is_guid(self.client_id.trim()) {
+            return Err(err(format!(
+                "client_id {:?} is not a GUID: use the Application (client) ID of the app registration",
+                self.client_id
+            )));
+        }
+        let credential = self.credential(env).map_err(|p| match p {
+            Ok(problem) => err(problem),
+            Err(io) => io,
+        })?;
+        let endpoints = match (&self.api_root, &self.login_root) {
+            (Some(api), Some(login)) => {
+                Endpoints::custom(api, login).map_err(|e| err(e.to_string()))?
+            }
+            (None, None) => {
+                let cloud: Cloud = match &self.cloud {
+                    Some(c) => c
+                        .parse()
+                        .map_err(|e: crate::cloud::UnknownCloud| err(e.to_string()))?,
+                    None => Cloud::Enterprise,
+                };
+                cloud.endpoints()
+            }
+            _ => {
+                return Err(err(
+                    "give both api_root and login_root, or neither (and a cloud)".into(),
+                ))
+            }
+        };
+        let content_types = match self.content_types {
+            None => ContentType::ALL.to_vec(),
+            Some(list) if list.is_empty() => ContentType::ALL.to_vec(),
+            Some(list) => {
+                ContentType::parse_list(&list.join(",")).map_err(|e| err(e.to_string()))?
+            }
+        };
+        let publisher_id = self
+            .publisher_id
+            .or_else(|| default_publisher.map(str::to_owned))
+            .unwrap_or_else(|| tenant_id.to_string());
+        if !is_guid(publisher_id.trim()) {
+            return Err(err(format!(
+                "publisher_id {publisher_id:?} is not a GUID: use your own (the vendor's) tenant id"
+            )));
+        }
+        Ok(TenantConfig {
+            tenant_id,
+            client_id: self.client_id.trim().to_ascii_lowercase(),
+            credential,
+            endpoints,
+            content_types,
+            publisher_id: publisher_id.trim().to_ascii_lowercase(),
+            token_endpoint: self.token_endpoint.unwrap_or_default(),
+        })
+    }
+
+    /// Picks exactly one credential source. `Err(Ok(problem))` is a config problem,
+    /// `Err(Err(e))` an unreadable file.
+    fn credential(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Credential, Result<String, ConfigError>> {
+        let secret_sources = [
+            self.client_secret.is_some(),
+            self.client_secret_env.is_some(),
+            self.client_secret_file.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        let has_cert = self.certificate_pem.is_some() || self.certificate_file.is_some();
+        let has_key = self.private_key_pem.is_some() || self.private_key_file.is_some();
+        if secret_sources > 1 {
+            return Err(Ok(
+                "give only one of client_secret, client_secret_env, client_secret_file".into(),
+            ));
+        }
+        if secret_sources == 1 && (has_cert || has_key) {
+            return Err(Ok("give a client secret or a certificate, not both".into()));
+        }
+        if secret_sources == 1 {
+            let value = if let Some(s) = &self.client_secret {
+                s.clone()
+            } else if let Some(var) = &self.client_secret_env {
+                env(var).ok_or_else(|| {
+                    Ok(format!(
+                        "environment variable {var} (client_secret_env) is not set"
+                    ))
+                })?
+            } else if let Some(path) = &self.client_secret_file {
+                read_file(path).map_err(Err)?.trim().to_owned()
+            } else {
+                String::new()
+            };
+            let secret = Secret::new(value);
+            if secret.is_empty() {
+                return Err(Ok("the client secret is empty".into()));
+            }
+            return Ok(Credential::Secret(secret));
+        }
+        if has_cert != has_key {
+            return Err(Ok("a certificate needs both the certificate (certificate_pem/certificate_file) and its private key (private_key_pem/private_key_file)".into()));
+        }
+        if has_cert {
+            let cert = match (&self.certificate_pem, &self.certificate_file) {
+                (Some(p), None) => p.clone(),
+                (None, Some(f)) => read_file(f).map_err(Err)?,
+                _ => {
+                    return Err(Ok(
+                        "give only one of certificate_pem and certificate_file".into()
+                    ))
+                }
+            };
+            let key = match (&self.private_key_pem, &self.private_key_file) {
+                (Some(p), None) => p.clone(),
+                (None, Some(f)) => read_file(f).map_err(Err)?,
+                _ => {
+                    return Err(Ok(
+                        "give only one of private_key_pem and private_key_file".into()
+                    ))
+                }
+            };
+            if !cert.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(Ok(
+                    "the certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+                ));
+            }
+            if !key.contains("PRIVATE KEY-----") {
+                return Err(Ok("the private key is not a PEM private key".into()));
+            }
+            return Ok(Credential::Certificate {
+                certificate_pem: cert,
+                private_key_pem: Secret::new(key),
+            });
+        }
+        Err(Ok("no credential: set client_secret (or client_secret_env / client_secret_file, e.g. O365_CLIENT_SECRET), or a certificate and private key".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "00000000-0000-0000-0000-000000000001";
+    const C: &str = "00000000-0000-0000-0000-000000000c01";
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn json_with_inline_secret_and_defaults() {
+        let f = TenantsFile::from_json(&format!(
+            r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"s3cr3t"}}]}}"#
+        ))
+        .unwrap();
+        let t = f.resolve(&no_env).unwrap();
+        assert_eq!(t[0].content_types, ContentType::ALL.to_vec());
+        assert_eq!(t[0].publisher_id, T);
+        assert_eq!(
+            t[0].endpoints.api_root.as_str(),
+            "https://manage.office.com/"
+        );
+        assert!(matches!(&t[0].credential, Credential::Secret(s) if s.expose() == "s3cr3t"));
+        assert!(!format!("{:?}", t[0]).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn toml_with_env_secret_cloud_and_types() {
+        let f = TenantsFile::from_toml(&format!(
+            "publisher_id = \"{C}\"\n[[tenants]]\ntenant_id = \"{T}\"\nclient_id = \"{C}\"\nclient_secret_env = \"MY_SECRET\"\ncloud = \"gcc-high\"\ncontent_types = [\"Audit.Exchange\", \"DLP.All\"]\ntoken_endpoint = \"v1\"\n"
+        ))
+        .unwrap();
+        let env = |k: &str| (k == "MY_SECRET").then(|| "x".to_string());
+        let t = f.resolve(&env).unwrap();
+        assert_eq!(
+            t[0].endpoints.api_root.host_str(),
+            Some("manage.office365.us")
+        );
+        assert_eq!(
+            t[0].content_types,
+            vec![ContentType::Exchange, ContentType::DlpAll]
+        );
+        assert_eq!(t[0].publisher_id, C);
+        assert_eq!(t[0].token_endpoint, TokenEndpoint::V1);
+    }
+
+    #[test]
+    fn errors_say_what_to_fix() {
+        let cases = [
+            (
+                format!(
+                    r#"{{"tenants":[{{"tenant_id":"contoso","client_id":"{C}","client_secret":"x"}}]}}"#
+                ),
+                "bad tenant id",
+            ),
+            (
+                format!(r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}"}}]}}"#),
+                "no credential",
+            ),
+            (
+                format!(
+                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret_env":"NOPE"}}]}}"#
+                ),
+                "NOPE",
+            ),
+            (
+                format!(
+                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x","content_types":["Audit.Teams"]}}]}}"#
+                ),
+                "unknown content type",
+            ),
+            (
+                format!(
+                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x","cloud":"mars"}}]}}"#
+                ),
+                "unknown cloud",
+            ),
+            (
+                format!(
+                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x","api_root":"http://127.0.0.1:1"}}]}}"#
+                ),
+                "login_root",
+            ),
+            (
+                format!(
+                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"app","client_secret":"x"}}]}}"#
+                ),
+                "client_id",
+            ),
+            (
+                format!(
+                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x","certificate_pem":"y"}}]}}"#
+                ),
+                "not both",
+            ),
+            (r#"{"tenants":[]}"#.to_string(), "no tenant"),
+            (r#"{"tenant":[]}"#.to_string(), "malformed"),
+        ];
+        for (json, want) in cases {
+            let e = TenantsFile::from_json(&json)
+                .and_then(|f| f.resolve(&no_env))
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{json}: {e}");
+        }
+        let dup = format!(
+            r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x"}},{{"tenant_id":"{}","client_id":"{C}","client_secret":"x"}}]}}"#,
+            T.to_uppercase()
+        );
+        assert!(matches!(
+            TenantsFile::from_json(&dup).unwrap().resolve(&no_env),
+            Err(ConfigError::Duplicate(_))
+        ));
+    }
+}
