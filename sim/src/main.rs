@@ -25,6 +25,7 @@ Endpoints (all on the --listen address; it is both the API root and the login ro
 Control:
   GET  /_sim/ledger  GET /_sim/ledger/summary  GET /_sim/info  GET /_sim/clock
   POST /_sim/clock/advance?seconds=N   POST /_sim/clock/set?time=RFC3339
+  POST /_sim/subscriptions/disable?tenant=GUID&contentType=CT   (an admin disables it: AF20023)
 ";
 
 /// A local stand-in for the Office 365 Management Activity API and its token endpoints.

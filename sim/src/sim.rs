@@ -365,6 +365,26 @@ impl Sim {
         }
     }
 
+    /// Disables a subscription as a tenant admin would (AF20023 until the next `start`).
+    pub fn admin_disable(&self, tenant_id: &str, ct: ContentType) -> Result<(), SimError> {
+        let mut store = self.write();
+        let tenant = store
+            .tenant_index(tenant_id)
+            .ok_or_else(|| SimError::Config(format!("tenant {tenant_id} is not configured")))?;
+        let sub = &mut store.tenants[tenant].types[ct.index() as usize].subscription;
+        match sub {
+            Some(s) => s.status = crate::store::SubStatus::AdminDisabled,
+            None => {
+                *sub = Some(crate::store::Subscription {
+                    status: crate::store::SubStatus::AdminDisabled,
+                    webhook: serde_json::Value::Null,
+                    visible_from: None,
+                })
+            }
+        }
+        Ok(())
+    }
+
     /// Publishes an arbitrary body as a blob, listable now.
     pub fn publish_blob(
         &self,

@@ -277,6 +277,44 @@ async fn admin_disabled_subscription_answers_af20023() {
 }
 
 #[tokio::test]
+async fn a_subscription_disabled_mid_run_answers_af20023_until_restarted() {
+    let c = start(config()).await;
+    let token = c.token(T).await;
+    c.start_sub(&token, T, "Audit.General").await;
+    let url = "subscriptions/content?contentType=Audit.General";
+    assert_eq!(c.get(&token, &c.feed(T, url)).await.status(), 200);
+    let (status, _) = c
+        .control_post(&format!(
+            "/_sim/subscriptions/disable?tenant={T}&contentType=Audit.General"
+        ))
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(c.fails(&token, T, url).await.1, "AF20023");
+    assert_eq!(
+        c.control_post("/_sim/subscriptions/disable?tenant=x&contentType=Audit.General")
+            .await
+            .0,
+        400
+    );
+    c.sim.advance(Duration::from_secs(16 * 60));
+    let token = c.token(T).await;
+    assert_eq!(c.start_sub(&token, T, "Audit.General").await.status(), 200);
+    assert_eq!(c.get(&token, &c.feed(T, url)).await.status(), 200);
+    c.sim.disable_subscription(T, "Audit.Exchange").unwrap();
+    assert_eq!(
+        c.fails(
+            &token,
+            T,
+            "subscriptions/content?contentType=Audit.Exchange"
+        )
+        .await
+        .1,
+        "AF20023"
+    );
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn blob_errors() {
     let mut cfg = config();
     cfg.records_per_hour = 12;
