@@ -20,7 +20,8 @@ async fn main() -> anyhow::Result<()> {
     let config = SimConfig {
         clock_start,
         clock_speed: 0.0,
-        history: Duration::from_secs(hours * 3600),
+        // A day more than the window, so every blob created in the window has been generated.
+        history: Duration::from_secs(hours * 3600 + 86_400),
         records_per_hour: u32::try_from(rph)?,
         throttle_per_minute: u32::MAX,
         scenarios: vec![Scenario::parse("already-enabled")?],
@@ -30,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let sim = o365_sim::start(config).await?;
     println!(
         "start-up (planning {} h of history): {:.2?}",
-        hours,
+        hours + 24,
         t.elapsed()
     );
     let base = sim.base_url();
