@@ -335,7 +335,12 @@ async fn throttle_and_faults(
             _ => ApiError::text(408, "408", "<html><body><h1>408 Request Timeout</h1></body></html>"),
         });
     }
-    if !sim.take_token(tenant) {
+    let bucket = if sim.switch(ScenarioKind::PublisherBuckets) {
+        pid
+    } else {
+        tenant
+    };
+    if !sim.take_token(bucket) {
         return Err(af429(403));
     }
     *drop_connection = sim.fires(ScenarioKind::DropConnection);

@@ -259,16 +259,15 @@ impl Sim {
         lock(&self.dice).rng.random_range(range)
     }
 
-    /// Takes one request from the tenant's bucket; false when it is empty (AF429).
-    pub fn take_token(&self, tenant_id: &str) -> bool {
+    /// Takes one request from a bucket (a tenant, or a publisher in legacy mode); false when it
+    /// is empty (AF429).
+    pub fn take_token(&self, key: &str) -> bool {
         let cap = f64::from(self.rate_per_minute.max(1));
         let mut buckets = lock(&self.buckets);
-        let b = buckets
-            .entry(tenant_id.to_ascii_lowercase())
-            .or_insert(Bucket {
-                tokens: cap,
-                at: Instant::now(),
-            });
+        let b = buckets.entry(key.to_ascii_lowercase()).or_insert(Bucket {
+            tokens: cap,
+            at: Instant::now(),
+        });
         let now = Instant::now();
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * cap / 60.0).min(cap);
         b.at = now;

@@ -464,6 +464,44 @@ async fn rate_limit_exhausts_the_tenant_budget() {
     c.sim.shutdown().await;
 }
 
+#[tokio::test]
+async fn legacy_publisher_buckets_are_shared_by_callers_without_an_identifier() {
+    let mut cfg = with(&["publisher-buckets", "rate-limit=3"]);
+    let t2 = "00000000-0000-0000-0000-000000000002";
+    cfg.tenants.push(o365_sim::TenantSpec::new(t2));
+    let c = start(cfg).await;
+    let (tok1, tok2) = (c.token(T).await, c.token(t2).await);
+    // Two tenants, no PublisherIdentifier: one shared budget of 3.
+    assert_eq!(
+        c.get(&tok1, &c.feed(T, "subscriptions/list"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(&tok2, &c.feed(t2, "subscriptions/list"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(&tok1, &c.feed(T, "subscriptions/list"))
+            .await
+            .status(),
+        200
+    );
+    let (status, code, message) = c.fails(&tok2, t2, "subscriptions/list").await;
+    assert_eq!((status, code.as_str()), (403, "AF429"));
+    assert!(message.ends_with("PublisherId=00000000-0000-0000-0000-000000000000"));
+    // A caller with its own identifier has its own budget.
+    let own = c.feed(
+        t2,
+        "subscriptions/list?PublisherIdentifier=00000000-0000-0000-0000-0000000000a1",
+    );
+    assert_eq!(c.get(&tok2, &own).await.status(), 200);
+    c.sim.shutdown().await;
+}
+
 /// Many faults at once: a client that retries what failed, de-duplicates ids and pages to the end
 /// still sees exactly the published blobs, and the ledger shows each fault happened.
 #[tokio::test]
