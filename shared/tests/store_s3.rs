@@ -2,6 +2,7 @@
 //! PUT and multipart), listing across pages, error classification.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use o365_activity::store::s3::PART_SIZE;
@@ -35,6 +36,17 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+async fn head(store: &S3Store, key: &str) -> HeadObjectOutput {
+    store
+        .client()
+        .head_object()
+        .bucket(store.bucket())
+        .key(key)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn open_uploads(store: &S3Store) -> usize {
@@ -146,14 +158,7 @@ async fn conditional_puts() {
         .await
         .unwrap(),
     );
-    let head = s
-        .client()
-        .head_object()
-        .bucket(s.bucket())
-        .key(k)
-        .send()
-        .await
-        .unwrap();
+    let head = head(&s, k).await;
     assert_eq!(head.content_type(), Some("application/x-ndjson"));
     assert_eq!(head.content_encoding(), Some("gzip"));
     assert_eq!(&s.get(k).await.unwrap().unwrap().body[..], b"v6");
@@ -178,14 +183,7 @@ async fn multipart_upload_is_create_only() {
     assert!(got.body == data, "multipart body differs");
     assert_eq!(got.etag, etag);
     assert!(etag.0.contains("-3"), "three parts: {etag:?}");
-    let head = s
-        .client()
-        .head_object()
-        .bucket(s.bucket())
-        .key(k)
-        .send()
-        .await
-        .unwrap();
+    let head = head(&s, k).await;
     assert_eq!(head.content_encoding(), Some("gzip"));
 
     // A second multipart upload to the same key is refused and leaves no parts behind.
