@@ -169,11 +169,18 @@ fn lock_key(dest: &Path) -> std::io::Result<File> {
     Ok(f)
 }
 
-/// Reads a file, `None` if it (or a directory in its path) is absent.
+/// Reads a file, `None` if it (or a directory in its path) is absent or it is a directory.
 fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
+            ) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -240,24 +247,11 @@ impl ObjectStore for LocalStore {
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let path = self.path_of(key)?;
-        let k = key.to_owned();
+        let on_err = io_err("get", key);
         blocking("get", key, move || {
-            let body = match std::fs::read(&path) {
-                Ok(b) => b,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
-                    ) =>
-                {
-                    return Ok(None)
-                }
-                Err(e) => return Err(io_err("get", &k)(e)),
-            };
-            let etag = etag_of(&body);
-            Ok(Some(StoredObject {
+            Ok(read_opt(&path).map_err(on_err)?.map(|body| StoredObject {
+                etag: etag_of(&body),
                 body: Bytes::from(body),
-                etag,
             }))
         })
         .await
