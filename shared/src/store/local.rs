@@ -784,6 +784,105 @@ mod tests {
         assert_eq!(leftovers, 0);
     }
 
+    const CHILD_ENV: &str = "O365_LOCAL_STORE_CHILD_DIR";
+
+    /// Run in child processes by `create_only_and_cas_hold_across_processes`.
+    #[test]
+    #[ignore = "helper run in child processes by create_only_and_cas_hold_across_processes"]
+    fn child_process_writer() {
+        let dir = std::env::var(CHILD_ENV).expect("run by the cross-process test");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let s = LocalStore::new(dir);
+            let me = std::process::id().to_string();
+            for i in 0..20 {
+                let k = format!("x/k{i}");
+                let o = s
+                    .put(
+                        &k,
+                        Bytes::from(me.clone()),
+                        &meta(),
+                        PutCondition::IfNoneMatch,
+                    )
+                    .await
+                    .unwrap();
+                if matches!(o, PutOutcome::Written { .. }) {
+                    println!("won {k} {me}");
+                }
+            }
+            for _ in 0..10 {
+                loop {
+                    let cur = s.get("counter").await.unwrap().unwrap();
+                    let n: u32 = std::str::from_utf8(&cur.body).unwrap().parse().unwrap();
+                    let o = s
+                        .put(
+                            "counter",
+                            Bytes::from((n + 1).to_string()),
+                            &meta(),
+                            PutCondition::IfMatch(cur.etag),
+                        )
+                        .await
+                        .unwrap();
+                    if matches!(o, PutOutcome::Written { .. }) {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn create_only_and_cas_hold_across_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        s.put(
+            "counter",
+            Bytes::from_static(b"0"),
+            &meta(),
+            PutCondition::IfNoneMatch,
+        )
+        .await
+        .unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "store::local::tests::child_process_writer",
+                        "--ignored",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env(CHILD_ENV, dir.path())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut wins: Vec<(String, String)> = Vec::new();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "child failed: {out:?}");
+            // libtest may print its own "test ... " on the same line, before ours.
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                if let Some(rest) = line.split_once("won ").map(|(_, r)| r) {
+                    let (k, pid) = rest.split_once(' ').unwrap();
+                    wins.push((k.to_owned(), pid.to_owned()));
+                }
+            }
+        }
+        wins.sort();
+        assert_eq!(wins.len(), 20, "one winner per key: {wins:?}");
+        for (k, pid) in &wins {
+            assert_eq!(&s.get(k).await.unwrap().unwrap().body[..], pid.as_bytes());
+        }
+        // 4 processes x 10 compare-and-swap increments, none lost.
+        assert_eq!(&s.get("counter").await.unwrap().unwrap().body[..], b"40");
+    }
+
     #[test]
     fn create_only_holds_across_threads_without_the_runtime() {
         // Plain threads exercise the same hard-link path another process would.
