@@ -21,6 +21,8 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// Keys per ListObjectsV2 page (`None`: S3's default and maximum, 1000).
+    list_page_size: Option<i32>,
 }
 
 /// What a failed call means for a conditional write.
@@ -37,7 +39,14 @@ impl S3Store {
         S3Store {
             client,
             bucket: bucket.into(),
+            list_page_size: None,
         }
+    }
+
+    /// The same store listing `n` keys per page (1..=1000), e.g. to exercise paging in tests.
+    pub fn with_list_page_size(mut self, n: i32) -> S3Store {
+        self.list_page_size = Some(n.clamp(1, 1000));
+        self
     }
 
     /// The bucket name.
@@ -184,6 +193,7 @@ impl ObjectStore for S3Store {
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(prefix)
+            .set_max_keys(self.list_page_size)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
