@@ -81,6 +81,14 @@ impl S3Store {
         match f.status {
             Some(412) => Failure::Precondition,
             Some(404) if if_match => Failure::Precondition,
+            Some(409) => Failure::Error(self.error(
+                op,
+                key,
+                SdkFailure {
+                    retryable: true,
+                    ..f
+                },
+            )),
             _ => Failure::Error(self.error(op, key, f)),
         }
     }
@@ -429,5 +437,50 @@ impl Drop for S3Upload {
                 tracing::warn!(bucket, key, error = %aws_smithy_types::error::display::DisplayErrorContext(&e), "could not abort a dropped multipart upload");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> S3Store {
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .build();
+        S3Store::new(aws_sdk_s3::Client::from_conf(conf), "b")
+    }
+
+    fn failure(status: u16, retryable: bool) -> SdkFailure {
+        SdkFailure {
+            status: Some(status),
+            message: format!("HTTP {status}"),
+            retryable,
+        }
+    }
+
+    #[test]
+    fn conditional_failures_map_to_outcomes() {
+        let s = store();
+        let outcome = |status, retryable, if_match| match s.conditional_failure(
+            "PutObject",
+            "k",
+            failure(status, retryable),
+            if_match,
+        ) {
+            Failure::Precondition => None,
+            Failure::Error(e) => Some(e.is_retryable()),
+        };
+        assert_eq!(outcome(412, false, false), None);
+        assert_eq!(outcome(412, false, true), None);
+        // If-Match on a key that is gone: the expected version is not current.
+        assert_eq!(outcome(404, false, true), None);
+        // If-None-Match never sees 404 for the key; a 404 is the bucket: not retryable.
+        assert_eq!(outcome(404, false, false), Some(false));
+        // A concurrent conditional write (ConditionalRequestConflict): try again.
+        assert_eq!(outcome(409, false, false), Some(true));
+        assert_eq!(outcome(503, true, false), Some(true));
+        assert_eq!(outcome(403, false, true), Some(false));
     }
 }
