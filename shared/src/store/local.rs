@@ -441,6 +441,28 @@ mod tests {
         }
     }
 
+    async fn put(s: &LocalStore, key: &str, body: &'static [u8], c: PutCondition) -> PutOutcome {
+        s.put(key, Bytes::from_static(body), &meta(), c)
+            .await
+            .unwrap()
+    }
+
+    /// Adds one to the decimal counter at `key` by read-modify-write with If-Match.
+    async fn increment(s: &LocalStore, key: &str) {
+        loop {
+            let cur = s.get(key).await.unwrap().unwrap();
+            let n: u32 = std::str::from_utf8(&cur.body).unwrap().parse().unwrap();
+            let body = Bytes::from((n + 1).to_string());
+            let o = s
+                .put(key, body, &meta(), PutCondition::IfMatch(cur.etag))
+                .await
+                .unwrap();
+            if matches!(o, PutOutcome::Written { .. }) {
+                return;
+            }
+        }
+    }
+
     fn written(o: &PutOutcome) -> ETag {
         match o {
             PutOutcome::Written { etag } => etag.clone(),
@@ -454,15 +476,7 @@ mod tests {
         let s = LocalStore::new(dir.path());
         assert!(s.get("a/b.txt").await.unwrap().is_none());
         assert!(!s.exists("a/b.txt").await.unwrap());
-        let o = s
-            .put(
-                "a/b.txt",
-                Bytes::from_static(b"hello"),
-                &meta(),
-                PutCondition::Overwrite,
-            )
-            .await
-            .unwrap();
+        let o = put(&s, "a/b.txt", b"hello", PutCondition::Overwrite).await;
         let etag = written(&o);
         assert_eq!(etag, etag_of(b"hello"));
         let got = s.get("a/b.txt").await.unwrap().unwrap();
@@ -479,38 +493,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStore::new(dir.path());
         let k = "x/y/z.json";
-        let first = s
-            .put(
-                k,
-                Bytes::from_static(b"1"),
-                &meta(),
-                PutCondition::IfNoneMatch,
-            )
-            .await
-            .unwrap();
+        let first = put(&s, k, b"1", PutCondition::IfNoneMatch).await;
         let e1 = written(&first);
-        let second = s
-            .put(
-                k,
-                Bytes::from_static(b"2"),
-                &meta(),
-                PutCondition::IfNoneMatch,
-            )
-            .await
-            .unwrap();
+        let second = put(&s, k, b"2", PutCondition::IfNoneMatch).await;
         assert_eq!(second, PutOutcome::PreconditionFailed);
         assert_eq!(&s.get(k).await.unwrap().unwrap().body[..], b"1");
 
         let stale = ETag("0".repeat(64));
-        let o = s
-            .put(
-                k,
-                Bytes::from_static(b"3"),
-                &meta(),
-                PutCondition::IfMatch(stale),
-            )
-            .await
-            .unwrap();
+        let o = put(&s, k, b"3", PutCondition::IfMatch(stale)).await;
         assert_eq!(o, PutOutcome::PreconditionFailed);
         let o = s
             .put(
@@ -630,15 +620,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStore::new(dir.path());
         let k = "_state/cp.json";
-        let o = s
-            .put(
-                k,
-                Bytes::from_static(b"0"),
-                &meta(),
-                PutCondition::IfNoneMatch,
-            )
-            .await
-            .unwrap();
+        let o = put(&s, k, b"0", PutCondition::IfNoneMatch).await;
         let base = written(&o);
         let mut tasks = Vec::new();
         for i in 0..24u32 {
@@ -664,35 +646,13 @@ mod tests {
 
         // A chain of read-modify-write increments: no update is lost.
         let counter = "_state/counter";
-        s.put(
-            counter,
-            Bytes::from_static(b"0"),
-            &meta(),
-            PutCondition::IfNoneMatch,
-        )
-        .await
-        .unwrap();
+        put(&s, counter, b"0", PutCondition::IfNoneMatch).await;
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..5 {
-                    loop {
-                        let cur = s.get(counter).await.unwrap().unwrap();
-                        let n: u32 = std::str::from_utf8(&cur.body).unwrap().parse().unwrap();
-                        let o = s
-                            .put(
-                                counter,
-                                Bytes::from((n + 1).to_string()),
-                                &meta(),
-                                PutCondition::IfMatch(cur.etag),
-                            )
-                            .await
-                            .unwrap();
-                        if matches!(o, PutOutcome::Written { .. }) {
-                            break;
-                        }
-                    }
+                    increment(&s, counter).await;
                 }
             }));
         }
@@ -716,14 +676,7 @@ mod tests {
             "q/other",
             "pz",
         ] {
-            s.put(
-                k,
-                Bytes::from_static(b"."),
-                &meta(),
-                PutCondition::Overwrite,
-            )
-            .await
-            .unwrap();
+            put(&s, k, b".", PutCondition::Overwrite).await;
         }
         assert_eq!(
             s.list("p/tenant_id=").await.unwrap(),
@@ -813,22 +766,7 @@ mod tests {
                 }
             }
             for _ in 0..10 {
-                loop {
-                    let cur = s.get("counter").await.unwrap().unwrap();
-                    let n: u32 = std::str::from_utf8(&cur.body).unwrap().parse().unwrap();
-                    let o = s
-                        .put(
-                            "counter",
-                            Bytes::from((n + 1).to_string()),
-                            &meta(),
-                            PutCondition::IfMatch(cur.etag),
-                        )
-                        .await
-                        .unwrap();
-                    if matches!(o, PutOutcome::Written { .. }) {
-                        break;
-                    }
-                }
+                increment(&s, "counter").await;
             }
         });
     }
@@ -837,14 +775,7 @@ mod tests {
     async fn create_only_and_cas_hold_across_processes() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStore::new(dir.path());
-        s.put(
-            "counter",
-            Bytes::from_static(b"0"),
-            &meta(),
-            PutCondition::IfNoneMatch,
-        )
-        .await
-        .unwrap();
+        put(&s, "counter", b"0", PutCondition::IfNoneMatch).await;
         let exe = std::env::current_exe().unwrap();
         let children: Vec<_> = (0..4)
             .map(|_| {
