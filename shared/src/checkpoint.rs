@@ -45,8 +45,9 @@ pub struct Checkpoint {
     /// listed has been accepted by the queue. `None`: no window completed yet.
     #[serde(default)]
     pub watermark: Option<DateTime<Utc>>,
-    /// Content ids enqueued whose `contentCreated` is at or after `watermark − overlap`
-    /// (id → contentCreated); re-listed blobs found here are not enqueued again.
+    /// Content ids enqueued whose `contentCreated` is at or after `watermark − retention`
+    /// (id → contentCreated; retention ≥ the lateness overlap, see [`CheckpointPolicy`]);
+    /// re-listed blobs found here are not enqueued again.
     #[serde(default)]
     pub recent: BTreeMap<String, DateTime<Utc>>,
     /// The run that currently works on this pair, if any.
@@ -136,33 +137,33 @@ impl Checkpoint {
     }
 
     /// Merges progress: the watermark moves to the later of the two (never backwards),
-    /// `sent` joins `recent`, and ids older than `watermark − overlap` are dropped.
+    /// `sent` joins `recent`, and ids older than `watermark − retention` are dropped.
     pub fn record_progress(
         &mut self,
         watermark: Option<DateTime<Utc>>,
         sent: impl IntoIterator<Item = (String, DateTime<Utc>)>,
-        overlap: TimeDelta,
+        retention: TimeDelta,
     ) {
         self.watermark = self.watermark.max(watermark);
         for (id, created) in sent {
             self.recent.insert(id, created);
         }
         if let Some(w) = self.watermark {
-            let horizon = w - overlap;
+            let horizon = w - retention;
             self.recent.retain(|_, created| *created >= horizon);
         }
     }
 
     /// Merges another copy of the same pair into this one (max watermark, union of
     /// `recent`, later subscription start); lease and last run stay as they are here.
-    pub fn merge(&mut self, other: &Checkpoint, overlap: TimeDelta) {
+    pub fn merge(&mut self, other: &Checkpoint, retention: TimeDelta) {
         self.subscription_started_at = self
             .subscription_started_at
             .max(other.subscription_started_at);
         self.record_progress(
             other.watermark,
             other.recent.iter().map(|(k, v)| (k.clone(), *v)),
-            overlap,
+            retention,
         );
     }
 
@@ -330,10 +331,22 @@ pub enum CommitOutcome {
 /// How long leases last and how far back `recent` reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckpointPolicy {
-    /// The lateness overlap: ids with `contentCreated ≥ watermark − overlap` stay in `recent`.
-    pub overlap: TimeDelta,
+    /// Ids with `contentCreated ≥ watermark − retention` stay in `recent`. At least the
+    /// lateness overlap; longer also catches blobs the API lists again later under a newer
+    /// `contentCreated`.
+    pub retention: TimeDelta,
     /// A lease lasts this long from its last renewal (longer than one Lambda invocation).
     pub lease_duration: TimeDelta,
+}
+
+impl Default for CheckpointPolicy {
+    /// Six hours of `recent`, 16-minute leases (Lambda's 15-minute ceiling plus a minute).
+    fn default() -> Self {
+        CheckpointPolicy {
+            retention: TimeDelta::hours(6),
+            lease_duration: TimeDelta::minutes(16),
+        }
+    }
 }
 
 /// Reads and writes checkpoints and gap reports with conditional writes.
@@ -532,7 +545,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
     ) -> Result<CommitOutcome, CheckpointError> {
         let policy = self.policy;
         self.update(held, now, |doc, ours| {
-            doc.record_progress(watermark, sent.iter().cloned(), policy.overlap);
+            doc.record_progress(watermark, sent.iter().cloned(), policy.retention);
             if ours {
                 if let Some(lease) = doc.lease.as_mut() {
                     lease.expires_at = now + policy.lease_duration;
@@ -716,7 +729,7 @@ mod tests {
 
     fn policy() -> CheckpointPolicy {
         CheckpointPolicy {
-            overlap: TimeDelta::minutes(60),
+            retention: TimeDelta::minutes(60),
             lease_duration: TimeDelta::minutes(16),
         }
     }

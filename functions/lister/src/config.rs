@@ -181,18 +181,28 @@ impl ListerConfig {
         })
     }
 
-    /// Parses and resolves the tenants JSON (from the secret or `TENANTS_JSON`); `env`
-    /// resolves `client_secret_env` references. `PUBLISHER_ID` fills in a missing default.
+    /// Parses and resolves `TENANTS_JSON`; `env` resolves `client_secret_env` references.
     pub fn resolve_tenants(
         &self,
         json: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Vec<TenantConfig>, ListerConfigError> {
-        let mut file = TenantsFile::from_json(json)?;
-        if file.publisher_id.is_none() {
-            file.publisher_id = self.publisher_id.clone();
+        let mut tenants = TenantsFile::from_json(json)?.resolve(env)?;
+        self.apply_publisher_default(&mut tenants);
+        Ok(tenants)
+    }
+
+    /// Gives `PUBLISHER_ID` to every tenant left with the fallback publisher (its own tenant
+    /// id), i.e. that set no `publisher_id` of its own and had no file-wide default.
+    pub fn apply_publisher_default(&self, tenants: &mut [TenantConfig]) {
+        if let Some(p) = &self.publisher_id {
+            for t in tenants
+                .iter_mut()
+                .filter(|t| t.publisher_id == t.tenant_id.as_str())
+            {
+                t.publisher_id = p.to_ascii_lowercase();
+            }
         }
-        Ok(file.resolve(env)?)
     }
 }
 

@@ -3,6 +3,7 @@
 //! `o365ctl run/backfill/replay` call this same handler.
 
 pub mod config;
+pub mod event;
 pub mod lister;
 pub mod plan;
 pub mod settings;

@@ -201,9 +201,13 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             .collect()
             .await;
         results.sort_by_key(|(order, _)| *order);
-        for ((tenant, client), before) in self.tenants.iter().zip(&before) {
-            self.emit_api_metrics(&tenant.tenant_id, before, &client.stats());
-        }
+        let deltas: Vec<(TenantId, ClientStats, ClientStats)> = self
+            .tenants
+            .iter()
+            .zip(before)
+            .map(|((t, c), before)| (t.tenant_id.clone(), before, c.stats()))
+            .collect();
+        self.emit_api_metrics(&deltas);
         let summary = RunSummary {
             run_id,
             pairs: results.into_iter().map(|(_, p)| p).collect(),
@@ -522,6 +526,10 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         m.count("GapsReported", 1)
             .seconds("GapSeconds", gap.duration().num_seconds() as f64);
         m.emit(&self.metrics);
+        // Also without dimensions, for the dashboard's and the alarm's plain total.
+        let mut total = MetricSet::new();
+        total.count("GapsReported", 1);
+        total.emit(&self.metrics);
         self.checkpoints
             .commit(held, Some(lost.end), &[], now)
             .await
@@ -638,27 +646,25 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         m.emit(&self.metrics);
     }
 
-    fn emit_api_metrics(&self, tenant: &TenantId, before: &ClientStats, after: &ClientStats) {
-        let mut m = MetricSet::new().dimension("TenantId", tenant.to_string());
-        m.count(
-            "Throttles",
-            after.throttles.saturating_sub(before.throttles),
-        )
-        .count("ApiRetries", after.retries.saturating_sub(before.retries));
-        m.emit(&self.metrics);
-        let deltas: BTreeMap<&String, u64> = after
-            .errors_by_code
-            .iter()
-            .map(|(code, n)| {
+    /// Throttles and retries per tenant; API errors by code over all tenants (the
+    /// dashboard's `{O365Collector,Code}` schema).
+    fn emit_api_metrics(&self, deltas: &[(TenantId, ClientStats, ClientStats)]) {
+        let mut by_code: BTreeMap<String, u64> = BTreeMap::new();
+        for (tenant, before, after) in deltas {
+            let mut m = MetricSet::new().dimension("TenantId", tenant.to_string());
+            m.count(
+                "Throttles",
+                after.throttles.saturating_sub(before.throttles),
+            )
+            .count("ApiRetries", after.retries.saturating_sub(before.retries));
+            m.emit(&self.metrics);
+            for (code, n) in &after.errors_by_code {
                 let was = before.errors_by_code.get(code).copied().unwrap_or(0);
-                (code, n.saturating_sub(was))
-            })
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        for (code, n) in deltas {
-            let mut m = MetricSet::new()
-                .dimension("TenantId", tenant.to_string())
-                .dimension("Code", code.clone());
+                *by_code.entry(code.clone()).or_default() += n.saturating_sub(was);
+            }
+        }
+        for (code, n) in by_code.into_iter().filter(|(_, n)| *n > 0) {
+            let mut m = MetricSet::new().dimension("Code", code);
             m.count("ApiErrors", n);
             m.emit(&self.metrics);
         }
