@@ -59,6 +59,9 @@ pub struct Checkpoint {
     /// When this collector last asked the API to start the subscription (15-minute rule).
     #[serde(default)]
     pub subscription_started_at: Option<DateTime<Utc>>,
+    /// Why that start failed, if it did (shown while the next start must wait).
+    #[serde(default)]
+    pub subscription_error: Option<String>,
     /// When the document was last written.
     pub updated_at: DateTime<Utc>,
 }
@@ -112,6 +115,7 @@ impl Checkpoint {
             lease: None,
             last_run: None,
             subscription_started_at: None,
+            subscription_error: None,
             updated_at: now,
         }
     }
@@ -137,7 +141,9 @@ impl Checkpoint {
     }
 
     /// Merges progress: the watermark moves to the later of the two (never backwards),
-    /// `sent` joins `recent`, and ids older than `watermark − retention` are dropped.
+    /// `sent` joins `recent` (an id listed again under a later `contentCreated` keeps the
+    /// later one, so it is remembered as long as it can be listed), and ids older than
+    /// `watermark − retention` are dropped.
     pub fn record_progress(
         &mut self,
         watermark: Option<DateTime<Utc>>,
@@ -146,7 +152,8 @@ impl Checkpoint {
     ) {
         self.watermark = self.watermark.max(watermark);
         for (id, created) in sent {
-            self.recent.insert(id, created);
+            let known = self.recent.entry(id).or_insert(created);
+            *known = (*known).max(created);
         }
         if let Some(w) = self.watermark {
             let horizon = w - retention;
@@ -555,14 +562,19 @@ impl<S: ObjectStore> CheckpointStore<S> {
         .await
     }
 
-    /// Notes that this run asked the API to start the subscription at `at`.
+    /// Notes that this run asked the API to start the subscription at `at`, and why that
+    /// failed (`None`: it succeeded).
     pub async fn note_subscription_start(
         &self,
         held: &mut HeldCheckpoint,
         at: DateTime<Utc>,
+        error: Option<String>,
     ) -> Result<CommitOutcome, CheckpointError> {
         self.update(held, at, |doc, _| {
-            doc.subscription_started_at = doc.subscription_started_at.max(Some(at));
+            if doc.subscription_started_at <= Some(at) {
+                doc.subscription_started_at = Some(at);
+                doc.subscription_error = error.clone();
+            }
         })
         .await
     }
@@ -923,7 +935,7 @@ mod tests {
             .unwrap();
         assert_eq!(out, CommitOutcome::Committed);
         assert_eq!(h.checkpoint().lease.as_ref().unwrap().expires_at, t(10, 26));
-        cps.note_subscription_start(&mut h, t(10, 11))
+        cps.note_subscription_start(&mut h, t(10, 11), Some("AF10001".into()))
             .await
             .unwrap();
         let last = LastRun {
@@ -943,6 +955,10 @@ mod tests {
             .unwrap();
         assert_eq!(loaded.checkpoint, done);
         assert_eq!(loaded.checkpoint.subscription_started_at, Some(t(10, 11)));
+        assert_eq!(
+            loaded.checkpoint.subscription_error.as_deref(),
+            Some("AF10001")
+        );
         assert_eq!(cps.list().await.unwrap(), vec![done]);
     }
 

@@ -84,8 +84,15 @@ impl<S: ObjectStore, Q: Queue> std::fmt::Debug for Lister<S, Q> {
     }
 }
 
-/// The state of a tenant's subscriptions as listed once per run: type → status.
-type Subscriptions = Result<HashMap<String, String>, String>;
+/// A tenant's subscriptions as listed once per run.
+enum Subscriptions {
+    /// Content type → status (`enabled`, `disabled`).
+    Listed(HashMap<String, String>),
+    /// The listing failed; every pair of the tenant fails with this message.
+    Failed(String),
+    /// The run's time ran out before the listing succeeded.
+    OutOfTime,
+}
 
 /// Why a pair stopped before catching up.
 enum Stop {
@@ -228,14 +235,19 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         client: &ActivityClient,
         deadline: Instant,
     ) -> Subscriptions {
+        if self.out_of_time(deadline) {
+            return Subscriptions::OutOfTime;
+        }
         match client
             .list_subscriptions(self.call_deadline(deadline))
             .await
         {
-            Ok(list) => Ok(list
-                .into_iter()
-                .map(|s| (s.content_type, s.status))
-                .collect()),
+            Ok(list) => Subscriptions::Listed(
+                list.into_iter()
+                    .map(|s| (s.content_type, s.status))
+                    .collect(),
+            ),
+            Err(_) if self.out_of_time(deadline) => Subscriptions::OutOfTime,
             Err(e) => {
                 let msg = format!(
                     "listing the subscriptions of tenant {} failed: {}",
@@ -243,7 +255,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     describe(&e)
                 );
                 warn!(tenant_id = %tenant.tenant_id, error = %msg, "tenant cannot be collected this run");
-                Err(msg)
+                Subscriptions::Failed(msg)
             }
         }
     }
@@ -259,7 +271,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     ) -> PairSummary {
         let tenant_id = &tenant.tenant_id;
         let mut summary = PairSummary::new(tenant_id.clone(), ct);
-        if self.out_of_time(deadline) {
+        if self.out_of_time(deadline) || matches!(subs, Subscriptions::OutOfTime) {
             return summary;
         }
         let mut held = match self
@@ -282,7 +294,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             .ensure_subscription(client, ct, subs, &mut held, deadline)
             .await
         {
-            Err(msg) => Some(Stop::Failed(msg)),
+            Err(stop) => Some(stop),
             Ok(()) => self
                 .list_until_now(client, tenant_id, ct, &mut held, &mut summary, deadline)
                 .await
@@ -324,7 +336,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         summary
     }
 
-    /// Starts the subscription when the run's listing says it is not enabled.
+    /// Starts the subscription when the run's listing says it is not enabled, unless this
+    /// collector started it successfully within the cooldown (the run's listing, taken at
+    /// its start, may predate that); a listing that then finds no subscription restarts it.
     async fn ensure_subscription(
         &self,
         client: &ActivityClient,
@@ -332,11 +346,25 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         subs: &Subscriptions,
         held: &mut HeldCheckpoint,
         deadline: Instant,
-    ) -> Result<(), String> {
-        let subs = subs.as_ref().map_err(Clone::clone)?;
-        match subs.get(ct.as_str()).map(String::as_str) {
-            Some("enabled") => Ok(()),
-            _ => self.start_subscription(client, ct, held, deadline).await,
+    ) -> Result<(), Stop> {
+        match subs {
+            Subscriptions::Listed(map)
+                if map.get(ct.as_str()).map(String::as_str) == Some("enabled") =>
+            {
+                Ok(())
+            }
+            Subscriptions::Listed(_) => {
+                let cp = held.checkpoint();
+                let started_recently = cp
+                    .subscription_started_at
+                    .is_some_and(|at| self.now() < at + self.settings.start_cooldown_delta());
+                if started_recently && cp.subscription_error.is_none() {
+                    return Ok(());
+                }
+                self.start_subscription(client, ct, held, deadline).await
+            }
+            Subscriptions::Failed(msg) => Err(Stop::Failed(msg.clone())),
+            Subscriptions::OutOfTime => Err(Stop::Paused),
         }
     }
 
@@ -347,33 +375,46 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         ct: ContentType,
         held: &mut HeldCheckpoint,
         deadline: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), Stop> {
         let tenant = held.checkpoint().tenant_id.clone();
         let now = self.now();
         if let Some(at) = held.checkpoint().subscription_started_at {
             let ready = at + self.settings.start_cooldown_delta();
             if now < ready {
-                return Err(format!(
-                    "the {ct} subscription of tenant {tenant} is not enabled and was last started at {at}; the API allows the next start after {ready} (15-minute rule), a later run retries"
-                ));
+                let why = held
+                    .checkpoint()
+                    .subscription_error
+                    .as_deref()
+                    .map(|e| format!(" and failed: {e}"))
+                    .unwrap_or_default();
+                return Err(Stop::Failed(format!(
+                    "the {ct} subscription of tenant {tenant} is not enabled; it was last started at {at}{why}; the API allows the next start after {ready} (15-minute rule), a later run retries"
+                )));
             }
         }
-        self.checkpoints
-            .note_subscription_start(held, now)
-            .await
-            .map_err(|e| format!("recording the subscription start: {e}"))?;
-        match client
+        let result = client
             .start_subscription(ct, self.call_deadline(deadline))
-            .await
+            .await;
+        if matches!(result, Err(ClientError::DeadlineExceeded { .. })) && self.out_of_time(deadline)
         {
+            return Err(Stop::Paused);
+        }
+        let error = result.as_ref().err().map(|e| {
+            format!(
+                "starting the {ct} subscription of tenant {tenant} failed: {}",
+                describe(e)
+            )
+        });
+        self.checkpoints
+            .note_subscription_start(held, now, error.clone())
+            .await
+            .map_err(|e| Stop::Failed(format!("recording the subscription start: {e}")))?;
+        match result {
             Ok(outcome) => {
                 info!(tenant_id = %tenant, content_type = %ct, ?outcome, "subscription started");
                 Ok(())
             }
-            Err(e) => Err(format!(
-                "starting the {ct} subscription of tenant {tenant} failed: {}",
-                describe(&e)
-            )),
+            Err(e) => Err(Stop::Failed(error.unwrap_or_else(|| e.to_string()))),
         }
     }
 
@@ -422,6 +463,12 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 }
             };
             summary.blobs_listed += listing.len() as u64;
+            // Every listed id is enqueued once the send succeeds; remembering repeats too
+            // (with their latest contentCreated) keeps ids the API lists again hours later.
+            let listed: Vec<(String, DateTime<Utc>)> = listing
+                .iter()
+                .map(|e| (e.content_id.clone(), e.content_created))
+                .collect();
             let fresh = dedupe(listing, |id| {
                 held.checkpoint().was_sent(id) || sent_this_run.contains(id)
             });
@@ -452,12 +499,11 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             };
             match send {
                 Ok(()) => {
-                    let sent = sent_pairs(&all_ids);
-                    summary.messages_sent += sent.len() as u64;
+                    summary.messages_sent += all_ids.len() as u64;
                     sent_this_run.extend(all_ids);
                     let outcome = self
                         .checkpoints
-                        .commit(held, Some(window.end), &sent, self.now())
+                        .commit(held, Some(window.end), &listed, self.now())
                         .await
                         .map_err(|e| Stop::Failed(format!("committing the checkpoint: {e}")))?;
                     summary.windows += 1;
@@ -559,8 +605,10 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 ) =>
             {
                 let Some(held) = held else { return Err(e) };
-                if let Err(msg) = self.start_subscription(client, ct, held, deadline).await {
-                    warn!(content_type = %ct, error = %msg, "could not restart the subscription");
+                if let Err(stop) = self.start_subscription(client, ct, held, deadline).await {
+                    if let Stop::Failed(msg) = stop {
+                        warn!(content_type = %ct, error = %msg, "could not restart the subscription");
+                    }
                     return Err(e);
                 }
                 client
