@@ -3,8 +3,9 @@
 //! new blob, and advance the checkpoint only once the queue accepted the whole window.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::stream::{self, StreamExt};
 use o365_activity::api_error::AfCode;
 use o365_activity::checkpoint::{
@@ -25,6 +26,9 @@ use tracing::{info, warn};
 use crate::plan::{dedupe, floor_second, Window, WindowRules};
 use crate::settings::ListerSettings;
 use crate::summary::{PairOutcome, PairSummary, RunSummary};
+
+/// Added to a run's remaining time to size its leases.
+const LEASE_SLACK: Duration = Duration::from_secs(60);
 
 /// An explicit window that cannot be listed, or a failure while listing or sending it.
 #[derive(Debug, thiserror::Error)]
@@ -274,9 +278,14 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         if self.out_of_time(deadline) || matches!(subs, Subscriptions::OutOfTime) {
             return summary;
         }
+        // No longer a lease than this run can use: a killed run blocks its pairs only until
+        // its own deadline (plus slack), not for the full lease duration.
+        let usable = deadline.saturating_duration_since(Instant::now()) + LEASE_SLACK;
+        let lease =
+            TimeDelta::from_std(self.settings.lease_duration.min(usable)).unwrap_or(TimeDelta::MAX);
         let mut held = match self
             .checkpoints
-            .claim(tenant_id, ct, run_id, self.now())
+            .claim_for(tenant_id, ct, run_id, self.now(), lease)
             .await
         {
             Ok(Claim::Held(h)) => *h,

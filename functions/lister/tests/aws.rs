@@ -104,22 +104,17 @@ async fn lists_into_sqs_with_checkpoints_in_s3() {
 async fn concurrent_runs_on_one_bucket_lose_and_double_nothing() {
     let (_moto, store, queue, sim) =
         moto_env("lister-race", vec![tenant_spec(T1), tenant_spec(T2)]).await;
-    let a = lister(
-        &sim,
-        store.clone(),
-        queue.clone(),
-        &[T1, T2],
-        two_types(),
-        MetricsSink::Discard,
-    );
-    let b = lister(
-        &sim,
-        store.clone(),
-        queue.clone(),
-        &[T1, T2],
-        two_types(),
-        MetricsSink::Discard,
-    );
+    let make = || {
+        lister(
+            &sim,
+            store.clone(),
+            queue.clone(),
+            &[T1, T2],
+            two_types(),
+            MetricsSink::Discard,
+        )
+    };
+    let (a, b) = (make(), make());
     race(&a, &b, &sim, 3, Duration::from_secs(15 * 60)).await;
     let sent = drain(&queue).await;
     let mut expected = listable(&sim.ledger(), &[T1, T2]);
