@@ -66,7 +66,16 @@ async fn first_run_backfills_everything_once_and_a_repeat_sends_nothing() {
             .sum::<u64>()
             > 0
     );
-    assert!(assert_window_rules(&sim.ledger()) > 35);
+    let ledger = sim.ledger();
+    assert!(assert_window_rules(&ledger) > 35);
+    // The backfill reached back the full 7 days (less the margin), and no further.
+    let earliest = ledger
+        .requests
+        .iter()
+        .filter_map(|r| r.start_time)
+        .min()
+        .unwrap();
+    assert_eq!(earliest, settings().window_rules().reach_start(sim.now()));
 
     // Checkpoints say what status needs, and the lag metric went out per pair.
     let cps = l.checkpoints().list().await.unwrap();
@@ -525,4 +534,60 @@ async fn explicit_windows_are_sliced_checked_and_leave_the_checkpoint_alone() {
         .await
         .unwrap_err();
     assert!(unknown.to_string().contains("not configured"));
+}
+
+#[tokio::test]
+async fn a_subscription_lost_behind_the_listers_back_is_restarted_outside_the_cooldown() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let s = ListerSettings {
+        content_types: Some(vec![ContentType::Exchange]),
+        ..settings()
+    };
+    let l = env.lister(&[T1], s);
+    // Another run says it started the subscription a minute ago; the API has none.
+    let cps = l.checkpoints();
+    let o365_activity::checkpoint::Claim::Held(held) = cps
+        .claim(&tid(T1), ContentType::Exchange, "other-run", sim.now())
+        .await
+        .unwrap()
+    else {
+        panic!("busy")
+    };
+    let mut held = *held;
+    cps.note_subscription_start(&mut held, sim.now() - TimeDelta::minutes(1), None)
+        .await
+        .unwrap();
+    let last = o365_activity::checkpoint::LastRun {
+        run_id: "other-run".into(),
+        at: sim.now(),
+        outcome: LastRunOutcome::Ok,
+        blobs: 0,
+        error: None,
+    };
+    cps.release(held, last, sim.now()).await.unwrap();
+
+    // The listing finds no subscription; a restart would break the 15-minute rule: reported.
+    let s = l.run(far_deadline()).await;
+    let PairOutcome::Failed(m) = &s.pairs[0].outcome else {
+        panic!("{s:?}")
+    };
+    assert!(m.contains("AF20022"), "{m}");
+    let starts = |sim: &o365_sim::SimHandle| {
+        sim.ledger()
+            .requests
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("start"))
+            .count()
+    };
+    assert_eq!(starts(sim), 0);
+
+    // After the cooldown the next run restarts it and collects everything.
+    sim.advance(Duration::from_secs(15 * 60));
+    let s = l.run(far_deadline()).await;
+    assert_all_ok(&s);
+    assert_eq!(starts(sim), 1);
+    let mut expected = listable(&sim.ledger(), &[T1]);
+    expected.retain(|k| k.contains("/Audit.Exchange/"));
+    assert_exactly_once(&queue.drain(), &expected);
 }
