@@ -591,3 +591,21 @@ async fn a_subscription_lost_behind_the_listers_back_is_restarted_outside_the_co
     expected.retain(|k| k.contains("/Audit.Exchange/"));
     assert_exactly_once(&queue.drain(), &expected);
 }
+
+#[tokio::test]
+async fn settings_the_api_would_refuse_fail_every_pair_without_a_request() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let s = ListerSettings {
+        max_window: Duration::from_secs(24 * 3600),
+        ..settings()
+    };
+    let summary = env.lister(&[T1], s).run(far_deadline()).await;
+    assert_eq!(summary.pairs.len(), 5);
+    for p in &summary.pairs {
+        let PairOutcome::Failed(m) = &p.outcome else {
+            panic!("{p:?}")
+        };
+        assert!(m.contains("max_window") && m.contains("23h59m"), "{m}");
+    }
+    assert!(env.sim.ledger().requests.is_empty());
+}
