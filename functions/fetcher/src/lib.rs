@@ -406,7 +406,9 @@ impl<S: ObjectStore> Fetcher<S> {
             .map_err(|e| Failure::from_store(&e))?
         {
             tracing::info!(key, "object already stored; skipping the download");
-            self.blob_metrics(msg).count("DuplicatesSkipped", 1).emit(&self.metrics);
+            self.blob_metrics(msg)
+                .count("DuplicatesSkipped", 1)
+                .emit(&self.metrics);
             return Ok(MessageOutcome::Duplicate { key, raced: false });
         }
         match tokio::time::timeout_at(deadline, self.download_and_store(client, msg, &key, deadline))
@@ -456,13 +458,19 @@ impl<S: ObjectStore> Fetcher<S> {
                     .map_err(|e| Failure::from_normalize(&e))?;
                 let out = normalizer.take_output();
                 if !out.is_empty() {
-                    upload.write(out).await.map_err(|e| Failure::from_store(&e))?;
+                    upload
+                        .write(out)
+                        .await
+                        .map_err(|e| Failure::from_store(&e))?;
                 }
             }
             let (rest, stats) = normalizer
                 .finish()
                 .map_err(|e| Failure::from_normalize(&e))?;
-            upload.write(rest).await.map_err(|e| Failure::from_store(&e))?;
+            upload
+                .write(rest)
+                .await
+                .map_err(|e| Failure::from_store(&e))?;
             Ok::<NormalizeStats, Failure>(stats)
         }
         .await;
@@ -494,7 +502,9 @@ impl<S: ObjectStore> Fetcher<S> {
             }
             PutOutcome::PreconditionFailed => {
                 tracing::info!(key, "another delivery stored this blob first");
-                self.blob_metrics(msg).count("DuplicatesSkipped", 1).emit(&self.metrics);
+                self.blob_metrics(msg)
+                    .count("DuplicatesSkipped", 1)
+                    .emit(&self.metrics);
                 Ok(MessageOutcome::Duplicate {
                     key: key.to_owned(),
                     raced: true,
@@ -598,7 +608,10 @@ impl<S: ObjectStore> Fetcher<S> {
                 tracing::error!(report_key, error = %e, "could not write the error report; handing the message back");
                 MessageOutcome::Retry {
                     kind: ErrorKind::Storage,
-                    error: format!("{} (and the error report could not be written: {e})", f.error),
+                    error: format!(
+                        "{} (and the error report could not be written: {e})",
+                        f.error
+                    ),
                 }
             }
         }
