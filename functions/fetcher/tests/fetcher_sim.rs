@@ -595,3 +595,29 @@ async fn sqs_events_map_to_partial_batch_failures() {
     assert_eq!(failed, vec!["id-down"]);
     assert!(store.exists(&data_key(&ok)).await.unwrap());
 }
+
+#[tokio::test]
+async fn an_exhausted_deadline_hands_the_message_back() {
+    let sim = sim(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, _) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (body, ids) = records(2, "late");
+    let msg = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+    let out = f
+        .handle_batch(vec![inbound("late", &msg)], Instant::now())
+        .await;
+    assert_eq!(out.failed_message_ids, vec!["late".to_string()]);
+    assert!(
+        matches!(
+            out.outcomes[0].1,
+            MessageOutcome::Retry {
+                kind: ErrorKind::Deadline,
+                ..
+            }
+        ),
+        "{:?}",
+        out.outcomes
+    );
+    assert!(!store.exists(&data_key(&msg)).await.unwrap());
+}
