@@ -1,0 +1,14 @@
+//! One module per subcommand, plus what they share.
+
+pub mod backfill;
+pub mod normalize;
+pub mod replay;
+pub mod run;
+pub mod status;
+
+/// Terminal behaviour shared by the subcommands.
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    /// `-q`: no progress bars, no chatter.
+    pub quiet: bool,
+}
