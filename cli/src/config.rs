@@ -12,6 +12,11 @@ use crate::args::TenantArgs;
 /// The environment variable holding a single tenant's client secret.
 pub const SECRET_ENV: &str = "O365_CLIENT_SECRET";
 
+/// Reads the process environment (the lookup tenant resolution uses outside tests).
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 /// Where the tenants come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tenants {

@@ -13,6 +13,10 @@ pub const API_REACH: TimeDelta = TimeDelta::days(7);
 /// Longest window one listing call may ask for (spec: 24 hours).
 pub const MAX_SLICE: TimeDelta = TimeDelta::hours(24);
 
+/// Kept inside the 7-day reach so the first listing is not refused (the lister's default
+/// lookback margin is 15 minutes).
+pub const REACH_MARGIN: TimeDelta = TimeDelta::minutes(16);
+
 /// A half-open time window `[start, end)` in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -86,10 +90,10 @@ impl Window {
         }
     }
 
-    /// Clips the window to what the API can list at `now`: not before `now - 7 days`
-    /// (plus a minute of slack so the first call is not refused), not after `now`.
+    /// Clips the window to what the API can list at `now`: not before `now - 7 days` plus
+    /// [`REACH_MARGIN`] (the lister keeps the same margin), not after `now`.
     pub fn clip_to_reach(self, now: DateTime<Utc>) -> Result<Window, WindowError> {
-        let earliest = now - API_REACH + TimeDelta::minutes(1);
+        let earliest = now - API_REACH + REACH_MARGIN;
         let start = self.start.max(earliest);
         let end = self.end.min(now);
         if end <= start {
@@ -158,7 +162,7 @@ mod tests {
         .clip_to_reach(now)
         .unwrap();
         assert_eq!(w.end, now);
-        assert_eq!(w.start, t(2, 0) + TimeDelta::minutes(1));
+        assert_eq!(w.start, t(2, 0) + REACH_MARGIN);
         let s = w.slices();
         assert_eq!(s.len(), 7);
         assert!(s.iter().all(|x| x.end - x.start <= MAX_SLICE));
