@@ -223,7 +223,10 @@ fn check_lines(out: &str, texts: &[String]) {
         );
         let mut v: Value = serde_json::from_str(line).unwrap();
         let obj = v.as_object_mut().unwrap();
-        assert_eq!(obj.keys().next_back().map(String::as_str), Some(O365_MEMBER));
+        assert_eq!(
+            obj.keys().next_back().map(String::as_str),
+            Some(O365_MEMBER)
+        );
         let o = obj.shift_remove(O365_MEMBER).unwrap();
         assert!(o["collector_version"].is_string());
         assert_eq!(&v, rec, "values differ");
