@@ -7,7 +7,7 @@ use std::time::Duration;
 use o365_activity::client::{ActivityClient, ClientError, ClientOptions, RetryPolicy};
 use o365_activity::tenants::TenantConfig;
 use o365_activity::ContentType;
-use o365_sim::{SimConfig, SimHandle};
+use o365_sim::{SimConfig, SimHandle, TenantSpec};
 use tokio::time::Instant;
 
 use crate::config::{simulator_entry, Tenants};
@@ -80,10 +80,18 @@ impl Connected {
     }
 
     async fn embedded(content_types: &[ContentType]) -> Result<Connected, Failure> {
-        let sim = o365_sim::start(SimConfig::default()).await.map_err(|e| {
-            Failure::from(anyhow::anyhow!(
-                "cannot start the embedded simulator: {e}"
-            ))
+        // The simulator's state lives in memory, but a real tenant's subscriptions persist
+        // between runs: start with them enabled, so every run (not only the first one after
+        // the 15-minute start rule) can list.
+        let config = SimConfig {
+            tenants: vec![TenantSpec {
+                enabled_types: o365_sim::ContentType::ALL.to_vec(),
+                ..TenantSpec::new(o365_sim::DEFAULT_TENANT_ID)
+            }],
+            ..SimConfig::default()
+        };
+        let sim = o365_sim::start(config).await.map_err(|e| {
+            Failure::from(anyhow::anyhow!("cannot start the embedded simulator: {e}"))
         })?;
         let base = sim.base_url();
         let entry = simulator_entry(
@@ -109,8 +117,8 @@ impl Connected {
         let mut unreachable = Vec::new();
         let mut first_error = None;
         for config in list {
-            let check = ActivityClient::new(&config, preflight_options())
-                .map_err(|e| explain(&config, &e));
+            let check =
+                ActivityClient::new(&config, preflight_options()).map_err(|e| explain(&config, &e));
             let check = match check {
                 Ok(probe) => probe
                     .list_subscriptions(Instant::now() + Duration::from_secs(60))

@@ -5,7 +5,13 @@
 mod args;
 mod commands;
 mod config;
+mod connect;
 mod exit;
+mod pipeline;
+mod progress;
+mod relist;
+mod summary;
+mod target;
 mod window;
 
 use clap::Parser;
@@ -31,6 +37,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

@@ -48,24 +48,15 @@ impl FetchTotals {
         self.rejected + self.failed
     }
 
-    /// Adds another drain's totals.
-    pub fn add(&mut self, other: &FetchTotals) {
-        self.blobs_stored += other.blobs_stored;
-        self.blobs_skipped += other.blobs_skipped;
-        self.records += other.records;
-        self.bytes_in += other.bytes_in;
-        self.bytes_out += other.bytes_out;
-        self.rejected += other.rejected;
-        self.failed += other.failed;
-        for (k, v) in &other.errors_by_kind {
-            *self.errors_by_kind.entry(k.clone()).or_default() += v;
-        }
-    }
-
     /// Counts one final outcome (retries are counted by the caller when they run out).
     fn count(&mut self, outcome: &MessageOutcome, progress: &Progress) {
         match outcome {
-            MessageOutcome::Stored { records, bytes_in, bytes_out, .. } => {
+            MessageOutcome::Stored {
+                records,
+                bytes_in,
+                bytes_out,
+                ..
+            } => {
                 self.blobs_stored += 1;
                 self.records += records;
                 self.bytes_in += bytes_in;
@@ -75,12 +66,18 @@ impl FetchTotals {
             MessageOutcome::Duplicate { .. } => self.blobs_skipped += 1,
             MessageOutcome::Rejected { kind, report_key } => {
                 self.rejected += 1;
-                *self.errors_by_kind.entry(kind.as_str().to_owned()).or_default() += 1;
+                *self
+                    .errors_by_kind
+                    .entry(kind.as_str().to_owned())
+                    .or_default() += 1;
                 tracing::warn!(kind = kind.as_str(), report = %report_key, "blob failed permanently");
             }
             MessageOutcome::Retry { kind, error } => {
                 self.failed += 1;
-                *self.errors_by_kind.entry(kind.as_str().to_owned()).or_default() += 1;
+                *self
+                    .errors_by_kind
+                    .entry(kind.as_str().to_owned())
+                    .or_default() += 1;
                 tracing::warn!(kind = kind.as_str(), %error, "blob not fetched");
             }
         }

@@ -63,7 +63,13 @@ pub async fn list<S: ObjectStore>(
         for slice in job.window.slices() {
             let what = format!("{} {} {}", job.tenant, job.content_type, slice);
             match lister
-                .list_window(&job.tenant, job.content_type, slice.start, slice.end, deadline)
+                .list_window(
+                    &job.tenant,
+                    job.content_type,
+                    slice.start,
+                    slice.end,
+                    deadline,
+                )
                 .await
             {
                 Ok(n) => tracing::info!(%what, listed = n, "window listed"),
@@ -116,7 +122,7 @@ pub async fn deliver<S: ObjectStore>(
     match delivery {
         Delivery::DryRun => {
             for m in &messages {
-                println!("{}", m.to_json());
+                crate::commands::out(&m.to_json());
             }
             Ok(Delivered {
                 sent: messages.len(),
@@ -163,7 +169,10 @@ fn id_time(token: &str) -> Option<DateTime<Utc>> {
 pub fn id_hints(content_id: &str) -> IdHints {
     let parts: Vec<&str> = content_id.split('$').collect();
     let content_type = [
-        ("audit_azureactivedirectory", ContentType::AzureActiveDirectory),
+        (
+            "audit_azureactivedirectory",
+            ContentType::AzureActiveDirectory,
+        ),
         ("audit_exchange", ContentType::Exchange),
         ("audit_sharepoint", ContentType::SharePoint),
         ("audit_general", ContentType::General),
@@ -242,7 +251,10 @@ mod tests {
         let (t, id) = parse_content_uri("https://manage.office.com/api/v1.0/00000000-0000-0000-0000-000000000001/activity/feed/audit/a$b$audit_general$Audit_General$na0001").unwrap();
         assert_eq!(t.as_str(), "00000000-0000-0000-0000-000000000001");
         assert_eq!(id, "a$b$audit_general$Audit_General$na0001");
-        assert!(parse_content_uri("https://manage.office.com/api/v1.0/contoso/activity/feed/audit/x").is_none());
+        assert!(parse_content_uri(
+            "https://manage.office.com/api/v1.0/contoso/activity/feed/audit/x"
+        )
+        .is_none());
         assert!(parse_content_uri("not a uri").is_none());
         assert!(parse_content_uri("https://manage.office.com/").is_none());
     }

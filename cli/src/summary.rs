@@ -62,7 +62,12 @@ impl RunReport {
             queued: lister.messages_sent(),
             gaps: lister.pairs.iter().map(|p| p.gaps.len()).sum(),
             errors: failed_pairs + fetch.errors() + unreachable.len() as u64,
-            max_lag_seconds: lister.pairs.iter().filter_map(|p| p.lag).map(|d| d.as_secs()).max(),
+            max_lag_seconds: lister
+                .pairs
+                .iter()
+                .filter_map(|p| p.lag)
+                .map(|d| d.as_secs())
+                .max(),
             fetch,
             unreachable,
             lister,
@@ -127,7 +132,9 @@ impl RunReport {
                     result,
                     p.blobs_listed,
                     p.messages_sent,
-                    p.lag.map(|d| human(d.as_secs())).unwrap_or_else(|| "-".into())
+                    p.lag
+                        .map(|d| human(d.as_secs()))
+                        .unwrap_or_else(|| "-".into())
                 );
                 if let PairOutcome::Failed(why) = &p.outcome {
                     let _ = writeln!(s, "      {why}");

@@ -13,7 +13,12 @@ const T: &str = "00000000-0000-0000-0000-000000000001";
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_o365ctl"));
     // The tests decide tenants themselves.
-    for v in ["O365_TENANT_ID", "O365_CLIENT_ID", "O365_CLIENT_SECRET", "RUST_LOG"] {
+    for v in [
+        "O365_TENANT_ID",
+        "O365_CLIENT_ID",
+        "O365_CLIENT_SECRET",
+        "RUST_LOG",
+    ] {
         c.env_remove(v);
     }
     c
@@ -66,7 +71,13 @@ fn blob_to_plain_ndjson_on_stdout() {
     let blob = dir.path().join("blob1.json");
     std::fs::write(&blob, format!("[{}]", records.join(","))).unwrap();
     let out = bin()
-        .args(["normalize", "--tenant-id", T, "--content-type", "Audit.Exchange"])
+        .args([
+            "normalize",
+            "--tenant-id",
+            T,
+            "--content-type",
+            "Audit.Exchange",
+        ])
         .arg(&blob)
         .output()
         .unwrap();
@@ -142,7 +153,11 @@ fn stdin_input() {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
     assert!(out.status.success());
-    check_lines(&String::from_utf8(out.stdout).unwrap(), &records, "from-stdin");
+    check_lines(
+        &String::from_utf8(out.stdout).unwrap(),
+        &records,
+        "from-stdin",
+    );
 }
 
 #[test]
@@ -150,7 +165,11 @@ fn bad_input_is_exit_1_and_bad_flags_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.json");
     let bad = dir.path().join("bad.json");
-    std::fs::write(&good, r#"[{"Id":"a","CreationTime":"2026-03-01T04:41:07"}]"#).unwrap();
+    std::fs::write(
+        &good,
+        r#"[{"Id":"a","CreationTime":"2026-03-01T04:41:07"}]"#,
+    )
+    .unwrap();
     std::fs::write(&bad, r#"[{"Id":"a"},{"Id": tru"#).unwrap();
     let out = bin()
         .args(["normalize", "--tenant-id", T])

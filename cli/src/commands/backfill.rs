@@ -49,9 +49,9 @@ pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
     conn.shutdown().await;
     let (errors, line, json) = result?;
     if args.json {
-        println!("{json}");
+        crate::commands::out(&json);
     } else if !args.dry_run {
-        println!("{line}");
+        crate::commands::out(&line);
     } else {
         eprintln!("{line}");
     }
@@ -91,7 +91,10 @@ async fn backfill<S: ObjectStore>(
     }
     let fetch_errors = delivered.fetch.as_ref().map_or(0, |f| f.errors());
     let errors = listed.errors.len() as u64 + fetch_errors + conn.unreachable.len() as u64;
-    let window = jobs.first().map(|j| j.window.to_string()).unwrap_or_default();
+    let window = jobs
+        .first()
+        .map(|j| j.window.to_string())
+        .unwrap_or_default();
     let target = match delivery {
         Delivery::DryRun => "printed (dry run)".to_owned(),
         Delivery::Sqs(q) => format!("sent to {}", q.url()),

@@ -12,3 +12,10 @@ pub struct Ui {
     /// `-q`: no progress bars, no chatter.
     pub quiet: bool,
 }
+
+/// Prints a line on stdout; a closed pipe (`o365ctl ... | head`) is not an error.
+pub fn out(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+}

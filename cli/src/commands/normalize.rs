@@ -41,9 +41,9 @@ fn normalize_files(args: &NormalizeArgs) -> CmdResult {
         _ => InputFormat::Auto,
     };
     let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(std::io::BufWriter::new(File::create(path).map_err(|e| {
-            Failure::usage(anyhow::anyhow!("cannot create {}: {e}", path.display()))
-        })?)),
+        Some(path) => Box::new(std::io::BufWriter::new(File::create(path).map_err(
+            |e| Failure::usage(anyhow::anyhow!("cannot create {}: {e}", path.display())),
+        )?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut failed = 0usize;
@@ -62,8 +62,13 @@ fn normalize_files(args: &NormalizeArgs) -> CmdResult {
         };
         // Each file is its own gzip member; concatenated members are one valid gzip stream.
         let normalizer = if args.gzip {
-            BlobNormalizer::new(&provenance, Compression::default(), format, Limits::default())
-                .map_err(|e| anyhow::anyhow!("cannot start the compressor: {e}"))?
+            BlobNormalizer::new(
+                &provenance,
+                Compression::default(),
+                format,
+                Limits::default(),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot start the compressor: {e}"))?
         } else {
             BlobNormalizer::uncompressed(&provenance, format, Limits::default())
         };

@@ -41,9 +41,9 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
         match report {
             Ok(report) => {
                 if args.json {
-                    println!("{}", report.to_json());
+                    crate::commands::out(&report.to_json());
                 } else {
-                    println!("{}", report.to_text());
+                    crate::commands::out(&report.to_text());
                 }
                 worst = worst.max(report.code());
             }
@@ -148,7 +148,11 @@ async fn once<S: ObjectStore>(
         }
     };
     progress.finish();
-    let unreachable = conn.unreachable.iter().map(|(_, why)| why.clone()).collect();
+    let unreachable = conn
+        .unreachable
+        .iter()
+        .map(|(_, why)| why.clone())
+        .collect();
     Ok(RunReport::new(
         n,
         conn.source.clone(),
