@@ -49,11 +49,15 @@ fn preflight_options() -> ClientOptions {
 /// What to tell the user about a failed pre-flight call.
 fn explain(tenant: &TenantConfig, e: &ClientError) -> String {
     let hint = match e {
-        ClientError::Token { .. } => format!(
+        ClientError::Token {
+            retryable: false, ..
+        } => format!(
             "check the credentials of tenant {}: O365_CLIENT_ID / --client-id, the secret (O365_CLIENT_SECRET) or certificate, and that the app is consented in that tenant (token endpoint {})",
             tenant.tenant_id, tenant.endpoints.login_root
         ),
-        ClientError::Transport { .. } | ClientError::DeadlineExceeded { .. } => format!(
+        ClientError::Token { .. }
+        | ClientError::Transport { .. }
+        | ClientError::DeadlineExceeded { .. } => format!(
             "check the network, proxy and the endpoints (API {}, login {}); --cloud or --api-root/--login-root pick others",
             tenant.endpoints.api_root, tenant.endpoints.login_root
         ),
