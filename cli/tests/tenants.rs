@@ -178,7 +178,8 @@ async fn wrong_secret_and_unreachable_endpoint_exit_3() {
 #[tokio::test]
 async fn missing_or_bad_settings_exit_2_and_say_what_to_set() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![], vec![("O365_TENANT_ID", TENANT)], "O365_CLIENT_ID"),
         (
             vec!["--client-id", CLIENT],
