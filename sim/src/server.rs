@@ -353,6 +353,17 @@ fn clock_json(sim: &Sim) -> serde_json::Value {
     serde_json::json!({"now": crate::timefmt::listing(sim.now()), "speed": sim.clock.speed()})
 }
 
+/// A plain-text 400 telling the caller what the control endpoint expects.
+fn bad_request(what: &str) -> Response {
+    (StatusCode::BAD_REQUEST, what.to_string()).into_response()
+}
+
+/// Publishes what the clock change made due and answers with the clock.
+async fn clock_moved(sim: &Arc<Sim>) -> Response {
+    sim.ensure_generated().await;
+    Json(clock_json(sim)).into_response()
+}
+
 async fn clock(State(sim): State<Arc<Sim>>) -> Response {
     Json(clock_json(&sim)).into_response()
 }
@@ -367,22 +378,13 @@ async fn advance(
     q: Result<Query<AdvanceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "give ?seconds=N (a non-negative number)",
-        )
-            .into_response();
+        return bad_request("give ?seconds=N (a non-negative number)");
     };
     if !(q.seconds.is_finite() && (0.0..=1e12).contains(&q.seconds)) {
-        return (
-            StatusCode::BAD_REQUEST,
-            "seconds must be a number from 0 to 1e12",
-        )
-            .into_response();
+        return bad_request("seconds must be a number from 0 to 1e12");
     }
     sim.clock.advance(Duration::from_secs_f64(q.seconds));
-    sim.ensure_generated().await;
-    Json(clock_json(&sim)).into_response()
+    clock_moved(&sim).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -398,15 +400,10 @@ async fn set_clock(
         .ok()
         .and_then(|Query(q)| crate::timefmt::parse_query_time(&q.time))
     else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "give ?time=RFC3339 (e.g. 2026-03-01T00:00:00Z)",
-        )
-            .into_response();
+        return bad_request("give ?time=RFC3339 (e.g. 2026-03-01T00:00:00Z)");
     };
     sim.clock.set(t);
-    sim.ensure_generated().await;
-    Json(clock_json(&sim)).into_response()
+    clock_moved(&sim).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -421,11 +418,7 @@ async fn disable(
     q: Result<Query<DisableQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "give ?tenant=GUID&contentType=TYPE",
-        )
-            .into_response();
+        return bad_request("give ?tenant=GUID&contentType=TYPE");
     };
     let result = q
         .content_type
@@ -434,7 +427,7 @@ async fn disable(
         .and_then(|ct| sim.admin_disable(&q.tenant, ct));
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(e) => bad_request(&e.to_string()),
     }
 }
 
