@@ -279,8 +279,15 @@ async fn token(
             code: 90002,
             description: format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
         }),
+        Some(_) if sim.fires(crate::scenario::ScenarioKind::TokenErrors) => Err(crate::auth::TokenError {
+            status: 503,
+            error: "temporarily_unavailable",
+            code: 90033,
+            description: "A transient error has occurred. Please try again.".into(),
+        }),
         Some((tenant_id, dlp)) => sim.auth.token(endpoint, &sim.base_url, &tenant_id, dlp, &form, now),
     };
+    let fault = matches!(&result, Err(e) if e.code == 90033).then(|| "token-errors".to_string());
     let (status, body, code) = match result {
         Ok(v) => (200, v, None),
         Err(e) => (
@@ -304,7 +311,7 @@ async fn token(
         start_time: None,
         end_time: None,
         window_given: false,
-        fault: None,
+        fault,
     });
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),

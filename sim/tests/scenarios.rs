@@ -465,6 +465,27 @@ async fn rate_limit_exhausts_the_tenant_budget() {
 }
 
 #[tokio::test]
+async fn token_endpoint_errors() {
+    let c = start(with(&["token-errors=every:2"])).await;
+    let scope = format!("{}/.default", c.base);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", o365_sim::DEFAULT_CLIENT_ID),
+        ("client_secret", o365_sim::DEFAULT_CLIENT_SECRET),
+        ("scope", scope.as_str()),
+    ];
+    assert_eq!(c.token_response(T, &form, true).await.status(), 200);
+    let r = c.token_response(T, &form, true).await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "temporarily_unavailable");
+    assert_eq!(v["error_codes"][0], 90033);
+    let ledger = c.sim.ledger();
+    assert_eq!(ledger.requests[1].fault.as_deref(), Some("token-errors"));
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn legacy_publisher_buckets_are_shared_by_callers_without_an_identifier() {
     let mut cfg = with(&["publisher-buckets", "rate-limit=3"]);
     let t2 = "00000000-0000-0000-0000-000000000002";
