@@ -59,6 +59,9 @@ pub struct Checkpoint {
     /// When this collector last asked the API to start the subscription (15-minute rule).
     #[serde(default)]
     pub subscription_started_at: Option<DateTime<Utc>>,
+    /// Why that start failed, if it did (shown while the next start must wait).
+    #[serde(default)]
+    pub subscription_error: Option<String>,
     /// When the document was last written.
     pub updated_at: DateTime<Utc>,
 }
@@ -112,6 +115,7 @@ impl Checkpoint {
             lease: None,
             last_run: None,
             subscription_started_at: None,
+            subscription_error: None,
             updated_at: now,
         }
     }
@@ -137,7 +141,9 @@ impl Checkpoint {
     }
 
     /// Merges progress: the watermark moves to the later of the two (never backwards),
-    /// `sent` joins `recent`, and ids older than `watermark − retention` are dropped.
+    /// `sent` joins `recent` (an id listed again under a later `contentCreated` keeps the
+    /// later one, so it is remembered as long as it can be listed), and ids older than
+    /// `watermark − retention` are dropped.
     pub fn record_progress(
         &mut self,
         watermark: Option<DateTime<Utc>>,
@@ -146,7 +152,8 @@ impl Checkpoint {
     ) {
         self.watermark = self.watermark.max(watermark);
         for (id, created) in sent {
-            self.recent.insert(id, created);
+            let known = self.recent.entry(id).or_insert(created);
+            *known = (*known).max(created);
         }
         if let Some(w) = self.watermark {
             let horizon = w - retention;
@@ -292,6 +299,7 @@ pub struct LoadedCheckpoint {
 #[derive(Debug)]
 pub struct HeldCheckpoint {
     run_id: String,
+    lease_duration: TimeDelta,
     key: String,
     checkpoint: Checkpoint,
     etag: ETag,
@@ -417,8 +425,8 @@ impl<S: ObjectStore> CheckpointStore<S> {
         Ok(out)
     }
 
-    /// Claims a pair for `run_id` until `now + lease_duration`, creating the checkpoint if
-    /// absent. Returns [`Claim::Busy`] when another run holds a live lease.
+    /// Claims a pair for `run_id` until `now + lease_duration` (the policy's), creating the
+    /// checkpoint if absent. Returns [`Claim::Busy`] when another run holds a live lease.
     pub async fn claim(
         &self,
         tenant: &TenantId,
@@ -426,10 +434,31 @@ impl<S: ObjectStore> CheckpointStore<S> {
         run_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Claim, CheckpointError> {
+        self.claim_for(
+            tenant,
+            content_type,
+            run_id,
+            now,
+            self.policy.lease_duration,
+        )
+        .await
+    }
+
+    /// Like [`CheckpointStore::claim`] with a lease of `lease_duration` (renewed by each
+    /// commit): a run that knows its own deadline takes no longer a lease than it can use,
+    /// so a killed run blocks its pairs no longer than necessary.
+    pub async fn claim_for(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        run_id: &str,
+        now: DateTime<Utc>,
+        lease_duration: TimeDelta,
+    ) -> Result<Claim, CheckpointError> {
         let key = self.layout.checkpoint_key(tenant, content_type);
         let lease = Lease {
             run_id: run_id.to_owned(),
-            expires_at: now + self.policy.lease_duration,
+            expires_at: now + lease_duration,
         };
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let (mut doc, condition) = match self.load_key(&key).await? {
@@ -456,6 +485,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
                 PutOutcome::Written { etag } => {
                     return Ok(Claim::Held(Box::new(HeldCheckpoint {
                         run_id: run_id.to_owned(),
+                        lease_duration,
                         key,
                         checkpoint: doc,
                         etag,
@@ -543,26 +573,32 @@ impl<S: ObjectStore> CheckpointStore<S> {
         sent: &[(String, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<CommitOutcome, CheckpointError> {
-        let policy = self.policy;
+        let retention = self.policy.retention;
+        let renewed = now + held.lease_duration;
         self.update(held, now, |doc, ours| {
-            doc.record_progress(watermark, sent.iter().cloned(), policy.retention);
+            doc.record_progress(watermark, sent.iter().cloned(), retention);
             if ours {
                 if let Some(lease) = doc.lease.as_mut() {
-                    lease.expires_at = now + policy.lease_duration;
+                    lease.expires_at = renewed;
                 }
             }
         })
         .await
     }
 
-    /// Notes that this run asked the API to start the subscription at `at`.
+    /// Notes that this run asked the API to start the subscription at `at`, and why that
+    /// failed (`None`: it succeeded).
     pub async fn note_subscription_start(
         &self,
         held: &mut HeldCheckpoint,
         at: DateTime<Utc>,
+        error: Option<String>,
     ) -> Result<CommitOutcome, CheckpointError> {
         self.update(held, at, |doc, _| {
-            doc.subscription_started_at = doc.subscription_started_at.max(Some(at));
+            if doc.subscription_started_at <= Some(at) {
+                doc.subscription_started_at = Some(at);
+                doc.subscription_error = error.clone();
+            }
         })
         .await
     }
@@ -827,6 +863,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_short_lease_expires_sooner_and_commits_renew_it_by_as_much() {
+        let store = MapStore::default();
+        let cps = cps(&store);
+        let mut h = held(
+            cps.claim_for(
+                &tenant(),
+                ContentType::Exchange,
+                "run-a",
+                t(10, 0),
+                TimeDelta::minutes(5),
+            )
+            .await
+            .unwrap(),
+        );
+        cps.commit(&mut h, Some(t(9, 0)), &[], t(10, 2))
+            .await
+            .unwrap();
+        assert_eq!(h.checkpoint().lease.as_ref().unwrap().expires_at, t(10, 7));
+        let other = cps
+            .claim(&tenant(), ContentType::Exchange, "run-b", t(10, 8))
+            .await
+            .unwrap();
+        assert!(matches!(other, Claim::Held(_)), "{other:?}");
+    }
+
+    #[tokio::test]
     async fn racing_creators_only_one_wins() {
         let store = MapStore::default();
         let cps = cps(&store);
@@ -923,7 +985,7 @@ mod tests {
             .unwrap();
         assert_eq!(out, CommitOutcome::Committed);
         assert_eq!(h.checkpoint().lease.as_ref().unwrap().expires_at, t(10, 26));
-        cps.note_subscription_start(&mut h, t(10, 11))
+        cps.note_subscription_start(&mut h, t(10, 11), Some("AF10001".into()))
             .await
             .unwrap();
         let last = LastRun {
@@ -943,6 +1005,10 @@ mod tests {
             .unwrap();
         assert_eq!(loaded.checkpoint, done);
         assert_eq!(loaded.checkpoint.subscription_started_at, Some(t(10, 11)));
+        assert_eq!(
+            loaded.checkpoint.subscription_error.as_deref(),
+            Some("AF10001")
+        );
         assert_eq!(cps.list().await.unwrap(), vec![done]);
     }
 

@@ -161,14 +161,26 @@ impl SimHandle {
             })
     }
 
+    /// Disables a subscription as a tenant admin would: its content answers AF20023 until the
+    /// client calls `start` again.
+    pub fn disable_subscription(&self, tenant: &str, content_type: &str) -> Result<(), SimError> {
+        let ct: ContentType =
+            content_type
+                .parse()
+                .map_err(|e: crate::content_type::UnknownContentType| {
+                    SimError::Config(e.to_string())
+                })?;
+        self.sim.admin_disable(tenant, ct)
+    }
+
     /// Mints a valid access token for a tenant without calling the token endpoint.
     pub fn access_token(&self, tenant: &str) -> String {
-        let dlp = self
-            .sim
-            .read()
-            .tenant_index(tenant)
-            .map(|i| self.sim.read().tenants[i].spec.dlp_permission)
-            .unwrap_or(false);
+        let dlp = {
+            let store = self.sim.read();
+            store
+                .tenant_index(tenant)
+                .is_some_and(|i| store.tenants[i].spec.dlp_permission)
+        };
         self.sim
             .auth
             .issue(&self.sim.base_url, tenant, dlp, "1", self.now())
@@ -208,6 +220,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/clock/advance", post(advance))
         .route("/_sim/clock/set", post(set_clock))
         .route("/_sim/info", get(info))
+        .route("/_sim/subscriptions/disable", post(disable))
         .fallback(not_found)
         .with_state(sim)
 }
@@ -360,10 +373,10 @@ async fn advance(
         )
             .into_response();
     };
-    if !(q.seconds.is_finite() && q.seconds >= 0.0) {
+    if !(q.seconds.is_finite() && (0.0..=1e12).contains(&q.seconds)) {
         return (
             StatusCode::BAD_REQUEST,
-            "seconds must be a non-negative number",
+            "seconds must be a number from 0 to 1e12",
         )
             .into_response();
     }
@@ -394,6 +407,35 @@ async fn set_clock(
     sim.clock.set(t);
     sim.ensure_generated().await;
     Json(clock_json(&sim)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct DisableQuery {
+    tenant: String,
+    #[serde(rename = "contentType")]
+    content_type: String,
+}
+
+async fn disable(
+    State(sim): State<Arc<Sim>>,
+    q: Result<Query<DisableQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "give ?tenant=GUID&contentType=TYPE",
+        )
+            .into_response();
+    };
+    let result = q
+        .content_type
+        .parse::<ContentType>()
+        .map_err(|e| SimError::Config(e.to_string()))
+        .and_then(|ct| sim.admin_disable(&q.tenant, ct));
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }
 
 async fn info(State(sim): State<Arc<Sim>>) -> Response {

@@ -49,7 +49,7 @@ async fn throttle_answers_af429_with_403_and_no_retry_after() {
     let (status, code, message) = error_code(r).await;
     assert_eq!((status, code.as_str()), (403, "AF429"));
     assert_eq!(message, "Too many requests. Method=ListSubscriptions, PublisherId=00000000-0000-0000-0000-0000000000a1");
-    let (_, _, message) = error_code(c.get(&token, &c.feed(T, "subscriptions/list")).await).await;
+    let (_, _, message) = c.fails(&token, T, "subscriptions/list").await;
     assert_eq!(message, "Too many requests. Method=ListSubscriptions, PublisherId=00000000-0000-0000-0000-000000000000");
     let ledger = c.sim.ledger();
     assert_eq!(

@@ -88,15 +88,16 @@ fn number<T: std::str::FromStr + PartialOrd + Copy>(
 ) -> Result<T, FetcherConfigError> {
     match non_empty(env, var) {
         None => Ok(default),
-        Some(v) => v
-            .parse::<T>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .ok_or(FetcherConfigError::Invalid {
-                var,
-                value: v,
-                hint: hint.to_owned(),
-            }),
+        Some(v) => {
+            v.parse::<T>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or(FetcherConfigError::Invalid {
+                    var,
+                    value: v,
+                    hint: hint.to_owned(),
+                })
+        }
     }
 }
 
@@ -247,7 +248,11 @@ mod tests {
         let e = cfg(&[("BUCKET", "b")]).unwrap_err();
         assert!(e.to_string().contains("TENANTS_SECRET_ARN"), "{e}");
         assert_eq!(
-            cfg(&[("BUCKET", "b"), ("TENANTS_JSON", "{}"), ("TENANTS_SECRET_ARN", "a")]),
+            cfg(&[
+                ("BUCKET", "b"),
+                ("TENANTS_JSON", "{}"),
+                ("TENANTS_SECRET_ARN", "a")
+            ]),
             Err(FetcherConfigError::BothTenantSources)
         );
         for (var, bad) in [
@@ -266,8 +271,10 @@ mod tests {
     #[test]
     fn tenants_json_takes_the_default_publisher() {
         let json = r#"{"tenants":[{"tenant_id":"00000000-0000-0000-0000-000000000001","client_id":"00000000-0000-0000-0000-000000000c01","client_secret":"s"}]}"#;
-        let t = tenants_from_json(json, Some("00000000-0000-0000-0000-0000000000a1"), &|_| None)
-            .unwrap();
+        let t = tenants_from_json(json, Some("00000000-0000-0000-0000-0000000000a1"), &|_| {
+            None
+        })
+        .unwrap();
         assert_eq!(t[0].publisher_id, "00000000-0000-0000-0000-0000000000a1");
         assert!(tenants_from_json("[]", None, &|_| None).is_err());
     }

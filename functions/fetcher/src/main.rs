@@ -40,7 +40,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = o365_activity::aws::sdk_config(cfg.endpoint_url.as_deref()).await;
     let env = |k: &str| std::env::var(k).ok();
     let tenants = match &cfg.tenants {
-        TenantsSource::Json(json) => config::tenants_from_json(json, cfg.publisher_id.as_deref(), &env)?,
+        TenantsSource::Json(json) => {
+            config::tenants_from_json(json, cfg.publisher_id.as_deref(), &env)?
+        }
         TenantsSource::SecretArn(arn) => {
             if cfg.publisher_id.is_some() {
                 tracing::warn!("PUBLISHER_ID is ignored with TENANTS_SECRET_ARN: put publisher_id in the secret");

@@ -3,8 +3,9 @@
 //! new blob, and advance the checkpoint only once the queue accepted the whole window.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::stream::{self, StreamExt};
 use o365_activity::api_error::AfCode;
 use o365_activity::checkpoint::{
@@ -25,6 +26,9 @@ use tracing::{info, warn};
 use crate::plan::{dedupe, floor_second, Window, WindowRules};
 use crate::settings::ListerSettings;
 use crate::summary::{PairOutcome, PairSummary, RunSummary};
+
+/// Added to a run's remaining time to size its leases.
+const LEASE_SLACK: Duration = Duration::from_secs(60);
 
 /// An explicit window that cannot be listed, or a failure while listing or sending it.
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +88,15 @@ impl<S: ObjectStore, Q: Queue> std::fmt::Debug for Lister<S, Q> {
     }
 }
 
-/// The state of a tenant's subscriptions as listed once per run: type → status.
-type Subscriptions = Result<HashMap<String, String>, String>;
+/// A tenant's subscriptions as listed once per run.
+enum Subscriptions {
+    /// Content type → status (`enabled`, `disabled`).
+    Listed(HashMap<String, String>),
+    /// The listing failed; every pair of the tenant fails with this message.
+    Failed(String),
+    /// The run's time ran out before the listing succeeded.
+    OutOfTime,
+}
 
 /// Why a pair stopped before catching up.
 enum Stop {
@@ -228,14 +239,19 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         client: &ActivityClient,
         deadline: Instant,
     ) -> Subscriptions {
+        if self.out_of_time(deadline) {
+            return Subscriptions::OutOfTime;
+        }
         match client
             .list_subscriptions(self.call_deadline(deadline))
             .await
         {
-            Ok(list) => Ok(list
-                .into_iter()
-                .map(|s| (s.content_type, s.status))
-                .collect()),
+            Ok(list) => Subscriptions::Listed(
+                list.into_iter()
+                    .map(|s| (s.content_type, s.status))
+                    .collect(),
+            ),
+            Err(_) if self.out_of_time(deadline) => Subscriptions::OutOfTime,
             Err(e) => {
                 let msg = format!(
                     "listing the subscriptions of tenant {} failed: {}",
@@ -243,7 +259,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     describe(&e)
                 );
                 warn!(tenant_id = %tenant.tenant_id, error = %msg, "tenant cannot be collected this run");
-                Err(msg)
+                Subscriptions::Failed(msg)
             }
         }
     }
@@ -259,12 +275,17 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     ) -> PairSummary {
         let tenant_id = &tenant.tenant_id;
         let mut summary = PairSummary::new(tenant_id.clone(), ct);
-        if self.out_of_time(deadline) {
+        if self.out_of_time(deadline) || matches!(subs, Subscriptions::OutOfTime) {
             return summary;
         }
+        // No longer a lease than this run can use: a killed run blocks its pairs only until
+        // its own deadline (plus slack), not for the full lease duration.
+        let usable = deadline.saturating_duration_since(Instant::now()) + LEASE_SLACK;
+        let lease =
+            TimeDelta::from_std(self.settings.lease_duration.min(usable)).unwrap_or(TimeDelta::MAX);
         let mut held = match self
             .checkpoints
-            .claim(tenant_id, ct, run_id, self.now())
+            .claim_for(tenant_id, ct, run_id, self.now(), lease)
             .await
         {
             Ok(Claim::Held(h)) => *h,
@@ -282,7 +303,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             .ensure_subscription(client, ct, subs, &mut held, deadline)
             .await
         {
-            Err(msg) => Some(Stop::Failed(msg)),
+            Err(stop) => Some(stop),
             Ok(()) => self
                 .list_until_now(client, tenant_id, ct, &mut held, &mut summary, deadline)
                 .await
@@ -324,7 +345,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         summary
     }
 
-    /// Starts the subscription when the run's listing says it is not enabled.
+    /// Starts the subscription when the run's listing says it is not enabled, unless this
+    /// collector started it successfully within the cooldown (the run's listing, taken at
+    /// its start, may predate that); a listing that then finds no subscription restarts it.
     async fn ensure_subscription(
         &self,
         client: &ActivityClient,
@@ -332,11 +355,25 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         subs: &Subscriptions,
         held: &mut HeldCheckpoint,
         deadline: Instant,
-    ) -> Result<(), String> {
-        let subs = subs.as_ref().map_err(Clone::clone)?;
-        match subs.get(ct.as_str()).map(String::as_str) {
-            Some("enabled") => Ok(()),
-            _ => self.start_subscription(client, ct, held, deadline).await,
+    ) -> Result<(), Stop> {
+        match subs {
+            Subscriptions::Listed(map)
+                if map.get(ct.as_str()).map(String::as_str) == Some("enabled") =>
+            {
+                Ok(())
+            }
+            Subscriptions::Listed(_) => {
+                let cp = held.checkpoint();
+                let started_recently = cp
+                    .subscription_started_at
+                    .is_some_and(|at| self.now() < at + self.settings.start_cooldown_delta());
+                if started_recently && cp.subscription_error.is_none() {
+                    return Ok(());
+                }
+                self.start_subscription(client, ct, held, deadline).await
+            }
+            Subscriptions::Failed(msg) => Err(Stop::Failed(msg.clone())),
+            Subscriptions::OutOfTime => Err(Stop::Paused),
         }
     }
 
@@ -347,33 +384,46 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         ct: ContentType,
         held: &mut HeldCheckpoint,
         deadline: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), Stop> {
         let tenant = held.checkpoint().tenant_id.clone();
         let now = self.now();
         if let Some(at) = held.checkpoint().subscription_started_at {
             let ready = at + self.settings.start_cooldown_delta();
             if now < ready {
-                return Err(format!(
-                    "the {ct} subscription of tenant {tenant} is not enabled and was last started at {at}; the API allows the next start after {ready} (15-minute rule), a later run retries"
-                ));
+                let why = held
+                    .checkpoint()
+                    .subscription_error
+                    .as_deref()
+                    .map(|e| format!(" and failed: {e}"))
+                    .unwrap_or_default();
+                return Err(Stop::Failed(format!(
+                    "the {ct} subscription of tenant {tenant} is not enabled; it was last started at {at}{why}; the API allows the next start after {ready} (15-minute rule), a later run retries"
+                )));
             }
         }
-        self.checkpoints
-            .note_subscription_start(held, now)
-            .await
-            .map_err(|e| format!("recording the subscription start: {e}"))?;
-        match client
+        let result = client
             .start_subscription(ct, self.call_deadline(deadline))
-            .await
+            .await;
+        if matches!(result, Err(ClientError::DeadlineExceeded { .. })) && self.out_of_time(deadline)
         {
+            return Err(Stop::Paused);
+        }
+        let error = result.as_ref().err().map(|e| {
+            format!(
+                "starting the {ct} subscription of tenant {tenant} failed: {}",
+                describe(e)
+            )
+        });
+        self.checkpoints
+            .note_subscription_start(held, now, error.clone())
+            .await
+            .map_err(|e| Stop::Failed(format!("recording the subscription start: {e}")))?;
+        match result {
             Ok(outcome) => {
                 info!(tenant_id = %tenant, content_type = %ct, ?outcome, "subscription started");
                 Ok(())
             }
-            Err(e) => Err(format!(
-                "starting the {ct} subscription of tenant {tenant} failed: {}",
-                describe(&e)
-            )),
+            Err(e) => Err(Stop::Failed(error.unwrap_or_else(|| e.to_string()))),
         }
     }
 
@@ -421,74 +471,98 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     )))
                 }
             };
-            summary.blobs_listed += listing.len() as u64;
-            let fresh = dedupe(listing, |id| {
-                held.checkpoint().was_sent(id) || sent_this_run.contains(id)
-            });
-            summary.duplicates_skipped += fresh.skipped as u64;
-            let messages: Vec<QueueMessage> = fresh
-                .fresh
-                .iter()
-                .map(|e| QueueMessage::from_listing(tenant_id.clone(), e))
-                .collect();
-            let created: HashMap<&str, DateTime<Utc>> = fresh
-                .fresh
-                .iter()
-                .map(|e| (e.content_id.as_str(), e.content_created))
-                .collect();
-            let sent_pairs = |ids: &[String]| -> Vec<(String, DateTime<Utc>)> {
-                ids.iter()
-                    .filter_map(|id| created.get(id.as_str()).map(|c| (id.clone(), *c)))
-                    .collect()
-            };
-            let all_ids: Vec<String> = messages.iter().map(|m| m.content_id.clone()).collect();
-            let send = if messages.is_empty() {
-                Ok(())
-            } else {
-                self.queue
-                    .send_all(&messages, self.call_deadline(deadline))
+            let outcome = self
+                .enqueue_window(held, window, listing, &mut sent_this_run, summary, deadline)
+                .await?;
+            cursor = window.end;
+            if outcome == CommitOutcome::LeaseLost {
+                warn!(tenant_id = %tenant_id, content_type = %ct, "lease taken over by another run; stopping this pair");
+                return Err(Stop::Paused);
+            }
+        }
+    }
+
+    /// Sends the blobs of one listed window that were not sent before, then commits the
+    /// window. When the queue refuses some, keeps the accepted ones in the checkpoint
+    /// without moving the watermark, and stops the pair.
+    async fn enqueue_window(
+        &self,
+        held: &mut HeldCheckpoint,
+        window: Window,
+        listing: Vec<ContentListing>,
+        sent_this_run: &mut HashSet<String>,
+        summary: &mut PairSummary,
+        deadline: Instant,
+    ) -> Result<CommitOutcome, Stop> {
+        let tenant_id = held.checkpoint().tenant_id.clone();
+        let ct = held.checkpoint().content_type;
+        summary.blobs_listed += listing.len() as u64;
+        // Every listed id is enqueued once the send succeeds; remembering repeats too
+        // (with their latest contentCreated) keeps ids the API lists again hours later.
+        let listed: Vec<(String, DateTime<Utc>)> = listing
+            .iter()
+            .map(|e| (e.content_id.clone(), e.content_created))
+            .collect();
+        let fresh = dedupe(listing, |id| {
+            held.checkpoint().was_sent(id) || sent_this_run.contains(id)
+        });
+        summary.duplicates_skipped += fresh.skipped as u64;
+        let messages: Vec<QueueMessage> = fresh
+            .fresh
+            .iter()
+            .map(|e| QueueMessage::from_listing(tenant_id.clone(), e))
+            .collect();
+        let send = if messages.is_empty() {
+            Ok(())
+        } else {
+            self.queue
+                .send_all(&messages, self.call_deadline(deadline))
+                .await
+                .map(|_| ())
+        };
+        let commit_failed =
+            |e: CheckpointError| Stop::Failed(format!("committing the checkpoint: {e}"));
+        match send {
+            Ok(()) => {
+                summary.messages_sent += messages.len() as u64;
+                sent_this_run.extend(messages.into_iter().map(|m| m.content_id));
+                let outcome = self
+                    .checkpoints
+                    .commit(held, Some(window.end), &listed, self.now())
                     .await
-                    .map(|_| ())
-            };
-            match send {
-                Ok(()) => {
-                    let sent = sent_pairs(&all_ids);
-                    summary.messages_sent += sent.len() as u64;
-                    sent_this_run.extend(all_ids);
-                    let outcome = self
-                        .checkpoints
-                        .commit(held, Some(window.end), &sent, self.now())
+                    .map_err(commit_failed)?;
+                summary.windows += 1;
+                Ok(outcome)
+            }
+            Err(e) => {
+                // Keep what the queue did accept, so the next run does not send it again;
+                // the watermark stays, so the rest is listed again.
+                let accepted: Vec<(String, DateTime<Utc>)> = match &e {
+                    QueueError::Incomplete { accepted, .. } => {
+                        let accepted: HashSet<&str> = accepted.iter().map(String::as_str).collect();
+                        fresh
+                            .fresh
+                            .iter()
+                            .filter(|entry| accepted.contains(entry.content_id.as_str()))
+                            .map(|entry| (entry.content_id.clone(), entry.content_created))
+                            .collect()
+                    }
+                    QueueError::Call { .. } => Vec::new(),
+                };
+                summary.messages_sent += accepted.len() as u64;
+                if !accepted.is_empty() {
+                    self.checkpoints
+                        .commit(held, None, &accepted, self.now())
                         .await
-                        .map_err(|e| Stop::Failed(format!("committing the checkpoint: {e}")))?;
-                    summary.windows += 1;
-                    cursor = window.end;
-                    if outcome == CommitOutcome::LeaseLost {
-                        warn!(tenant_id = %tenant_id, content_type = %ct, "lease taken over by another run; stopping this pair");
-                        return Err(Stop::Paused);
-                    }
+                        .map_err(commit_failed)?;
                 }
-                Err(e) => {
-                    // Keep what the queue did accept, so the next run does not send it again;
-                    // the watermark stays, so the rest is listed again.
-                    let accepted = match &e {
-                        QueueError::Incomplete { accepted, .. } => sent_pairs(accepted),
-                        QueueError::Call { .. } => Vec::new(),
-                    };
-                    summary.messages_sent += accepted.len() as u64;
-                    if !accepted.is_empty() {
-                        self.checkpoints
-                            .commit(held, None, &accepted, self.now())
-                            .await
-                            .map_err(|e| Stop::Failed(format!("committing the checkpoint: {e}")))?;
-                    }
-                    if self.out_of_time(deadline) {
-                        return Err(Stop::Paused);
-                    }
-                    return Err(Stop::Failed(format!(
-                        "the queue did not accept every message of {ct} [{}, {}): {e}; the window is listed again next run",
-                        window.start, window.end
-                    )));
+                if self.out_of_time(deadline) {
+                    return Err(Stop::Paused);
                 }
+                Err(Stop::Failed(format!(
+                    "the queue did not accept every message of {ct} [{}, {}): {e}; the window is listed again next run",
+                    window.start, window.end
+                )))
             }
         }
     }
@@ -559,8 +633,10 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 ) =>
             {
                 let Some(held) = held else { return Err(e) };
-                if let Err(msg) = self.start_subscription(client, ct, held, deadline).await {
-                    warn!(content_type = %ct, error = %msg, "could not restart the subscription");
+                if let Err(stop) = self.start_subscription(client, ct, held, deadline).await {
+                    if let Stop::Failed(msg) = stop {
+                        warn!(content_type = %ct, error = %msg, "could not restart the subscription");
+                    }
                     return Err(e);
                 }
                 client

@@ -43,12 +43,17 @@ fn env(name: &str) -> Option<String> {
 
 async fn build() -> Result<Lister<S3Store, SqsQueue>, BoxError> {
     let config = ListerConfig::from_env()?;
-    let sdk = sdk_config(None).await;
-    let mut tenants = match &config.tenants {
-        TenantsSource::SecretArn(arn) => {
-            load_tenants_from_secret(&secrets_client(&sdk), arn, &env).await?
+    // Tenants from TENANTS_JSON are checked before any AWS set-up, so mistakes surface at once.
+    let (sdk, mut tenants) = match &config.tenants {
+        TenantsSource::Json(json) => {
+            let tenants = config.resolve_tenants(json, &env)?;
+            (sdk_config(None).await, tenants)
         }
-        TenantsSource::Json(json) => config.resolve_tenants(json, &env)?,
+        TenantsSource::SecretArn(arn) => {
+            let sdk = sdk_config(None).await;
+            let tenants = load_tenants_from_secret(&secrets_client(&sdk), arn, &env).await?;
+            (sdk, tenants)
+        }
     };
     config.apply_publisher_default(&mut tenants);
     let mut with_clients = Vec::with_capacity(tenants.len());
@@ -89,6 +94,10 @@ async fn handle(
 ) -> Result<Value, BoxError> {
     check_event(&event.payload)?;
     let summary = lister.run(deadline_of(event.context.deadline)).await;
+    match serde_json::to_string(&summary) {
+        Ok(json) => info!(summary = %json, "run summary"),
+        Err(e) => error!(error = %e, "run summary could not be serialized"),
+    }
     let failed: Vec<String> = summary
         .failed()
         .map(|p| {
@@ -119,7 +128,7 @@ async fn main() -> Result<(), BoxError> {
         Ok(l) => Arc::new(l),
         Err(e) => {
             error!(error = %e, "lister configuration is unusable");
-            return Err(e);
+            return Err(e.to_string().into());
         }
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
