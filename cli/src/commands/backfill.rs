@@ -102,13 +102,7 @@ async fn backfill<S: ObjectStore>(
         delivered.sent
     );
     if let Some(f) = &delivered.fetch {
-        line.push_str(&format!(
-            "; {} stored, {} already present, {} records, {} errors",
-            f.blobs_stored,
-            f.blobs_skipped,
-            f.records,
-            f.errors()
-        ));
+        line.push_str(&f.describe());
     }
     let json = serde_json::json!({
         "window": window,

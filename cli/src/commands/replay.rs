@@ -225,13 +225,7 @@ async fn replay<S: ObjectStore>(
         ),
     };
     if let Some(f) = &delivered.fetch {
-        line.push_str(&format!(
-            "; {} stored, {} already present, {} records, {} errors",
-            f.blobs_stored,
-            f.blobs_skipped,
-            f.records,
-            f.errors()
-        ));
+        line.push_str(&f.describe());
     }
     eprintln!("{line}");
     let errors = listed.errors.len()
