@@ -495,7 +495,8 @@ mod uncompressed_tests {
             content_created: None,
             fetched_at: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
         };
-        let input = br#"[{"Id":"a","CreationTime":"2026-03-01T04:41:07","RecordType":8},{"Id":"b"}]"#;
+        let input =
+            br#"[{"Id":"a","CreationTime":"2026-03-01T04:41:07","RecordType":8},{"Id":"b"}]"#;
         let mut plain = BlobNormalizer::uncompressed(&prov, InputFormat::Auto, Limits::default());
         plain.push(&input[..10]).unwrap();
         let mut out = plain.take_output().to_vec();
