@@ -48,6 +48,17 @@ impl FetchTotals {
         self.rejected + self.failed
     }
 
+    /// `; N stored, N already present, N records, N errors`, for one-line summaries.
+    pub fn describe(&self) -> String {
+        format!(
+            "; {} stored, {} already present, {} records, {} errors",
+            self.blobs_stored,
+            self.blobs_skipped,
+            self.records,
+            self.errors()
+        )
+    }
+
     /// Counts one final outcome (retries are counted by the caller when they run out).
     fn count(&mut self, outcome: &MessageOutcome, progress: &Progress) {
         match outcome {

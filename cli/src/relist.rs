@@ -4,19 +4,18 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use o365_activity::api_error::AfCode;
-use o365_activity::clock::Clock;
-use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::{MemoryQueue, SqsQueue};
 use o365_activity::store::ObjectStore;
 use o365_activity::{ContentType, QueueMessage, TenantId};
-use o365_lister::{ListWindowError, Lister, ListerSettings};
+use o365_lister::{ListWindowError, ListerSettings};
 use tokio::time::Instant;
 
 use crate::args::StorageArgs;
-use crate::commands::run::fetcher;
+use crate::commands::run::{fetcher, lister};
 use crate::connect::Connected;
 use crate::pipeline::{drain_memory, send, FetchTotals};
 use crate::progress::Progress;
+use crate::target::Aws;
 use crate::window::Window;
 
 /// One listing job: a tenant, a content type and a window (sliced to ≤ 24 h).
@@ -49,14 +48,7 @@ pub async fn list<S: ObjectStore>(
     progress: &Progress,
 ) -> Listed {
     let queue = MemoryQueue::new();
-    let lister = Lister::new(
-        store,
-        queue.clone(),
-        conn.tenants.clone(),
-        settings.clone(),
-        Clock::system(),
-        MetricsSink::Discard,
-    );
+    let lister = lister(store, queue.clone(), conn, settings);
     let mut out = Listed::default();
     let mut seen = std::collections::HashSet::new();
     progress.add_windows(jobs.iter().map(|j| j.window.slices().len() as u64).sum());
@@ -142,6 +134,17 @@ pub enum Delivery {
     Sqs(SqsQueue),
     /// Through the local fetcher into the store.
     Local,
+}
+
+impl Delivery {
+    /// `--dry-run`, else `--queue-url`, else the local pipeline.
+    pub fn choose(storage: &StorageArgs, aws: Option<&Aws>, dry_run: bool) -> Delivery {
+        match (&storage.queue_url, aws) {
+            _ if dry_run => Delivery::DryRun,
+            (Some(url), Some(aws)) => Delivery::Sqs(aws.queue(url)),
+            _ => Delivery::Local,
+        }
+    }
 }
 
 /// Delivers messages: print, send, or fetch into `store`.

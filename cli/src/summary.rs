@@ -136,8 +136,17 @@ impl RunReport {
                         .map(|d| human(d.as_secs()))
                         .unwrap_or_else(|| "-".into())
                 );
-                if let PairOutcome::Failed(why) = &p.outcome {
-                    let _ = writeln!(s, "      {why}");
+                match &p.outcome {
+                    PairOutcome::Failed(why) => {
+                        let _ = writeln!(s, "      {why}");
+                    }
+                    PairOutcome::Busy => {
+                        let _ = writeln!(
+                            s,
+                            "      another run holds this pair; a run stopped with Ctrl-C keeps it until its lease expires (the end of its --timeout, 15 minutes by default; see o365ctl status)"
+                        );
+                    }
+                    PairOutcome::Ok => {}
                 }
                 for g in &p.gaps {
                     let _ = writeln!(

@@ -129,6 +129,7 @@ async fn run_lists_into_sqs_and_stores_into_s3() {
     .args(sim_flags(&sim))
     .env("O365_CLIENT_SECRET", SECRET);
     aws(&mut c, &moto);
+    let t0 = chrono::Utc::now();
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = json(&o);
@@ -148,6 +149,58 @@ async fn run_lists_into_sqs_and_stores_into_s3() {
         queue.approximate_depth().await.unwrap(),
         (0, 0),
         "every message handled and deleted"
+    );
+
+    // Status reads the bucket's checkpoints and the depth of a queue.
+    let mut c = bin();
+    c.args([
+        "status",
+        "--json",
+        "--bucket",
+        bucket.bucket(),
+        "--dlq-url",
+        queue.url(),
+    ]);
+    aws(&mut c, &moto);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let st = json(&o);
+    assert_eq!(st["pairs"][0]["content_type"], "Audit.Exchange");
+    assert_eq!(st["pairs"][0]["last_run"], "ok");
+    assert_eq!(st["dlq"]["visible"], 0);
+
+    // Replaying a window into the queue sends every blob again (the fetcher skips them).
+    let window = format!(
+        "{}..{}",
+        (t0 - chrono::TimeDelta::hours(3)).format("%Y-%m-%dT%H:%M:%SZ"),
+        t0.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let mut c = at_sim(
+        &sim,
+        &[
+            "replay",
+            "-q",
+            "--window",
+            &window,
+            "--content-types",
+            "Audit.Exchange",
+        ],
+    );
+    c.args(["--bucket", bucket.bucket(), "--queue-url", queue.url()]);
+    aws(&mut c, &moto);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Everything published before the run was stored by it; the window ends before the run.
+    let sent = bodies(&queue).await;
+    assert!(!sent.is_empty());
+    let keys = bucket.list("o365/").await.unwrap();
+    for id in &sent {
+        assert!(keys.iter().any(|k| k.contains(id.as_str())), "{id}");
+    }
+    assert!(
+        stderr(&o).contains(&format!("{} message(s) sent to", sent.len())),
+        "{}",
+        stderr(&o)
     );
     sim.shutdown().await;
 }

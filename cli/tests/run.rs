@@ -92,6 +92,10 @@ async fn embedded_run_twice_then_status() {
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0]["content_type"], "Audit.General");
     assert_eq!(pairs[0]["last_run"], "ok");
+    assert!(
+        pairs[0]["leased_until"].is_null(),
+        "the run released its lease"
+    );
     assert!(pairs[0]["checkpoint"].is_string());
     assert_eq!(pairs[0]["gaps"].as_array().unwrap().len(), 0);
 

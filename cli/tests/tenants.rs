@@ -22,19 +22,20 @@ async fn secret_from_the_environment_collects_everything_listed() {
     let before = published(&sim, "Audit.Exchange");
     assert!(!before.is_empty());
     let dir = tempfile::tempdir().unwrap();
-    let mut c = bin();
-    c.args([
-        "run",
-        "--once",
-        "--json",
-        "-q",
-        "--content-types",
-        "Audit.Exchange",
-        "--out",
-    ])
-    .arg(dir.path())
-    .args(sim_flags(&sim))
-    .env("O365_CLIENT_SECRET", SECRET);
+    let out = dir.path().to_str().unwrap();
+    let c = at_sim(
+        &sim,
+        &[
+            "run",
+            "--once",
+            "--json",
+            "-q",
+            "--content-types",
+            "Audit.Exchange",
+            "--out",
+            out,
+        ],
+    );
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = json(&o);

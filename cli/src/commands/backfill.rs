@@ -26,11 +26,7 @@ pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
     let settings = lister_settings(&args.storage, None)?;
     let aws = args.storage.aws().await;
     let store = args.storage.store(aws.as_ref()).await?;
-    let delivery = match (&args.storage.queue_url, &aws) {
-        _ if args.dry_run => Delivery::DryRun,
-        (Some(url), Some(aws)) => Delivery::Sqs(aws.queue(url)),
-        _ => Delivery::Local,
-    };
+    let delivery = Delivery::choose(&args.storage, aws.as_ref(), args.dry_run);
     let conn = Connected::open(tenants).await?;
     let jobs: Vec<Job> = conn
         .tenants
@@ -106,13 +102,7 @@ async fn backfill<S: ObjectStore>(
         delivered.sent
     );
     if let Some(f) = &delivered.fetch {
-        line.push_str(&format!(
-            "; {} stored, {} already present, {} records, {} errors",
-            f.blobs_stored,
-            f.blobs_skipped,
-            f.records,
-            f.errors()
-        ));
+        line.push_str(&f.describe());
     }
     let json = serde_json::json!({
         "window": window,

@@ -4,7 +4,7 @@
 use o365_activity::clock::Clock;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
-use o365_activity::queue::{MemoryQueue, SqsQueue};
+use o365_activity::queue::{MemoryQueue, Queue, SqsQueue};
 use o365_activity::store::ObjectStore;
 use o365_fetcher::Fetcher;
 use o365_lister::{Lister, ListerSettings};
@@ -101,6 +101,23 @@ pub fn fetcher<S: ObjectStore>(store: S, storage: &StorageArgs, conn: &Connected
     )
 }
 
+/// The lister over `store`, sending to `queue`, for every connected tenant.
+pub fn lister<S: ObjectStore, Q: Queue>(
+    store: S,
+    queue: Q,
+    conn: &Connected,
+    settings: &ListerSettings,
+) -> Lister<S, Q> {
+    Lister::new(
+        store,
+        queue,
+        conn.tenants.clone(),
+        settings.clone(),
+        Clock::system(),
+        MetricsSink::Discard,
+    )
+}
+
 /// One run: list into the queue, then drain the queue through the fetcher.
 #[allow(clippy::too_many_arguments)]
 async fn once<S: ObjectStore>(
@@ -119,27 +136,13 @@ async fn once<S: ObjectStore>(
     let (summary, totals) = match sqs {
         None => {
             let queue = MemoryQueue::new();
-            let lister = Lister::new(
-                store,
-                queue.clone(),
-                conn.tenants.clone(),
-                settings.clone(),
-                Clock::system(),
-                MetricsSink::Discard,
-            );
+            let lister = lister(store, queue.clone(), conn, settings);
             let summary = lister.run(deadline).await;
             let totals = drain_memory(&fetcher, &queue, deadline, &progress).await;
             (summary, totals)
         }
         Some(queue) => {
-            let lister = Lister::new(
-                store,
-                queue.clone(),
-                conn.tenants.clone(),
-                settings.clone(),
-                Clock::system(),
-                MetricsSink::Discard,
-            );
+            let lister = lister(store, queue.clone(), conn, settings);
             let summary = lister.run(deadline).await;
             let totals = drain_sqs(&fetcher, &queue, deadline, &progress)
                 .await

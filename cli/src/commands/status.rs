@@ -38,6 +38,8 @@ pub struct PairStatus {
     pub gaps: Vec<String>,
     /// Error reports of blobs that failed permanently.
     pub blob_errors: usize,
+    /// While a run works on the pair: when its lease expires.
+    pub leased_until: Option<DateTime<Utc>>,
 }
 
 /// The whole status.
@@ -219,6 +221,10 @@ async fn pairs<S: ObjectStore>(
                 .map(|g| format!("{}..{}", g.lost_from, g.lost_to))
                 .collect(),
             blob_errors,
+            leased_until: cp
+                .as_ref()
+                .and_then(|c| c.live_lease(now))
+                .map(|l| l.expires_at),
             tenant_id: tenant,
             content_type: ct,
         });
@@ -266,6 +272,13 @@ fn table(s: &Status) -> String {
             p.gaps.len(),
             p.blob_errors
         );
+        if let Some(until) = p.leased_until {
+            let _ = writeln!(
+                out,
+                "    a run holds this pair until {} (running now, or stopped without releasing it)",
+                o365_activity::time::format_listing_time(until)
+            );
+        }
         if let Some(e) = &p.last_error {
             let _ = writeln!(out, "    last error: {e}");
         }

@@ -78,6 +78,16 @@ pub fn sim_flags(sim: &SimHandle) -> Vec<String> {
     .collect()
 }
 
+/// o365ctl with `args`, pointed at a simulator as a configured tenant (flags and the
+/// secret in the environment).
+pub fn at_sim(sim: &SimHandle, args: &[&str]) -> tokio::process::Command {
+    let mut c = bin();
+    c.args(args)
+        .args(sim_flags(sim))
+        .env("O365_CLIENT_SECRET", SECRET);
+    c
+}
+
 /// Every stored blob under `root` (the `--out` directory): content id → path.
 pub fn stored(root: &Path) -> BTreeMap<String, PathBuf> {
     let mut out = BTreeMap::new();
