@@ -89,9 +89,8 @@ def target_dir() -> Path:
 
 def built_binary(binary: str) -> Optional[Path]:
     """The debug build of `binary`, if there is one."""
-    candidates = [REPO / "target" / "debug" / binary]
-    if os.environ.get("CARGO_TARGET_DIR"):
-        candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "debug" / binary)
+    # where cargo builds now first, so that a stale build elsewhere is not picked
+    candidates = [target_dir() / "debug" / binary, REPO / "target" / "debug" / binary]
     return next((p for p in candidates if p.is_file()), None)
 
 
