@@ -62,6 +62,11 @@ pub struct Checkpoint {
     /// Why that start failed, if it did (shown while the next start must wait).
     #[serde(default)]
     pub subscription_error: Option<String>,
+    /// When a run first tried to collect this pair (its first claim, even if the run then
+    /// failed). Until a window completes, blobs are owed from here: a pair that fails for
+    /// longer than the API's reach before its first success reports the lost window.
+    #[serde(default)]
+    pub first_attempt_at: Option<DateTime<Utc>>,
     /// When the document was last written.
     pub updated_at: DateTime<Utc>,
 }
@@ -116,6 +121,7 @@ impl Checkpoint {
             last_run: None,
             subscription_started_at: None,
             subscription_error: None,
+            first_attempt_at: None,
             updated_at: now,
         }
     }
@@ -133,6 +139,12 @@ impl Checkpoint {
     /// Whether a blob was already enqueued within the overlap horizon.
     pub fn was_sent(&self, content_id: &str) -> bool {
         self.recent.contains_key(content_id)
+    }
+
+    /// The instant from which blobs are owed: the watermark, or before the first completed
+    /// window, when collection was first attempted (`None` before any attempt).
+    pub fn owed_since(&self) -> Option<DateTime<Utc>> {
+        self.watermark.or(self.first_attempt_at)
     }
 
     /// How far the checkpoint trails `now` (`None` before the first completed window).
@@ -162,8 +174,13 @@ impl Checkpoint {
     }
 
     /// Merges another copy of the same pair into this one (max watermark, union of
-    /// `recent`, later subscription start); lease and last run stay as they are here.
+    /// `recent`, later subscription start, earliest first attempt); lease and last run stay
+    /// as they are here.
     pub fn merge(&mut self, other: &Checkpoint, retention: TimeDelta) {
+        self.first_attempt_at = match (self.first_attempt_at, other.first_attempt_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.subscription_started_at = self
             .subscription_started_at
             .max(other.subscription_started_at);
@@ -203,7 +220,8 @@ pub struct GapReport {
     pub tenant_id: TenantId,
     /// The content type.
     pub content_type: ContentType,
-    /// Start of the lost window (the old watermark), inclusive.
+    /// Start of the lost window (the old watermark, or when a pair that never completed a
+    /// window was first attempted), inclusive.
     pub lost_from: DateTime<Utc>,
     /// End of the lost window (the earliest instant still listed), exclusive.
     pub lost_to: DateTime<Utc>,
@@ -426,7 +444,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
     }
 
     /// Claims a pair for `run_id` until `now + lease_duration` (the policy's), creating the
-    /// checkpoint if absent. Returns [`Claim::Busy`] when another run holds a live lease.
+    /// checkpoint if absent; the first claim of a pair records `first_attempt_at`. Returns [`Claim::Busy`] when another run holds a live lease.
     pub async fn claim(
         &self,
         tenant: &TenantId,
@@ -476,6 +494,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
                 }
             };
             doc.lease = Some(lease.clone());
+            doc.first_attempt_at.get_or_insert(now);
             doc.updated_at = now;
             match self
                 .store
@@ -860,6 +879,12 @@ mod tests {
                 .unwrap(),
         );
         assert!(hb.checkpoint().is_held_by("run-b"));
+        assert_eq!(
+            hb.checkpoint().first_attempt_at,
+            Some(t(10, 0)),
+            "the first claim's time is kept"
+        );
+        assert_eq!(hb.checkpoint().owed_since(), Some(t(10, 0)));
     }
 
     #[tokio::test]

@@ -10,7 +10,10 @@
 //!    holds is reported `Busy` and left alone.
 //! 3. If the watermark is older than the API's reach (`now − 7 d + margin`), write a gap
 //!    report for `[watermark, reach)` (create-only), log it, count it, and move on from the
-//!    reach. A first run (no watermark) backfills the full reach and reports no gap.
+//!    reach. A pair without a watermark owes blobs from its first attempt (recorded by its
+//!    first claim, even when that run failed, e.g. on a missing permission): if that is
+//!    older than the reach, `[first_attempt_at, reach)` is reported the same way. A first
+//!    run (no checkpoint) backfills the full reach and reports no gap.
 //! 4. List `[watermark − overlap, now)` in whole-second windows shorter than 24 h, each
 //!    following every `NextPageUri`; drop ids listed twice or already sent (the checkpoint's
 //!    `recent`); send the rest; only when the queue accepted all of them, commit the window

@@ -446,7 +446,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 return Err(Stop::Paused);
             }
             let now = floor_second(self.now());
-            if let Some(lost) = self.rules.gap(held.checkpoint().watermark, now) {
+            if let Some(lost) = self.rules.gap(held.checkpoint().owed_since(), now) {
                 let gap = self.report_gap(held, lost, now).await?;
                 summary.gaps.push(gap);
             }
@@ -575,7 +575,8 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         now: DateTime<Utc>,
     ) -> Result<GapReport, Stop> {
         let cp = held.checkpoint();
-        let gap = GapReport::new(
+        let never_completed = cp.watermark.is_none();
+        let mut gap = GapReport::new(
             cp.tenant_id.clone(),
             cp.content_type,
             lost.start,
@@ -583,6 +584,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             now,
             held.run_id(),
         );
+        if never_completed {
+            gap.reason = "collection of this pair was first attempted at lost_from but no window completed (e.g. a missing permission) until that was older than the API's 7-day listing reach; blobs of this window can no longer be listed through the Management Activity API (use the portal audit search / Search-UnifiedAuditLog)".to_owned();
+        }
         let failed = |e: CheckpointError| Stop::Failed(format!("recording a gap report: {e}"));
         let created = self.checkpoints.write_gap(&gap).await.map_err(failed)?;
         warn!(

@@ -219,6 +219,77 @@ async fn an_eight_day_outage_is_reported_once_with_the_lost_window() {
 }
 
 #[tokio::test]
+async fn a_type_failing_for_ten_days_before_its_first_success_reports_the_lost_window() {
+    let mut no_dlp = tenant_spec(T1);
+    no_dlp.dlp_permission = false;
+    let env = Local::start(vec![no_dlp], &[], |c| {
+        c.blob_window = Duration::from_secs(3600);
+    })
+    .await;
+    let (sim, queue, metrics) = (&env.sim, &env.queue, &env.metrics);
+    let s = settings();
+    let rules: WindowRules = s.window_rules();
+    let first_attempt = sim.now();
+    let first = env.lister(&[T1], s.clone()).run(far_deadline()).await;
+    let dlp = |s: &RunSummary| {
+        s.pairs
+            .iter()
+            .find(|p| p.content_type == ContentType::DlpAll)
+            .cloned()
+            .unwrap()
+    };
+    assert!(matches!(dlp(&first).outcome, PairOutcome::Failed(_)));
+    assert!(first.pairs.iter().all(|p| p.gaps.is_empty()));
+
+    // Ten days of daily runs: the other types keep up, DLP.All keeps failing; then the
+    // admin grants ActivityFeed.ReadDlp.
+    for _ in 0..10 {
+        sim.advance(Duration::from_secs(24 * 3600));
+        let daily = env.lister(&[T1], s.clone()).run(far_deadline()).await;
+        assert!(matches!(dlp(&daily).outcome, PairOutcome::Failed(_)));
+        assert!(daily.pairs.iter().all(|p| p.gaps.is_empty()), "{daily:?}");
+    }
+    sim.set_dlp_permission(T1, true).unwrap();
+    // The next scheduled run, outside the 15-minute start cooldown of the last failed start.
+    sim.advance(Duration::from_secs(20 * 60));
+    queue.drain();
+    // A fresh lister, as a new Lambda invocation would be (and with a fresh token).
+    let l = env.lister(&[T1], s);
+    let after = l.run(far_deadline()).await;
+    assert_all_ok(&after);
+    let pair = dlp(&after);
+    assert_eq!(pair.gaps.len(), 1, "{pair:?}");
+    let gap = &pair.gaps[0];
+    assert_eq!(gap.lost_from, first_attempt);
+    assert_eq!(gap.lost_to, rules.reach_start(sim.now()));
+    assert_eq!(
+        (gap.tenant_id.clone(), gap.content_type),
+        (tid(T1), ContentType::DlpAll)
+    );
+    assert!(after
+        .pairs
+        .iter()
+        .filter(|p| p.content_type != ContentType::DlpAll)
+        .all(|p| p.gaps.is_empty()));
+    assert_eq!(
+        l.checkpoints().list_gaps().await.unwrap(),
+        vec![gap.clone()]
+    );
+    let gap_lines = metrics
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("GapsReported") && l.contains("DLP.All"))
+        .count();
+    assert_eq!(gap_lines, 1);
+
+    // The next run reports nothing new.
+    sim.advance(Duration::from_secs(600));
+    let later = l.run(far_deadline()).await;
+    assert!(later.pairs.iter().all(|p| p.gaps.is_empty()));
+    assert_eq!(l.checkpoints().list_gaps().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn throttling_and_server_error_storms_slow_it_down_without_loss() {
     let env = Local::start(
         vec![tenant_spec(T1)],
