@@ -147,6 +147,15 @@ impl Checkpoint {
         self.watermark.or(self.first_attempt_at)
     }
 
+    /// Notes a subscription start asked at `at` and why it failed (`None`: it succeeded);
+    /// an older start than the one recorded changes nothing.
+    pub fn note_subscription_start(&mut self, at: DateTime<Utc>, error: Option<String>) {
+        if self.subscription_started_at <= Some(at) {
+            self.subscription_started_at = Some(at);
+            self.subscription_error = error;
+        }
+    }
+
     /// How far the checkpoint trails `now` (`None` before the first completed window).
     pub fn lag(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
         self.watermark.map(|w| (now - w).max(TimeDelta::zero()))
@@ -614,12 +623,48 @@ impl<S: ObjectStore> CheckpointStore<S> {
         error: Option<String>,
     ) -> Result<CommitOutcome, CheckpointError> {
         self.update(held, at, |doc, _| {
-            if doc.subscription_started_at <= Some(at) {
-                doc.subscription_started_at = Some(at);
-                doc.subscription_error = error.clone();
-            }
+            doc.note_subscription_start(at, error.clone())
         })
         .await
+    }
+
+    /// Like [`CheckpointStore::note_subscription_start`] without holding the pair (an
+    /// explicit window listed outside a run): updates the pair's checkpoint if there is one,
+    /// leaving its lease and progress alone, and retries on a lost race like every
+    /// conditional write. Creates none: checkpoints are made by runs (`false` then).
+    pub async fn record_subscription_start(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        at: DateTime<Utc>,
+        error: Option<String>,
+    ) -> Result<bool, CheckpointError> {
+        let key = self.layout.checkpoint_key(tenant, content_type);
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let Some(found) = self.load_key(&key).await? else {
+                return Ok(false);
+            };
+            let mut doc = found.checkpoint;
+            doc.note_subscription_start(at, error.clone());
+            doc.updated_at = at;
+            match self
+                .store
+                .put(
+                    &key,
+                    to_body(&doc),
+                    &json_meta(),
+                    PutCondition::IfMatch(found.etag),
+                )
+                .await?
+            {
+                PutOutcome::Written { .. } => return Ok(true),
+                PutOutcome::PreconditionFailed => continue,
+            }
+        }
+        Err(CheckpointError::Contended {
+            key,
+            attempts: MAX_WRITE_ATTEMPTS,
+        })
     }
 
     /// Gives the lease up and records how the run ended. If another run took the lease

@@ -370,29 +370,47 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 if started_recently && cp.subscription_error.is_none() {
                     return Ok(());
                 }
-                self.start_subscription(client, ct, held, deadline).await
+                let tenant = held.checkpoint().tenant_id.clone();
+                self.start_subscription(client, &tenant, ct, Some(held), deadline)
+                    .await
             }
             Subscriptions::Failed(msg) => Err(Stop::Failed(msg.clone())),
             Subscriptions::OutOfTime => Err(Stop::Paused),
         }
     }
 
-    /// `subscriptions/start`, at most once per cooldown (recorded in the checkpoint).
+    /// `subscriptions/start`, at most once per cooldown (recorded in the checkpoint: through
+    /// the held lease in a run, or by a plain conditional write for an explicit window, when
+    /// the pair has a checkpoint; without one the API's own 15-minute answer applies).
     async fn start_subscription(
         &self,
         client: &ActivityClient,
+        tenant: &TenantId,
         ct: ContentType,
-        held: &mut HeldCheckpoint,
+        held: Option<&mut HeldCheckpoint>,
         deadline: Instant,
     ) -> Result<(), Stop> {
-        let tenant = held.checkpoint().tenant_id.clone();
         let now = self.now();
-        if let Some(at) = held.checkpoint().subscription_started_at {
+        let last_start = match held.as_deref() {
+            Some(h) => h.checkpoint().subscription_started_at.map(|at| {
+                let error = h.checkpoint().subscription_error.clone();
+                (at, error)
+            }),
+            None => self
+                .checkpoints
+                .load(tenant, ct)
+                .await
+                .map_err(|e| Stop::Failed(format!("reading the checkpoint: {e}")))?
+                .and_then(|l| {
+                    let cp = l.checkpoint;
+                    cp.subscription_started_at
+                        .map(|at| (at, cp.subscription_error))
+                }),
+        };
+        if let Some((at, error)) = last_start {
             let ready = at + self.settings.start_cooldown_delta();
             if now < ready {
-                let why = held
-                    .checkpoint()
-                    .subscription_error
+                let why = error
                     .as_deref()
                     .map(|e| format!(" and failed: {e}"))
                     .unwrap_or_default();
@@ -414,10 +432,19 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 describe(e)
             )
         });
-        self.checkpoints
-            .note_subscription_start(held, now, error.clone())
-            .await
-            .map_err(|e| Stop::Failed(format!("recording the subscription start: {e}")))?;
+        let recorded = match held {
+            Some(h) => self
+                .checkpoints
+                .note_subscription_start(h, now, error.clone())
+                .await
+                .map(|_| ()),
+            None => self
+                .checkpoints
+                .record_subscription_start(tenant, ct, now, error.clone())
+                .await
+                .map(|_| ()),
+        };
+        recorded.map_err(|e| Stop::Failed(format!("recording the subscription start: {e}")))?;
         match result {
             Ok(outcome) => {
                 info!(tenant_id = %tenant, content_type = %ct, ?outcome, "subscription started");
@@ -454,7 +481,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 return Ok(());
             };
             let listing = match self
-                .list_window_once(client, ct, window, Some(&mut *held), deadline)
+                .list_window_once(client, tenant_id, ct, window, Some(&mut *held), deadline)
                 .await
             {
                 Ok(l) => l,
@@ -615,11 +642,15 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         Ok(gap)
     }
 
-    /// One `list_content` call; on AF20022/AF20023 starts the subscription (when a checkpoint
-    /// is held to record it) and retries once.
+    /// One `list_content` call; on AF20022/AF20023 makes sure the subscription is started
+    /// and retries once. In a run (`held`), the run's own listing of the subscriptions said
+    /// it was enabled, so it is restarted; for an explicit window the subscriptions are
+    /// listed first and only a missing or disabled one is started. Either way at most once
+    /// per cooldown, recorded in the checkpoint.
     async fn list_window_once(
         &self,
         client: &ActivityClient,
+        tenant: &TenantId,
         ct: ContentType,
         window: Window,
         held: Option<&mut HeldCheckpoint>,
@@ -636,8 +667,12 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     Some(AfCode::SubscriptionNotFound | AfCode::SubscriptionDisabled)
                 ) =>
             {
-                let Some(held) = held else { return Err(e) };
-                if let Err(stop) = self.start_subscription(client, ct, held, deadline).await {
+                if held.is_none() && self.subscription_enabled(client, ct, deadline).await? {
+                    // Enabled since the listing failed: just list again.
+                } else if let Err(stop) = self
+                    .start_subscription(client, tenant, ct, held, deadline)
+                    .await
+                {
                     if let Stop::Failed(msg) = stop {
                         warn!(content_type = %ct, error = %msg, "could not restart the subscription");
                     }
@@ -651,10 +686,28 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         }
     }
 
+    /// Whether the tenant's subscription to `ct` is enabled now (`subscriptions/list`).
+    async fn subscription_enabled(
+        &self,
+        client: &ActivityClient,
+        ct: ContentType,
+        deadline: Instant,
+    ) -> Result<bool, ClientError> {
+        let list = client
+            .list_subscriptions(self.call_deadline(deadline))
+            .await?;
+        Ok(list
+            .iter()
+            .any(|s| s.content_type == ct.as_str() && s.status == "enabled"))
+    }
+
     /// Enqueues every blob listed in `[start, end)` for one tenant and content type without
     /// touching the checkpoint (`o365ctl replay --window`, `backfill`). The window may be
     /// longer than a day (it is sliced) but must start within the API's reach; an end in the
-    /// future is clamped to now. Returns the number of messages sent.
+    /// future is clamped to now. A subscription never started (or disabled) is started when
+    /// the listing says so, as a run would (at most once per cooldown, recorded in the pair's
+    /// checkpoint when it has one), and the listing retried once; no lease is taken, no
+    /// progress touched, no checkpoint created. Returns the number of messages sent.
     pub async fn list_window(
         &self,
         tenant: &TenantId,
@@ -682,7 +735,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         let mut sent = 0usize;
         for window in self.rules.split(start, end) {
             let listing = self
-                .list_window_once(client, ct, window, None, deadline)
+                .list_window_once(client, tenant, ct, window, None, deadline)
                 .await
                 .map_err(|source| ListWindowError::Api {
                     tenant: tenant.clone(),

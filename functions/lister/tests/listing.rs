@@ -608,6 +608,79 @@ async fn explicit_windows_are_sliced_checked_and_leave_the_checkpoint_alone() {
 }
 
 #[tokio::test]
+async fn an_explicit_window_of_a_never_started_subscription_starts_it_once() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |c| {
+        c.history = Duration::from_secs(3 * 24 * 3600);
+    })
+    .await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let s = ListerSettings {
+        content_types: Some(vec![ContentType::SharePoint]),
+        ..settings()
+    };
+    let l = env.lister(&[T1], s);
+    let starts = |sim: &o365_sim::SimHandle| {
+        sim.ledger()
+            .requests
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("start"))
+            .filter_map(|r| r.content_type.clone())
+            .collect::<Vec<_>>()
+    };
+    let end = sim.now() - TimeDelta::hours(2);
+    let start = end - TimeDelta::hours(30);
+    let t1 = tid(T1);
+    let list = || l.list_window(&t1, ContentType::SharePoint, start, end, far_deadline());
+    let n = list().await.unwrap();
+    let ledger = sim.ledger();
+    let expected: BTreeSet<String> = ledger
+        .published_for(T1, "Audit.SharePoint")
+        .filter(|b| b.content_created >= start && b.content_created < end)
+        .map(|b| format!("{}/{}/{}", b.tenant_id, b.content_type, b.content_id))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(n, expected.len());
+    assert_exactly_once(&queue.drain(), &expected);
+    assert_eq!(starts(sim), vec!["Audit.SharePoint".to_string()]);
+    // No checkpoint is created outside a run.
+    assert!(l.checkpoints().list().await.unwrap().is_empty());
+
+    // Started now: listing again starts nothing.
+    assert_eq!(list().await.unwrap(), n);
+    assert_eq!(starts(sim).len(), 1);
+
+    // A run makes the checkpoint (the subscription is enabled: it starts nothing). Later an
+    // admin disables the subscription: listing restarts it and records the start there.
+    assert_all_ok(&l.run(far_deadline()).await);
+    queue.drain();
+    assert_eq!(starts(sim).len(), 1);
+    sim.advance(Duration::from_secs(20 * 60));
+    sim.disable_subscription(T1, "Audit.SharePoint").unwrap();
+    list().await.unwrap();
+    assert_eq!(starts(sim).len(), 2);
+    let cp = l
+        .checkpoints()
+        .load(&tid(T1), ContentType::SharePoint)
+        .await
+        .unwrap()
+        .unwrap()
+        .checkpoint;
+    assert_eq!(cp.subscription_started_at, Some(sim.now()));
+    assert_eq!(cp.lease, None);
+
+    // Disabled again inside the cooldown: not started, and the listing's error is returned.
+    sim.disable_subscription(T1, "Audit.SharePoint").unwrap();
+    sim.advance(Duration::from_secs(5 * 60));
+    let e = list().await.unwrap_err();
+    assert!(e.to_string().contains("AF20023"), "{e}");
+    assert_eq!(starts(sim).len(), 2);
+    // After the cooldown it is restarted (a restarted subscription lists only new content).
+    sim.advance(Duration::from_secs(15 * 60));
+    list().await.unwrap();
+    assert_eq!(starts(sim).len(), 3);
+}
+
+#[tokio::test]
 async fn a_subscription_lost_behind_the_listers_back_is_restarted_outside_the_cooldown() {
     let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
     let (sim, queue) = (&env.sim, &env.queue);
