@@ -19,8 +19,9 @@
 //!    `recent`); send the rest; only when the queue accepted all of them, commit the window
 //!    (watermark = window end, ids remembered). A failed send keeps what was accepted and
 //!    stops the pair without moving the watermark; the next run lists the window again.
-//! 5. Stop starting windows when the deadline is near; release the lease with a `last_run`
-//!    summary for `o365ctl status`.
+//! 5. Stop starting windows when the deadline is near, or at once when cancelled
+//!    ([`Lister::run_until`]: a window in flight is dropped uncommitted); release the lease
+//!    with a `last_run` summary for `o365ctl status`.
 //!
 //! Guarantees: every blob listable at some listing of its window is enqueued (late blobs up
 //! to the overlap are found on a later run); a blob is not enqueued twice by repeated or

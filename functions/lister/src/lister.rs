@@ -20,6 +20,7 @@ use o365_activity::queue::{Queue, QueueError};
 use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
 use o365_activity::{ContentListing, ContentType, QueueMessage, TenantId};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -170,6 +171,14 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     /// `settings.concurrency`, stopping cleanly before `deadline`. Never fails as a whole:
     /// each pair reports its own outcome.
     pub async fn run(&self, deadline: Instant) -> RunSummary {
+        let (_keep, never) = watch::channel(false);
+        self.run_until(deadline, never).await
+    }
+
+    /// Like [`Lister::run`], and also stops when `cancel` turns `true` (an operator's
+    /// Ctrl-C): no new pair or window is started, a window in flight is abandoned without
+    /// being committed (the next run lists it again), and every lease held is released.
+    pub async fn run_until(&self, deadline: Instant, cancel: watch::Receiver<bool>) -> RunSummary {
         let run_id = uuid::Uuid::new_v4().to_string();
         let pairs: Vec<(usize, ContentType)> = self
             .tenants
@@ -191,18 +200,27 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         let before: Vec<ClientStats> = self.tenants.iter().map(|(_, c)| c.stats()).collect();
         let concurrency = self.settings.concurrency.max(1);
         let subs: Vec<Subscriptions> = stream::iter(self.tenants.iter())
-            .map(|(t, c)| self.list_subscriptions(t, c, deadline))
+            .map(|(t, c)| {
+                let cancel = cancel.clone();
+                async move {
+                    tokio::select! {
+                        subs = self.list_subscriptions(t, c, deadline) => subs,
+                        () = cancelled(cancel) => Subscriptions::OutOfTime,
+                    }
+                }
+            })
             .buffered(concurrency)
             .collect()
             .await;
         let mut results: Vec<(usize, PairSummary)> = stream::iter(pairs.into_iter().enumerate())
             .map(|(order, (i, ct))| {
-                let (tenant, client) = &self.tenants[i];
+                let tenant = &self.tenants[i];
                 let subs = &subs[i];
                 let run_id = run_id.as_str();
+                let cancel = cancel.clone();
                 async move {
                     let summary = self
-                        .run_pair(run_id, tenant, client, ct, subs, deadline)
+                        .run_pair(run_id, tenant, ct, subs, deadline, cancel)
                         .await;
                     self.emit_pair_metrics(&summary);
                     (order, summary)
@@ -267,15 +285,18 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     async fn run_pair(
         &self,
         run_id: &str,
-        tenant: &TenantConfig,
-        client: &ActivityClient,
+        (tenant, client): &(TenantConfig, ActivityClient),
         ct: ContentType,
         subs: &Subscriptions,
         deadline: Instant,
+        cancel: watch::Receiver<bool>,
     ) -> PairSummary {
         let tenant_id = &tenant.tenant_id;
         let mut summary = PairSummary::new(tenant_id.clone(), ct);
-        if self.out_of_time(deadline) || matches!(subs, Subscriptions::OutOfTime) {
+        if self.out_of_time(deadline)
+            || matches!(subs, Subscriptions::OutOfTime)
+            || *cancel.borrow()
+        {
             return summary;
         }
         // No longer a lease than this run can use: a killed run blocks its pairs only until
@@ -299,15 +320,20 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 return summary;
             }
         };
-        let stop = match self
-            .ensure_subscription(client, ct, subs, &mut held, deadline)
-            .await
-        {
-            Err(stop) => Some(stop),
-            Ok(()) => self
-                .list_until_now(client, tenant_id, ct, &mut held, &mut summary, deadline)
+        let work = async {
+            self.ensure_subscription(client, ct, subs, &mut held, deadline)
+                .await?;
+            self.list_until_now(client, tenant_id, ct, &mut held, &mut summary, deadline)
                 .await
-                .err(),
+        };
+        // On cancellation the work in flight is dropped: a window sent but not committed is
+        // listed again by the next run (at-least-once), and the lease is released below.
+        let stop = tokio::select! {
+            result = work => result.err(),
+            () = cancelled(cancel) => {
+                info!(tenant_id = %tenant_id, content_type = %ct, "stopping: cancelled");
+                Some(Stop::Paused)
+            }
         };
         let (outcome, error) = match &stop {
             None => {
@@ -801,6 +827,13 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             m.count("ApiErrors", n);
             m.emit(&self.metrics);
         }
+    }
+}
+
+/// Resolves once `cancel` is `true`; never when its sender is gone without cancelling.
+async fn cancelled(mut cancel: watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -290,6 +290,29 @@ async fn a_type_failing_for_ten_days_before_its_first_success_reports_the_lost_w
 }
 
 #[tokio::test]
+async fn a_cancelled_run_starts_nothing_and_holds_no_lease() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let l = env.lister(&[T1], settings());
+    let (tx, cancel) = tokio::sync::watch::channel(false);
+    tx.send(true).unwrap();
+    let s = l.run_until(far_deadline(), cancel).await;
+    assert_eq!(s.pairs.len(), 5);
+    assert!(
+        s.pairs.iter().all(|p| !p.complete && p.windows == 0),
+        "{s:?}"
+    );
+    assert!(l.checkpoints().list().await.unwrap().is_empty());
+    assert!(env.queue.drain().is_empty());
+    // A sender dropped without cancelling cancels nothing.
+    let (tx, cancel) = tokio::sync::watch::channel(false);
+    drop(tx);
+    assert_all_ok(&l.run_until(far_deadline(), cancel).await);
+    for cp in l.checkpoints().list().await.unwrap() {
+        assert_eq!(cp.lease, None);
+    }
+}
+
+#[tokio::test]
 async fn throttling_and_server_error_storms_slow_it_down_without_loss() {
     let env = Local::start(
         vec![tenant_spec(T1)],
