@@ -156,6 +156,20 @@ impl Checkpoint {
         }
     }
 
+    /// For a checkpoint written before `first_attempt_at` existed: the earliest instant it
+    /// shows a run at work (its last write, last run, subscription start), else `now`. The
+    /// real first attempt was no later, so a gap reported from here is never too large.
+    fn earliest_known_attempt(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        [
+            Some(self.updated_at),
+            self.last_run.as_ref().map(|r| r.at),
+            self.subscription_started_at,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(now, DateTime::min)
+    }
+
     /// How far the checkpoint trails `now` (`None` before the first completed window).
     pub fn lag(&self, now: DateTime<Utc>) -> Option<TimeDelta> {
         self.watermark.map(|w| (now - w).max(TimeDelta::zero()))
@@ -503,7 +517,9 @@ impl<S: ObjectStore> CheckpointStore<S> {
                 }
             };
             doc.lease = Some(lease.clone());
-            doc.first_attempt_at.get_or_insert(now);
+            if doc.first_attempt_at.is_none() {
+                doc.first_attempt_at = Some(doc.earliest_known_attempt(now));
+            }
             doc.updated_at = now;
             match self
                 .store
@@ -930,6 +946,31 @@ mod tests {
             "the first claim's time is kept"
         );
         assert_eq!(hb.checkpoint().owed_since(), Some(t(10, 0)));
+    }
+
+    #[tokio::test]
+    async fn an_older_checkpoint_without_first_attempt_gets_the_earliest_it_shows() {
+        let store = MapStore::default();
+        let cps = cps(&store);
+        let key = cps.layout().checkpoint_key(&tenant(), ContentType::DlpAll);
+        // Written by an older build: a failed run at 09:00, last written at 09:30.
+        let mut old = Checkpoint::new(tenant(), ContentType::DlpAll, t(9, 30));
+        old.last_run = Some(LastRun {
+            run_id: "run-0".into(),
+            at: t(9, 0),
+            outcome: LastRunOutcome::Failed,
+            blobs: 0,
+            error: Some("AF10001".into()),
+        });
+        let mut v = serde_json::to_value(&old).unwrap();
+        v.as_object_mut().unwrap().remove("first_attempt_at");
+        store.raw_put(&key, Bytes::from(v.to_string()));
+        let h = held(
+            cps.claim(&tenant(), ContentType::DlpAll, "run-a", t(10, 0))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(h.checkpoint().first_attempt_at, Some(t(9, 0)));
     }
 
     #[tokio::test]
