@@ -32,6 +32,7 @@ Exit codes:
   1  the run completed with errors (a tenant/content type failed, blobs failed permanently)
   2  usage or configuration error (bad flag, missing credentials, bad tenant id, bad config file)
   3  an endpoint was unreachable or authentication failed (token endpoint, API, S3/SQS)
+  130, 143  `run` stopped by Ctrl-C (SIGINT) or SIGTERM, its leases released
 
 Environment:
   O365_TENANT_ID, O365_CLIENT_ID, O365_CLIENT_SECRET (the secret is read only from the
@@ -54,7 +55,9 @@ Examples:
 
 Running again adds only what is new: checkpoints live under <out>/<prefix>/_state/ and every
 blob is written once, create-only. Exit codes: 0 ok, 1 completed with errors, 2 usage or
-configuration error, 3 endpoint unreachable or authentication failed.";
+configuration error, 3 endpoint unreachable or authentication failed, 130/143 stopped by
+Ctrl-C/SIGTERM: no new window is started, what was listed is fetched, leases are released and
+the summary printed (a second Ctrl-C exits at once).";
 
 const REPLAY_HELP: &str = "\
 Replay sends content-blob messages again; the fetcher writes each blob once, so replaying

@@ -13,6 +13,10 @@ pub enum Code {
     Usage = 2,
     /// An endpoint was unreachable or authentication failed.
     Unreachable = 3,
+    /// Stopped by Ctrl-C (SIGINT, 128 + 2) after releasing its leases.
+    Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15) after releasing its leases.
+    Terminated = 143,
 }
 
 impl Code {

@@ -1,13 +1,13 @@
 //! Re-listing for `backfill` and `replay`: list windows through the lister's own
-//! `list_window` (no checkpoint is touched) into an in-process queue, then deliver the
-//! messages: print them (`--dry-run`), send them to SQS, or fetch them locally.
+//! `list_window` (no lease or progress is touched; it starts a subscription never started,
+//! as a run would) into an in-process queue, then deliver the messages: print them
+//! (`--dry-run`), send them to SQS, or fetch them locally.
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use o365_activity::api_error::AfCode;
 use o365_activity::queue::{MemoryQueue, SqsQueue};
 use o365_activity::store::ObjectStore;
 use o365_activity::{ContentType, QueueMessage, TenantId};
-use o365_lister::{ListWindowError, ListerSettings};
+use o365_lister::ListerSettings;
 use tokio::time::Instant;
 
 use crate::args::StorageArgs;
@@ -55,19 +55,15 @@ pub async fn list<S: ObjectStore>(
     for job in jobs {
         for slice in job.window.slices() {
             let what = format!("{} {} {}", job.tenant, job.content_type, slice);
-            let list_slice = || {
-                lister.list_window(
+            let result = lister
+                .list_window(
                     &job.tenant,
                     job.content_type,
                     slice.start,
                     slice.end,
                     deadline,
                 )
-            };
-            let mut result = list_slice().await;
-            if needs_subscription(&result) && start_subscription(conn, job, deadline).await {
-                result = list_slice().await;
-            }
+                .await;
             match result {
                 Ok(n) => tracing::info!(%what, listed = n, "window listed"),
                 Err(e) => {
@@ -84,36 +80,6 @@ pub async fn list<S: ObjectStore>(
         }
     }
     out
-}
-
-/// Whether listing failed because the subscription is missing or disabled (a tenant that
-/// was never collected from): starting it once and listing again can help.
-fn needs_subscription(result: &Result<usize, ListWindowError>) -> bool {
-    matches!(
-        result,
-        Err(ListWindowError::Api { source, .. })
-            if matches!(
-                source.af_code(),
-                Some(AfCode::SubscriptionNotFound | AfCode::SubscriptionDisabled)
-            )
-    )
-}
-
-/// Starts the subscription of a job's tenant and content type; whether that worked.
-async fn start_subscription(conn: &Connected, job: &Job, deadline: Instant) -> bool {
-    let Some((_, client)) = conn.tenants.iter().find(|(t, _)| t.tenant_id == job.tenant) else {
-        return false;
-    };
-    match client.start_subscription(job.content_type, deadline).await {
-        Ok(_) => {
-            tracing::info!(tenant_id = %job.tenant, content_type = %job.content_type, "subscription started");
-            true
-        }
-        Err(e) => {
-            tracing::error!(tenant_id = %job.tenant, content_type = %job.content_type, error = %e, "cannot start the subscription");
-            false
-        }
-    }
 }
 
 /// What delivering the messages did.

@@ -143,7 +143,7 @@ impl RunReport {
                     PairOutcome::Busy => {
                         let _ = writeln!(
                             s,
-                            "      another run holds this pair; a run stopped with Ctrl-C keeps it until its lease expires (the end of its --timeout, 15 minutes by default; see o365ctl status)"
+                            "      another run holds this pair; a run killed without a chance to stop (kill -9, a second Ctrl-C) keeps it until its lease expires (the end of its --timeout, 15 minutes by default; see o365ctl status)"
                         );
                     }
                     PairOutcome::Ok => {}

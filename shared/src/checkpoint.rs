@@ -62,6 +62,11 @@ pub struct Checkpoint {
     /// Why that start failed, if it did (shown while the next start must wait).
     #[serde(default)]
     pub subscription_error: Option<String>,
+    /// When a run first tried to collect this pair (its first claim, even if the run then
+    /// failed). Until a window completes, blobs are owed from here: a pair that fails for
+    /// longer than the API's reach before its first success reports the lost window.
+    #[serde(default)]
+    pub first_attempt_at: Option<DateTime<Utc>>,
     /// When the document was last written.
     pub updated_at: DateTime<Utc>,
 }
@@ -116,6 +121,7 @@ impl Checkpoint {
             last_run: None,
             subscription_started_at: None,
             subscription_error: None,
+            first_attempt_at: None,
             updated_at: now,
         }
     }
@@ -133,6 +139,35 @@ impl Checkpoint {
     /// Whether a blob was already enqueued within the overlap horizon.
     pub fn was_sent(&self, content_id: &str) -> bool {
         self.recent.contains_key(content_id)
+    }
+
+    /// The instant from which blobs are owed: the watermark, or before the first completed
+    /// window, when collection was first attempted (`None` before any attempt).
+    pub fn owed_since(&self) -> Option<DateTime<Utc>> {
+        self.watermark.or(self.first_attempt_at)
+    }
+
+    /// Notes a subscription start asked at `at` and why it failed (`None`: it succeeded);
+    /// an older start than the one recorded changes nothing.
+    pub fn note_subscription_start(&mut self, at: DateTime<Utc>, error: Option<String>) {
+        if self.subscription_started_at <= Some(at) {
+            self.subscription_started_at = Some(at);
+            self.subscription_error = error;
+        }
+    }
+
+    /// For a checkpoint written before `first_attempt_at` existed: the earliest instant it
+    /// shows a run at work (its last write, last run, subscription start), else `now`. The
+    /// real first attempt was no later, so a gap reported from here is never too large.
+    fn earliest_known_attempt(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        [
+            Some(self.updated_at),
+            self.last_run.as_ref().map(|r| r.at),
+            self.subscription_started_at,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(now, DateTime::min)
     }
 
     /// How far the checkpoint trails `now` (`None` before the first completed window).
@@ -162,8 +197,13 @@ impl Checkpoint {
     }
 
     /// Merges another copy of the same pair into this one (max watermark, union of
-    /// `recent`, later subscription start); lease and last run stay as they are here.
+    /// `recent`, later subscription start, earliest first attempt); lease and last run stay
+    /// as they are here.
     pub fn merge(&mut self, other: &Checkpoint, retention: TimeDelta) {
+        self.first_attempt_at = match (self.first_attempt_at, other.first_attempt_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.subscription_started_at = self
             .subscription_started_at
             .max(other.subscription_started_at);
@@ -203,7 +243,8 @@ pub struct GapReport {
     pub tenant_id: TenantId,
     /// The content type.
     pub content_type: ContentType,
-    /// Start of the lost window (the old watermark), inclusive.
+    /// Start of the lost window (the old watermark, or when a pair that never completed a
+    /// window was first attempted), inclusive.
     pub lost_from: DateTime<Utc>,
     /// End of the lost window (the earliest instant still listed), exclusive.
     pub lost_to: DateTime<Utc>,
@@ -426,7 +467,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
     }
 
     /// Claims a pair for `run_id` until `now + lease_duration` (the policy's), creating the
-    /// checkpoint if absent. Returns [`Claim::Busy`] when another run holds a live lease.
+    /// checkpoint if absent; the first claim of a pair records `first_attempt_at`. Returns [`Claim::Busy`] when another run holds a live lease.
     pub async fn claim(
         &self,
         tenant: &TenantId,
@@ -476,6 +517,9 @@ impl<S: ObjectStore> CheckpointStore<S> {
                 }
             };
             doc.lease = Some(lease.clone());
+            if doc.first_attempt_at.is_none() {
+                doc.first_attempt_at = Some(doc.earliest_known_attempt(now));
+            }
             doc.updated_at = now;
             match self
                 .store
@@ -595,12 +639,48 @@ impl<S: ObjectStore> CheckpointStore<S> {
         error: Option<String>,
     ) -> Result<CommitOutcome, CheckpointError> {
         self.update(held, at, |doc, _| {
-            if doc.subscription_started_at <= Some(at) {
-                doc.subscription_started_at = Some(at);
-                doc.subscription_error = error.clone();
-            }
+            doc.note_subscription_start(at, error.clone())
         })
         .await
+    }
+
+    /// Like [`CheckpointStore::note_subscription_start`] without holding the pair (an
+    /// explicit window listed outside a run): updates the pair's checkpoint if there is one,
+    /// leaving its lease and progress alone, and retries on a lost race like every
+    /// conditional write. Creates none: checkpoints are made by runs (`false` then).
+    pub async fn record_subscription_start(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        at: DateTime<Utc>,
+        error: Option<String>,
+    ) -> Result<bool, CheckpointError> {
+        let key = self.layout.checkpoint_key(tenant, content_type);
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let Some(found) = self.load_key(&key).await? else {
+                return Ok(false);
+            };
+            let mut doc = found.checkpoint;
+            doc.note_subscription_start(at, error.clone());
+            doc.updated_at = at;
+            match self
+                .store
+                .put(
+                    &key,
+                    to_body(&doc),
+                    &json_meta(),
+                    PutCondition::IfMatch(found.etag),
+                )
+                .await?
+            {
+                PutOutcome::Written { .. } => return Ok(true),
+                PutOutcome::PreconditionFailed => continue,
+            }
+        }
+        Err(CheckpointError::Contended {
+            key,
+            attempts: MAX_WRITE_ATTEMPTS,
+        })
     }
 
     /// Gives the lease up and records how the run ended. If another run took the lease
@@ -860,6 +940,37 @@ mod tests {
                 .unwrap(),
         );
         assert!(hb.checkpoint().is_held_by("run-b"));
+        assert_eq!(
+            hb.checkpoint().first_attempt_at,
+            Some(t(10, 0)),
+            "the first claim's time is kept"
+        );
+        assert_eq!(hb.checkpoint().owed_since(), Some(t(10, 0)));
+    }
+
+    #[tokio::test]
+    async fn an_older_checkpoint_without_first_attempt_gets_the_earliest_it_shows() {
+        let store = MapStore::default();
+        let cps = cps(&store);
+        let key = cps.layout().checkpoint_key(&tenant(), ContentType::DlpAll);
+        // Written by an older build: a failed run at 09:00, last written at 09:30.
+        let mut old = Checkpoint::new(tenant(), ContentType::DlpAll, t(9, 30));
+        old.last_run = Some(LastRun {
+            run_id: "run-0".into(),
+            at: t(9, 0),
+            outcome: LastRunOutcome::Failed,
+            blobs: 0,
+            error: Some("AF10001".into()),
+        });
+        let mut v = serde_json::to_value(&old).unwrap();
+        v.as_object_mut().unwrap().remove("first_attempt_at");
+        store.raw_put(&key, Bytes::from(v.to_string()));
+        let h = held(
+            cps.claim(&tenant(), ContentType::DlpAll, "run-a", t(10, 0))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(h.checkpoint().first_attempt_at, Some(t(9, 0)));
     }
 
     #[tokio::test]

@@ -173,6 +173,12 @@ impl SimHandle {
         self.sim.admin_disable(tenant, ct)
     }
 
+    /// Grants or revokes the tenant app's `ActivityFeed.ReadDlp` permission (admin consent);
+    /// tokens issued afterwards carry the change, tokens already issued keep their roles.
+    pub fn set_dlp_permission(&self, tenant: &str, granted: bool) -> Result<(), SimError> {
+        self.sim.set_dlp_permission(tenant, granted)
+    }
+
     /// Mints a valid access token for a tenant without calling the token endpoint.
     pub fn access_token(&self, tenant: &str) -> String {
         let dlp = {

@@ -384,6 +384,17 @@ impl Sim {
         Ok(())
     }
 
+    /// Grants or revokes `ActivityFeed.ReadDlp` for a tenant's app, as an admin consenting
+    /// (or withdrawing consent) would; tokens issued afterwards carry the change.
+    pub fn set_dlp_permission(&self, tenant_id: &str, granted: bool) -> Result<(), SimError> {
+        let mut store = self.write();
+        let tenant = store
+            .tenant_index(tenant_id)
+            .ok_or_else(|| SimError::Config(format!("tenant {tenant_id} is not configured")))?;
+        store.tenants[tenant].spec.dlp_permission = granted;
+        Ok(())
+    }
+
     /// Publishes an arbitrary body as a blob, listable now.
     pub fn publish_blob(
         &self,

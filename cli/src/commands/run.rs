@@ -1,5 +1,6 @@
 //! `o365ctl run`: the lister, then the fetcher over the queue, on this machine; once or every
-//! DURATION. The code that runs is the code of the two Lambda functions.
+//! DURATION. The code that runs is the code of the two Lambda functions. Ctrl-C or SIGTERM
+//! stops it cleanly (see [`crate::interrupt`]).
 
 use o365_activity::clock::Clock;
 use o365_activity::keys::KeyLayout;
@@ -15,6 +16,7 @@ use crate::commands::Ui;
 use crate::config::process_env;
 use crate::connect::Connected;
 use crate::exit::{CmdResult, Code, Failure};
+use crate::interrupt::Interrupts;
 use crate::pipeline::{drain_memory, drain_sqs};
 use crate::progress::Progress;
 use crate::summary::RunReport;
@@ -22,6 +24,7 @@ use crate::target::{with_store, StoreTarget};
 
 /// Runs `o365ctl run`.
 pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
+    let interrupts = Interrupts::listen();
     let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
     let settings = lister_settings(&args.storage, args.overlap)?;
     let aws = args.storage.aws().await;
@@ -36,7 +39,14 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
     loop {
         n += 1;
         let report = with_store!(store.clone(), |s| {
-            once(s, &store, sqs.clone(), &conn, &args, &settings, ui, n).await
+            let run = Run {
+                args: &args,
+                settings: &settings,
+                ui,
+                n,
+                interrupts: &interrupts,
+            };
+            once(s, &store, sqs.clone(), &conn, run).await
         });
         match report {
             Ok(report) => {
@@ -52,6 +62,9 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
                 worst = worst.max(f.code);
             }
         }
+        if interrupts.code().is_some() {
+            break;
+        }
         let Some(every) = args.every else { break };
         if args.max_runs.is_some_and(|max| n >= max) {
             break;
@@ -64,11 +77,11 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = tokio::signal::ctrl_c() => break,
+            () = interrupts.wait() => break,
         }
     }
     conn.shutdown().await;
-    Ok(worst)
+    Ok(interrupts.code().unwrap_or(worst))
 }
 
 /// The lister's settings from the command line (prefix, overlap), validated.
@@ -118,18 +131,33 @@ pub fn lister<S: ObjectStore, Q: Queue>(
     )
 }
 
-/// One run: list into the queue, then drain the queue through the fetcher.
-#[allow(clippy::too_many_arguments)]
+/// What one run of the loop needs besides storage and connections.
+struct Run<'a> {
+    args: &'a RunArgs,
+    settings: &'a ListerSettings,
+    ui: Ui,
+    n: u64,
+    interrupts: &'a Interrupts,
+}
+
+/// One run: list into the queue, then drain the queue through the fetcher. When
+/// interrupted, the lister stops (leases released, no window half-committed); what it
+/// already listed into the in-process queue is still fetched (its windows are committed, so
+/// nothing else would), while an SQS queue keeps its messages for the next drain.
 async fn once<S: ObjectStore>(
     store: S,
     target: &StoreTarget,
     sqs: Option<SqsQueue>,
     conn: &Connected,
-    args: &RunArgs,
-    settings: &ListerSettings,
-    ui: Ui,
-    n: u64,
+    run: Run<'_>,
 ) -> Result<RunReport, Failure> {
+    let Run {
+        args,
+        settings,
+        ui,
+        n,
+        interrupts,
+    } = run;
     let deadline = Instant::now() + args.timeout;
     let progress = Progress::new(ui.quiet, false);
     let fetcher = fetcher(store.clone(), &args.storage, conn);
@@ -137,16 +165,20 @@ async fn once<S: ObjectStore>(
         None => {
             let queue = MemoryQueue::new();
             let lister = lister(store, queue.clone(), conn, settings);
-            let summary = lister.run(deadline).await;
+            let summary = lister.run_until(deadline, interrupts.cancel()).await;
             let totals = drain_memory(&fetcher, &queue, deadline, &progress).await;
             (summary, totals)
         }
         Some(queue) => {
             let lister = lister(store, queue.clone(), conn, settings);
-            let summary = lister.run(deadline).await;
-            let totals = drain_sqs(&fetcher, &queue, deadline, &progress)
-                .await
-                .map_err(Failure::unreachable)?;
+            let summary = lister.run_until(deadline, interrupts.cancel()).await;
+            let totals = if interrupts.code().is_some() {
+                Default::default()
+            } else {
+                drain_sqs(&fetcher, &queue, deadline, &progress)
+                    .await
+                    .map_err(Failure::unreachable)?
+            };
             (summary, totals)
         }
     };

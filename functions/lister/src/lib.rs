@@ -10,14 +10,18 @@
 //!    holds is reported `Busy` and left alone.
 //! 3. If the watermark is older than the API's reach (`now − 7 d + margin`), write a gap
 //!    report for `[watermark, reach)` (create-only), log it, count it, and move on from the
-//!    reach. A first run (no watermark) backfills the full reach and reports no gap.
+//!    reach. A pair without a watermark owes blobs from its first attempt (recorded by its
+//!    first claim, even when that run failed, e.g. on a missing permission): if that is
+//!    older than the reach, `[first_attempt_at, reach)` is reported the same way. A first
+//!    run (no checkpoint) backfills the full reach and reports no gap.
 //! 4. List `[watermark − overlap, now)` in whole-second windows shorter than 24 h, each
 //!    following every `NextPageUri`; drop ids listed twice or already sent (the checkpoint's
 //!    `recent`); send the rest; only when the queue accepted all of them, commit the window
 //!    (watermark = window end, ids remembered). A failed send keeps what was accepted and
 //!    stops the pair without moving the watermark; the next run lists the window again.
-//! 5. Stop starting windows when the deadline is near; release the lease with a `last_run`
-//!    summary for `o365ctl status`.
+//! 5. Stop starting windows when the deadline is near, or at once when cancelled
+//!    ([`Lister::run_until`]: a window in flight is dropped uncommitted); release the lease
+//!    with a `last_run` summary for `o365ctl status`.
 //!
 //! Guarantees: every blob listable at some listing of its window is enqueued (late blobs up
 //! to the overlap are found on a later run); a blob is not enqueued twice by repeated or

@@ -20,6 +20,7 @@ use o365_activity::queue::{Queue, QueueError};
 use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
 use o365_activity::{ContentListing, ContentType, QueueMessage, TenantId};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -170,6 +171,14 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     /// `settings.concurrency`, stopping cleanly before `deadline`. Never fails as a whole:
     /// each pair reports its own outcome.
     pub async fn run(&self, deadline: Instant) -> RunSummary {
+        let (_keep, never) = watch::channel(false);
+        self.run_until(deadline, never).await
+    }
+
+    /// Like [`Lister::run`], and also stops when `cancel` turns `true` (an operator's
+    /// Ctrl-C): no new pair or window is started, a window in flight is abandoned without
+    /// being committed (the next run lists it again), and every lease held is released.
+    pub async fn run_until(&self, deadline: Instant, cancel: watch::Receiver<bool>) -> RunSummary {
         let run_id = uuid::Uuid::new_v4().to_string();
         let pairs: Vec<(usize, ContentType)> = self
             .tenants
@@ -191,18 +200,27 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         let before: Vec<ClientStats> = self.tenants.iter().map(|(_, c)| c.stats()).collect();
         let concurrency = self.settings.concurrency.max(1);
         let subs: Vec<Subscriptions> = stream::iter(self.tenants.iter())
-            .map(|(t, c)| self.list_subscriptions(t, c, deadline))
+            .map(|(t, c)| {
+                let cancel = cancel.clone();
+                async move {
+                    tokio::select! {
+                        subs = self.list_subscriptions(t, c, deadline) => subs,
+                        () = cancelled(cancel) => Subscriptions::OutOfTime,
+                    }
+                }
+            })
             .buffered(concurrency)
             .collect()
             .await;
         let mut results: Vec<(usize, PairSummary)> = stream::iter(pairs.into_iter().enumerate())
             .map(|(order, (i, ct))| {
-                let (tenant, client) = &self.tenants[i];
+                let tenant = &self.tenants[i];
                 let subs = &subs[i];
                 let run_id = run_id.as_str();
+                let cancel = cancel.clone();
                 async move {
                     let summary = self
-                        .run_pair(run_id, tenant, client, ct, subs, deadline)
+                        .run_pair(run_id, tenant, ct, subs, deadline, cancel)
                         .await;
                     self.emit_pair_metrics(&summary);
                     (order, summary)
@@ -267,15 +285,18 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     async fn run_pair(
         &self,
         run_id: &str,
-        tenant: &TenantConfig,
-        client: &ActivityClient,
+        (tenant, client): &(TenantConfig, ActivityClient),
         ct: ContentType,
         subs: &Subscriptions,
         deadline: Instant,
+        cancel: watch::Receiver<bool>,
     ) -> PairSummary {
         let tenant_id = &tenant.tenant_id;
         let mut summary = PairSummary::new(tenant_id.clone(), ct);
-        if self.out_of_time(deadline) || matches!(subs, Subscriptions::OutOfTime) {
+        if self.out_of_time(deadline)
+            || matches!(subs, Subscriptions::OutOfTime)
+            || *cancel.borrow()
+        {
             return summary;
         }
         // No longer a lease than this run can use: a killed run blocks its pairs only until
@@ -299,15 +320,20 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 return summary;
             }
         };
-        let stop = match self
-            .ensure_subscription(client, ct, subs, &mut held, deadline)
-            .await
-        {
-            Err(stop) => Some(stop),
-            Ok(()) => self
-                .list_until_now(client, tenant_id, ct, &mut held, &mut summary, deadline)
+        let work = async {
+            self.ensure_subscription(client, ct, subs, &mut held, deadline)
+                .await?;
+            self.list_until_now(client, tenant_id, ct, &mut held, &mut summary, deadline)
                 .await
-                .err(),
+        };
+        // On cancellation the work in flight is dropped: a window sent but not committed is
+        // listed again by the next run (at-least-once), and the lease is released below.
+        let stop = tokio::select! {
+            result = work => result.err(),
+            () = cancelled(cancel) => {
+                info!(tenant_id = %tenant_id, content_type = %ct, "stopping: cancelled");
+                Some(Stop::Paused)
+            }
         };
         let (outcome, error) = match &stop {
             None => {
@@ -370,29 +396,47 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 if started_recently && cp.subscription_error.is_none() {
                     return Ok(());
                 }
-                self.start_subscription(client, ct, held, deadline).await
+                let tenant = held.checkpoint().tenant_id.clone();
+                self.start_subscription(client, &tenant, ct, Some(held), deadline)
+                    .await
             }
             Subscriptions::Failed(msg) => Err(Stop::Failed(msg.clone())),
             Subscriptions::OutOfTime => Err(Stop::Paused),
         }
     }
 
-    /// `subscriptions/start`, at most once per cooldown (recorded in the checkpoint).
+    /// `subscriptions/start`, at most once per cooldown (recorded in the checkpoint: through
+    /// the held lease in a run, or by a plain conditional write for an explicit window, when
+    /// the pair has a checkpoint; without one the API's own 15-minute answer applies).
     async fn start_subscription(
         &self,
         client: &ActivityClient,
+        tenant: &TenantId,
         ct: ContentType,
-        held: &mut HeldCheckpoint,
+        held: Option<&mut HeldCheckpoint>,
         deadline: Instant,
     ) -> Result<(), Stop> {
-        let tenant = held.checkpoint().tenant_id.clone();
         let now = self.now();
-        if let Some(at) = held.checkpoint().subscription_started_at {
+        let last_start = match held.as_deref() {
+            Some(h) => h.checkpoint().subscription_started_at.map(|at| {
+                let error = h.checkpoint().subscription_error.clone();
+                (at, error)
+            }),
+            None => self
+                .checkpoints
+                .load(tenant, ct)
+                .await
+                .map_err(|e| Stop::Failed(format!("reading the checkpoint: {e}")))?
+                .and_then(|l| {
+                    let cp = l.checkpoint;
+                    cp.subscription_started_at
+                        .map(|at| (at, cp.subscription_error))
+                }),
+        };
+        if let Some((at, error)) = last_start {
             let ready = at + self.settings.start_cooldown_delta();
             if now < ready {
-                let why = held
-                    .checkpoint()
-                    .subscription_error
+                let why = error
                     .as_deref()
                     .map(|e| format!(" and failed: {e}"))
                     .unwrap_or_default();
@@ -414,10 +458,19 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 describe(e)
             )
         });
-        self.checkpoints
-            .note_subscription_start(held, now, error.clone())
-            .await
-            .map_err(|e| Stop::Failed(format!("recording the subscription start: {e}")))?;
+        let recorded = match held {
+            Some(h) => self
+                .checkpoints
+                .note_subscription_start(h, now, error.clone())
+                .await
+                .map(|_| ()),
+            None => self
+                .checkpoints
+                .record_subscription_start(tenant, ct, now, error.clone())
+                .await
+                .map(|_| ()),
+        };
+        recorded.map_err(|e| Stop::Failed(format!("recording the subscription start: {e}")))?;
         match result {
             Ok(outcome) => {
                 info!(tenant_id = %tenant, content_type = %ct, ?outcome, "subscription started");
@@ -446,7 +499,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 return Err(Stop::Paused);
             }
             let now = floor_second(self.now());
-            if let Some(lost) = self.rules.gap(held.checkpoint().watermark, now) {
+            if let Some(lost) = self.rules.gap(held.checkpoint().owed_since(), now) {
                 let gap = self.report_gap(held, lost, now).await?;
                 summary.gaps.push(gap);
             }
@@ -454,7 +507,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 return Ok(());
             };
             let listing = match self
-                .list_window_once(client, ct, window, Some(&mut *held), deadline)
+                .list_window_once(client, tenant_id, ct, window, Some(&mut *held), deadline)
                 .await
             {
                 Ok(l) => l,
@@ -575,7 +628,8 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         now: DateTime<Utc>,
     ) -> Result<GapReport, Stop> {
         let cp = held.checkpoint();
-        let gap = GapReport::new(
+        let never_completed = cp.watermark.is_none();
+        let mut gap = GapReport::new(
             cp.tenant_id.clone(),
             cp.content_type,
             lost.start,
@@ -583,6 +637,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             now,
             held.run_id(),
         );
+        if never_completed {
+            gap.reason = "collection of this pair was first attempted at lost_from but no window completed (e.g. a missing permission) until that was older than the API's 7-day listing reach; blobs of this window can no longer be listed through the Management Activity API (use the portal audit search / Search-UnifiedAuditLog)".to_owned();
+        }
         let failed = |e: CheckpointError| Stop::Failed(format!("recording a gap report: {e}"));
         let created = self.checkpoints.write_gap(&gap).await.map_err(failed)?;
         warn!(
@@ -611,11 +668,15 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         Ok(gap)
     }
 
-    /// One `list_content` call; on AF20022/AF20023 starts the subscription (when a checkpoint
-    /// is held to record it) and retries once.
+    /// One `list_content` call; on AF20022/AF20023 makes sure the subscription is started
+    /// and retries once. In a run (`held`), the run's own listing of the subscriptions said
+    /// it was enabled, so it is restarted; for an explicit window the subscriptions are
+    /// listed first and only a missing or disabled one is started. Either way at most once
+    /// per cooldown, recorded in the checkpoint.
     async fn list_window_once(
         &self,
         client: &ActivityClient,
+        tenant: &TenantId,
         ct: ContentType,
         window: Window,
         held: Option<&mut HeldCheckpoint>,
@@ -632,8 +693,12 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     Some(AfCode::SubscriptionNotFound | AfCode::SubscriptionDisabled)
                 ) =>
             {
-                let Some(held) = held else { return Err(e) };
-                if let Err(stop) = self.start_subscription(client, ct, held, deadline).await {
+                if held.is_none() && self.subscription_enabled(client, ct, deadline).await? {
+                    // Enabled since the listing failed: just list again.
+                } else if let Err(stop) = self
+                    .start_subscription(client, tenant, ct, held, deadline)
+                    .await
+                {
                     if let Stop::Failed(msg) = stop {
                         warn!(content_type = %ct, error = %msg, "could not restart the subscription");
                     }
@@ -647,10 +712,28 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         }
     }
 
+    /// Whether the tenant's subscription to `ct` is enabled now (`subscriptions/list`).
+    async fn subscription_enabled(
+        &self,
+        client: &ActivityClient,
+        ct: ContentType,
+        deadline: Instant,
+    ) -> Result<bool, ClientError> {
+        let list = client
+            .list_subscriptions(self.call_deadline(deadline))
+            .await?;
+        Ok(list
+            .iter()
+            .any(|s| s.content_type == ct.as_str() && s.status == "enabled"))
+    }
+
     /// Enqueues every blob listed in `[start, end)` for one tenant and content type without
     /// touching the checkpoint (`o365ctl replay --window`, `backfill`). The window may be
     /// longer than a day (it is sliced) but must start within the API's reach; an end in the
-    /// future is clamped to now. Returns the number of messages sent.
+    /// future is clamped to now. A subscription never started (or disabled) is started when
+    /// the listing says so, as a run would (at most once per cooldown, recorded in the pair's
+    /// checkpoint when it has one), and the listing retried once; no lease is taken, no
+    /// progress touched, no checkpoint created. Returns the number of messages sent.
     pub async fn list_window(
         &self,
         tenant: &TenantId,
@@ -678,7 +761,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         let mut sent = 0usize;
         for window in self.rules.split(start, end) {
             let listing = self
-                .list_window_once(client, ct, window, None, deadline)
+                .list_window_once(client, tenant, ct, window, None, deadline)
                 .await
                 .map_err(|source| ListWindowError::Api {
                     tenant: tenant.clone(),
@@ -744,6 +827,13 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             m.count("ApiErrors", n);
             m.emit(&self.metrics);
         }
+    }
+}
+
+/// Resolves once `cancel` is `true`; never when its sender is gone without cancelling.
+async fn cancelled(mut cancel: watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

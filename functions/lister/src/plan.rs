@@ -71,10 +71,11 @@ impl WindowRules {
         }
     }
 
-    /// The window lost for good, `[watermark, reach_start)`, when the watermark has fallen
-    /// behind the API's reach. A first run (no watermark) loses nothing.
-    pub fn gap(&self, watermark: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<Window> {
-        let w = watermark?;
+    /// The window lost for good, `[owed_since, reach_start)`, when the instant blobs are owed
+    /// from (the watermark, or the first attempt of a pair that never completed a window, see
+    /// `Checkpoint::owed_since`) has fallen behind the API's reach. A first run loses nothing.
+    pub fn gap(&self, owed_since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<Window> {
+        let w = owed_since?;
         let reach = self.reach_start(now);
         (w < reach).then_some(Window {
             start: w,

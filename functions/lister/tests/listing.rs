@@ -219,6 +219,100 @@ async fn an_eight_day_outage_is_reported_once_with_the_lost_window() {
 }
 
 #[tokio::test]
+async fn a_type_failing_for_ten_days_before_its_first_success_reports_the_lost_window() {
+    let mut no_dlp = tenant_spec(T1);
+    no_dlp.dlp_permission = false;
+    let env = Local::start(vec![no_dlp], &[], |c| {
+        c.blob_window = Duration::from_secs(3600);
+    })
+    .await;
+    let (sim, queue, metrics) = (&env.sim, &env.queue, &env.metrics);
+    let s = settings();
+    let rules: WindowRules = s.window_rules();
+    let first_attempt = sim.now();
+    let first = env.lister(&[T1], s.clone()).run(far_deadline()).await;
+    let dlp = |s: &RunSummary| {
+        s.pairs
+            .iter()
+            .find(|p| p.content_type == ContentType::DlpAll)
+            .cloned()
+            .unwrap()
+    };
+    assert!(matches!(dlp(&first).outcome, PairOutcome::Failed(_)));
+    assert!(first.pairs.iter().all(|p| p.gaps.is_empty()));
+
+    // Ten days of daily runs: the other types keep up, DLP.All keeps failing; then the
+    // admin grants ActivityFeed.ReadDlp.
+    for _ in 0..10 {
+        sim.advance(Duration::from_secs(24 * 3600));
+        let daily = env.lister(&[T1], s.clone()).run(far_deadline()).await;
+        assert!(matches!(dlp(&daily).outcome, PairOutcome::Failed(_)));
+        assert!(daily.pairs.iter().all(|p| p.gaps.is_empty()), "{daily:?}");
+    }
+    sim.set_dlp_permission(T1, true).unwrap();
+    // The next scheduled run, outside the 15-minute start cooldown of the last failed start.
+    sim.advance(Duration::from_secs(20 * 60));
+    queue.drain();
+    // A fresh lister, as a new Lambda invocation would be (and with a fresh token).
+    let l = env.lister(&[T1], s);
+    let after = l.run(far_deadline()).await;
+    assert_all_ok(&after);
+    let pair = dlp(&after);
+    assert_eq!(pair.gaps.len(), 1, "{pair:?}");
+    let gap = &pair.gaps[0];
+    assert_eq!(gap.lost_from, first_attempt);
+    assert_eq!(gap.lost_to, rules.reach_start(sim.now()));
+    assert_eq!(
+        (gap.tenant_id.clone(), gap.content_type),
+        (tid(T1), ContentType::DlpAll)
+    );
+    assert!(after
+        .pairs
+        .iter()
+        .filter(|p| p.content_type != ContentType::DlpAll)
+        .all(|p| p.gaps.is_empty()));
+    assert_eq!(
+        l.checkpoints().list_gaps().await.unwrap(),
+        vec![gap.clone()]
+    );
+    let gap_lines = metrics
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("GapsReported") && l.contains("DLP.All"))
+        .count();
+    assert_eq!(gap_lines, 1);
+
+    // The next run reports nothing new.
+    sim.advance(Duration::from_secs(600));
+    let later = l.run(far_deadline()).await;
+    assert!(later.pairs.iter().all(|p| p.gaps.is_empty()));
+    assert_eq!(l.checkpoints().list_gaps().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_run_starts_nothing_and_holds_no_lease() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let l = env.lister(&[T1], settings());
+    let (tx, cancel) = tokio::sync::watch::channel(false);
+    tx.send(true).unwrap();
+    let s = l.run_until(far_deadline(), cancel).await;
+    assert_eq!(s.pairs.len(), 5);
+    assert!(
+        s.pairs.iter().all(|p| !p.complete && p.windows == 0),
+        "{s:?}"
+    );
+    assert!(l.checkpoints().list().await.unwrap().is_empty());
+    assert!(env.queue.drain().is_empty());
+    // A sender dropped without cancelling cancels nothing.
+    let (tx, cancel) = tokio::sync::watch::channel(false);
+    drop(tx);
+    assert_all_ok(&l.run_until(far_deadline(), cancel).await);
+    for cp in l.checkpoints().list().await.unwrap() {
+        assert_eq!(cp.lease, None);
+    }
+}
+
+#[tokio::test]
 async fn throttling_and_server_error_storms_slow_it_down_without_loss() {
     let env = Local::start(
         vec![tenant_spec(T1)],
@@ -534,6 +628,79 @@ async fn explicit_windows_are_sliced_checked_and_leave_the_checkpoint_alone() {
         .await
         .unwrap_err();
     assert!(unknown.to_string().contains("not configured"));
+}
+
+#[tokio::test]
+async fn an_explicit_window_of_a_never_started_subscription_starts_it_once() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |c| {
+        c.history = Duration::from_secs(3 * 24 * 3600);
+    })
+    .await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let s = ListerSettings {
+        content_types: Some(vec![ContentType::SharePoint]),
+        ..settings()
+    };
+    let l = env.lister(&[T1], s);
+    let starts = |sim: &o365_sim::SimHandle| {
+        sim.ledger()
+            .requests
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("start"))
+            .filter_map(|r| r.content_type.clone())
+            .collect::<Vec<_>>()
+    };
+    let end = sim.now() - TimeDelta::hours(2);
+    let start = end - TimeDelta::hours(30);
+    let t1 = tid(T1);
+    let list = || l.list_window(&t1, ContentType::SharePoint, start, end, far_deadline());
+    let n = list().await.unwrap();
+    let ledger = sim.ledger();
+    let expected: BTreeSet<String> = ledger
+        .published_for(T1, "Audit.SharePoint")
+        .filter(|b| b.content_created >= start && b.content_created < end)
+        .map(|b| format!("{}/{}/{}", b.tenant_id, b.content_type, b.content_id))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(n, expected.len());
+    assert_exactly_once(&queue.drain(), &expected);
+    assert_eq!(starts(sim), vec!["Audit.SharePoint".to_string()]);
+    // No checkpoint is created outside a run.
+    assert!(l.checkpoints().list().await.unwrap().is_empty());
+
+    // Started now: listing again starts nothing.
+    assert_eq!(list().await.unwrap(), n);
+    assert_eq!(starts(sim).len(), 1);
+
+    // A run makes the checkpoint (the subscription is enabled: it starts nothing). Later an
+    // admin disables the subscription: listing restarts it and records the start there.
+    assert_all_ok(&l.run(far_deadline()).await);
+    queue.drain();
+    assert_eq!(starts(sim).len(), 1);
+    sim.advance(Duration::from_secs(20 * 60));
+    sim.disable_subscription(T1, "Audit.SharePoint").unwrap();
+    list().await.unwrap();
+    assert_eq!(starts(sim).len(), 2);
+    let cp = l
+        .checkpoints()
+        .load(&tid(T1), ContentType::SharePoint)
+        .await
+        .unwrap()
+        .unwrap()
+        .checkpoint;
+    assert_eq!(cp.subscription_started_at, Some(sim.now()));
+    assert_eq!(cp.lease, None);
+
+    // Disabled again inside the cooldown: not started, and the listing's error is returned.
+    sim.disable_subscription(T1, "Audit.SharePoint").unwrap();
+    sim.advance(Duration::from_secs(5 * 60));
+    let e = list().await.unwrap_err();
+    assert!(e.to_string().contains("AF20023"), "{e}");
+    assert_eq!(starts(sim).len(), 2);
+    // After the cooldown it is restarted (a restarted subscription lists only new content).
+    sim.advance(Duration::from_secs(15 * 60));
+    list().await.unwrap();
+    assert_eq!(starts(sim).len(), 3);
 }
 
 #[tokio::test]
