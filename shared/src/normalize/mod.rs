@@ -235,43 +235,106 @@ struct LineWriter {
     seen: u64,
 }
 
+/// Appends an integer in decimal (the hot path avoids `fmt` machinery).
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `,"<name>":"<text>"`; `text` must need no JSON escaping.
+fn push_str_member(out: &mut Vec<u8>, name: &str, text: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends `,"<name>":<n>`.
+fn push_int_member(out: &mut Vec<u8>, name: &str, n: i64) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_int(out, n);
+}
+
 fn write_name_and_id(
     out: &mut Vec<u8>,
     member: &str,
+    id_member: &str,
     value: Option<&Scalar<'_>>,
     name_of: fn(i64) -> Option<&'static str>,
-) -> std::io::Result<()> {
+) {
     if let Some(n) = value.and_then(Scalar::lenient_int) {
         if let Some(name) = name_of(n) {
             // Table names are plain text (a unit test checks no escaping is needed).
-            write!(out, ",\"{member}\":\"{name}\"")?;
+            push_str_member(out, member, name);
         }
-        write!(out, ",\"{member}_id\":{n}")?;
+        push_int_member(out, id_member, n);
     }
-    Ok(())
 }
 
 impl LineWriter {
     fn write_normalized(&mut self, f: &RecordFields<'_>) -> std::io::Result<()> {
         let out = &mut self.staging;
-        if let Some(t) = f
-            .creation_time
-            .as_ref()
-            .and_then(Scalar::as_str)
-            .and_then(values::event_time)
-        {
-            write!(out, ",\"event_time\":\"{}\"", t.text)?;
-            self.stats.add_event(t.at);
+        if let Some(ct) = f.creation_time.as_ref().and_then(Scalar::as_str) {
+            if let Some(at) = values::parse_wire_form(ct) {
+                // The zone-less wire form: RFC 3339 UTC is the same text plus `Z`.
+                out.extend_from_slice(b",\"event_time\":\"");
+                out.extend_from_slice(ct.as_bytes());
+                out.extend_from_slice(b"Z\"");
+                self.stats.add_event(at);
+            } else if let Some(t) = values::event_time(ct) {
+                push_str_member(out, "event_time", &t.text);
+                self.stats.add_event(t.at);
+            }
         }
-        write_name_and_id(out, "record_type", f.record_type.as_ref(), record_type_name)?;
-        write_name_and_id(out, "user_type", f.user_type.as_ref(), user_type_name)?;
+        write_name_and_id(
+            out,
+            "record_type",
+            "record_type_id",
+            f.record_type.as_ref(),
+            record_type_name,
+        );
+        write_name_and_id(
+            out,
+            "user_type",
+            "user_type_id",
+            f.user_type.as_ref(),
+            user_type_name,
+        );
         let ip_text = [&f.client_ip, &f.client_ip_early]
             .into_iter()
             .find_map(|v| v.as_ref().and_then(Scalar::as_str));
         if let Some(addr) = ip_text.and_then(values::client_addr) {
-            write!(out, ",\"client_ip\":\"{}\"", addr.ip)?;
+            match addr.ip {
+                std::net::IpAddr::V4(v4) => {
+                    out.extend_from_slice(b",\"client_ip\":\"");
+                    for (i, octet) in v4.octets().into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(b'.');
+                        }
+                        push_int(out, i64::from(octet));
+                    }
+                    out.push(b'"');
+                }
+                v6 => write!(out, ",\"client_ip\":\"{v6}\"")?,
+            }
             if let Some(p) = addr.port {
-                write!(out, ",\"client_port\":{p}")?;
+                push_int_member(out, "client_port", i64::from(p));
             }
         }
         let outcome = match &f.result_status {
@@ -282,7 +345,7 @@ impl LineWriter {
             Some(_) => Some(values::Outcome::Unknown),
         };
         if let Some(o) = outcome {
-            write!(out, ",\"outcome\":\"{}\"", o.as_str())?;
+            push_str_member(out, "outcome", o.as_str());
         }
         Ok(())
     }

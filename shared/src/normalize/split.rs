@@ -193,7 +193,14 @@ impl Splitter {
                     i += 1;
                     continue;
                 }
-                match memchr2(b'"', b'\\', &buf[i..]) {
+                // Most strings in audit records are short: look at a few bytes directly
+                // before paying for a vectorized search.
+                let near = (i + 16).min(len);
+                let hit = buf[i..near]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\')
+                    .or_else(|| memchr2(b'"', b'\\', &buf[near..]).map(|p| p + (near - i)));
+                match hit {
                     None => return None,
                     Some(p) => {
                         i += p;
