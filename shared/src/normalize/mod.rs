@@ -350,6 +350,7 @@ impl LineWriter {
         Ok(())
     }
 
+    /// A record the splitter delimited: validate, read and write it.
     fn record(&mut self, rec: &[u8]) -> Result<(), NormalizeError> {
         self.seen += 1;
         let record = self.seen;
@@ -361,8 +362,26 @@ impl LineWriter {
             record,
             message: e.to_string(),
         })?;
+        self.write_line(rec, &f)
+    }
+
+    /// A record at the start of `text` (which runs on to the end of the chunk): read and
+    /// write it and return its length, or `None` to let the splitter delimit it (incomplete
+    /// here, or invalid: the exact path then reports it).
+    fn record_at_start(&mut self, text: &str) -> Result<Option<usize>, NormalizeError> {
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RecordFields<'_>>();
+        let Some(Ok(f)) = stream.next() else {
+            return Ok(None);
+        };
+        let n = stream.byte_offset();
+        self.seen += 1;
+        self.write_line(&text.as_bytes()[..n], &f)?;
+        Ok(Some(n))
+    }
+
+    fn write_line(&mut self, rec: &[u8], f: &RecordFields<'_>) -> Result<(), NormalizeError> {
         if f.has_reserved {
-            return Err(NormalizeError::ReservedMember { record });
+            return Err(NormalizeError::ReservedMember { record: self.seen });
         }
         let line_start = self.staging.len();
         // The splitter hands over `{...}`: everything but the closing brace stays as it is.
@@ -380,7 +399,7 @@ impl LineWriter {
             self.staging.push(b',');
         }
         self.staging.extend_from_slice(&self.prefix);
-        self.write_normalized(&f)?;
+        self.write_normalized(f)?;
         self.staging.extend_from_slice(b"}}\n");
         self.stats.records += 1;
         self.stats.bytes_lines += (self.staging.len() - line_start) as u64;
@@ -453,10 +472,12 @@ impl BlobNormalizer {
         if self.failed {
             return Err(NormalizeError::AfterError);
         }
-        let writer = &mut self.writer;
-        let res = self
-            .splitter
-            .push(chunk, &mut |rec: &[u8]| writer.record(rec));
+        let writer = std::cell::RefCell::new(&mut self.writer);
+        let res = self.splitter.push_parsing(
+            chunk,
+            Some(&mut |text: &str| writer.borrow_mut().record_at_start(text)),
+            &mut |rec: &[u8]| writer.borrow_mut().record(rec),
+        );
         self.writer.stats.bytes_in = self.splitter.bytes();
         if res.is_err() {
             self.failed = true;
