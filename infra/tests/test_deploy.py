@@ -20,28 +20,19 @@ Uses the moto server at $MOTO_ENDPOINT, or starts one on 127.0.0.1 and stops it 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-import boto3
 import pytest
 
+from moto_stack import REGION, client as _client, deploy, moto_endpoint
+import sam_translate  # noqa: E402  (moto_stack puts infra/ on the path)
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "infra"))
-
-import sam_translate  # noqa: E402
-
-REGION = "us-east-1"
 
 # Resource types moto 5.2's CloudFormation does not implement: it skips them without error.
 MOTO_UNSUPPORTED = {
@@ -54,74 +45,11 @@ MOTO_UNSUPPORTED = {
     "AWS::SQS::QueuePolicy",
 }
 
-BINARIES = {"ListerFunction": "o365-lister", "FetcherFunction": "o365-fetcher"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    url = os.environ.get("MOTO_ENDPOINT")
-    if url:
+    with moto_endpoint() as url:
         yield url
-        return
-    port = _free_port()
-    server = REPO / ".venv" / "bin" / "moto_server"
-    proc = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start on port {port}")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def _function_zip(binary: str) -> tuple[bytes, str]:
-    """A Lambda zip holding `bootstrap`: the debug build when there is one, else a stub."""
-    candidates = [REPO / "target" / "debug" / binary]
-    if os.environ.get("CARGO_TARGET_DIR"):
-        candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "debug" / binary)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in candidates:
-            if path.is_file():
-                info = zipfile.ZipInfo("bootstrap")
-                info.external_attr = 0o755 << 16
-                zf.writestr(info, path.read_bytes())
-                return buf.getvalue(), f"built binary {path}"
-        info = zipfile.ZipInfo("bootstrap")
-        info.external_attr = 0o755 << 16
-        zf.writestr(info, "#!/bin/sh\necho 'stub: moto never runs this' >&2\nexit 1\n")
-    return buf.getvalue(), "stub bootstrap (no debug build found; moto never executes it)"
 
 
 def _say(config: pytest.Config, line: str) -> None:
@@ -137,40 +65,20 @@ def _say(config: pytest.Config, line: str) -> None:
 
 @pytest.fixture(scope="module")
 def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
-    s3 = _client("s3", endpoint)
-    artifacts = f"o365-artifacts-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=artifacts)
-    locations = {}
-    for logical_id, binary in BINARIES.items():
-        body, what = _function_zip(binary)
-        key = f"{binary}.zip"
-        s3.put_object(Bucket=artifacts, Key=key, Body=body)
-        locations[logical_id] = (artifacts, key)
-        _say(pytestconfig, f"{logical_id} code: {what}")
-
-    secret_arn = _client("secretsmanager", endpoint).create_secret(
-        Name=f"o365-collector/tenants-{uuid.uuid4().hex[:8]}",
-        SecretString=json.dumps(
-            {
-                "tenants": [
-                    {
-                        "tenant_id": "00000000-0000-0000-0000-000000000001",
-                        "client_id": "00000000-0000-0000-0000-000000000002",
-                        "client_secret": "not-a-real-secret",
-                        "cloud": "enterprise",
-                    }
-                ]
-            }
-        ),
-    )["ARN"]
-
-    template = sam_translate.translate(
-        sam_translate.load_template(REPO / "infra" / "template.yaml"), locations
+    secret = json.dumps(
+        {
+            "tenants": [
+                {
+                    "tenant_id": "00000000-0000-0000-0000-000000000001",
+                    "client_id": "00000000-0000-0000-0000-000000000002",
+                    "client_secret": "not-a-real-secret",
+                    "cloud": "enterprise",
+                }
+            ]
+        }
     )
-    name = f"o365-test-{uuid.uuid4().hex[:8]}"
     # Every optional feature on, so that every conditional resource is expected.
     params = {
-        "TenantsSecretArn": secret_arn,
         "AlarmEmail": "secops@example.com",
         "SiemNotifications": "true",
         "BucketVersioning": "true",
@@ -179,31 +87,10 @@ def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
         # unique, so that the test can run again against the same moto server
         "GlueDatabaseName": f"o365_audit_{uuid.uuid4().hex[:8]}",
     }
-    cfn = _client("cloudformation", endpoint)
-    cfn.create_stack(
-        StackName=name,
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        desc = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        if not desc["StackStatus"].endswith("_IN_PROGRESS"):
-            break
-        assert time.monotonic() < deadline, f"stack still {desc['StackStatus']}"
-        time.sleep(0.5)
-    assert desc["StackStatus"] == "CREATE_COMPLETE", desc.get("StackStatusReason")
-
-    resources = []
-    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
-        resources.extend(page["StackResourceSummaries"])
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in desc.get("Outputs", [])}
-    outputs.update({"Region": REGION, "Endpoint": endpoint, "StackName": name})
+    deployed = deploy(endpoint, params, secret, lambda line: _say(pytestconfig, line))
     if os.environ.get("STACK_OUTPUTS_JSON"):
-        Path(os.environ["STACK_OUTPUTS_JSON"]).write_text(json.dumps(outputs, indent=2) + "\n")
-    return {"name": name, "template": template, "resources": resources, "outputs": outputs,
-            "params": params}
+        Path(os.environ["STACK_OUTPUTS_JSON"]).write_text(json.dumps(deployed["outputs"], indent=2) + "\n")
+    return deployed
 
 
 def test_every_logical_resource_exists(stack: dict[str, Any], pytestconfig: pytest.Config) -> None:

@@ -335,7 +335,12 @@ async fn throttle_and_faults(
             _ => ApiError::text(408, "408", "<html><body><h1>408 Request Timeout</h1></body></html>"),
         });
     }
-    if !sim.take_token(tenant) {
+    let bucket = if sim.switch(ScenarioKind::PublisherBuckets) {
+        pid
+    } else {
+        tenant
+    };
+    if !sim.take_token(bucket) {
         return Err(af429(403));
     }
     *drop_connection = sim.fires(ScenarioKind::DropConnection);
@@ -615,6 +620,21 @@ fn window(
     Ok((start, end, true))
 }
 
+/// `contentType` and the window of a listing call, recorded in the ledger once validated.
+fn listing_params(
+    sim: &Sim,
+    q: &HashMap<String, String>,
+    now: DateTime<Utc>,
+    rec: &mut RequestRecord,
+) -> Result<(ContentType, DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let ct = parse_content_type(q)?;
+    let (start, end, given) = window(sim, q, now)?;
+    rec.start_time = Some(start);
+    rec.end_time = Some(end);
+    rec.window_given = given;
+    Ok((ct, start, end))
+}
+
 fn page_check(
     sim: &Sim,
     tenant: &str,
@@ -684,11 +704,7 @@ async fn content(
     now: DateTime<Utc>,
     rec: &mut RequestRecord,
 ) -> Result<Reply, ApiError> {
-    let ct = parse_content_type(q)?;
-    let (start, end, given) = window(sim, q, now)?;
-    rec.start_time = Some(start);
-    rec.end_time = Some(end);
-    rec.window_given = given;
+    let (ct, start, end) = listing_params(sim, q, now, rec)?;
     let offset = match q.get("nextpage").filter(|s| !s.is_empty()) {
         Some(token) => parse_next_page(sim, tenant, ct, start, end, token)?,
         None => 0,
@@ -777,11 +793,7 @@ fn notifications(
     now: DateTime<Utc>,
     rec: &mut RequestRecord,
 ) -> Result<Reply, ApiError> {
-    let ct = parse_content_type(q)?;
-    let (start, end, given) = window(sim, q, now)?;
-    rec.start_time = Some(start);
-    rec.end_time = Some(end);
-    rec.window_given = given;
+    let (ct, _, _) = listing_params(sim, q, now, rec)?;
     subscription_gate(sim, ti, ct)?;
     // No webhook deliveries are simulated, so there are no attempts to report.
     Ok(Reply::json("[]"))
@@ -855,21 +867,7 @@ async fn get_blob(
     if now >= blob.content_expiration {
         return Err(ApiError::af(400, "AF20051", format!("Content requested with the key {id} has already expired. Content older than 7 days cannot be retrieved.")));
     }
-    // Render on first download, off the async threads (a big blob takes a while).
-    let body = if blob.rendered() {
-        blob.body(&sim.generator)
-    } else {
-        let (me, b) = (sim.clone(), blob.clone());
-        tokio::task::spawn_blocking(move || b.body(&me.generator))
-            .await
-            .map_err(|_| {
-                ApiError::af(
-                    500,
-                    "AF50000",
-                    "An internal error occurred. Retry the request.",
-                )
-            })?
-    };
+    let body = sim.blob_body(&blob).await;
     Ok(Reply {
         status: StatusCode::OK,
         body,

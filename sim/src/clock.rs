@@ -18,11 +18,32 @@ struct Anchor {
     speed: f64,
 }
 
+/// Earliest simulated time (keeps date arithmetic far from chrono's limits).
+pub fn earliest() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(31_536_000, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Latest simulated time (year 2999).
+pub fn latest() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(32_503_680_000, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t` moved into the range the simulator supports.
+pub fn clamp(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.clamp(earliest(), latest())
+}
+
+fn plus(t: DateTime<Utc>, secs: f64) -> DateTime<Utc> {
+    let micros = (secs * 1_000_000.0).clamp(0.0, 1e17) as i64;
+    clamp(
+        t.checked_add_signed(chrono::Duration::microseconds(micros))
+            .unwrap_or_else(latest),
+    )
+}
+
 impl Anchor {
     fn now(&self) -> DateTime<Utc> {
-        let real = self.real.elapsed().as_secs_f64() * self.speed;
-        let micros = (real * 1_000_000.0).min(i64::MAX as f64 / 2.0) as i64;
-        self.sim + chrono::Duration::microseconds(micros)
+        plus(self.sim, self.real.elapsed().as_secs_f64() * self.speed)
     }
 }
 
@@ -56,14 +77,14 @@ impl SimClock {
     pub fn advance(&self, by: Duration) {
         let mut a = self.lock();
         let now = a.now();
-        a.sim = now + chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX / 2);
+        a.sim = plus(now, by.as_secs_f64());
         a.real = Instant::now();
     }
 
-    /// Sets the clock to `t` (it keeps running from there).
+    /// Sets the clock to `t`, within years 1971–2999 (it keeps running from there).
     pub fn set(&self, t: DateTime<Utc>) {
         let mut a = self.lock();
-        a.sim = t;
+        a.sim = clamp(t);
         a.real = Instant::now();
     }
 
@@ -90,5 +111,14 @@ mod tests {
         assert_eq!(c.now(), t0 + chrono::Duration::hours(1));
         c.set(t0);
         assert_eq!(c.now(), t0);
+    }
+
+    #[test]
+    fn huge_jumps_stay_in_range() {
+        let c = SimClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(), 0.0);
+        c.advance(Duration::from_secs(u64::MAX));
+        assert_eq!(c.now(), latest());
+        c.set(DateTime::<Utc>::MIN_UTC);
+        assert_eq!(c.now(), earliest());
     }
 }

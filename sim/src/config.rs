@@ -87,6 +87,9 @@ pub struct SimConfig {
     pub start_cooldown: Duration,
     /// Grace beyond 7 days before a `startTime` is rejected as too old.
     pub lookback_grace: Duration,
+    /// Memory budget for rendered blob bodies kept for re-downloads (bodies are re-rendered,
+    /// byte-identical, when evicted).
+    pub body_cache_bytes: usize,
 }
 
 impl Default for SimConfig {
@@ -112,6 +115,7 @@ impl Default for SimConfig {
             throttle_per_minute: 2000,
             start_cooldown: Duration::from_secs(15 * 60),
             lookback_grace: Duration::from_secs(10 * 60),
+            body_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -132,6 +136,11 @@ impl SimConfig {
                     t.tenant_id
                 )));
             }
+        }
+        if crate::clock::clamp(self.clock_start) != self.clock_start {
+            return Err(SimError::Config(
+                "clock start must be between the years 1971 and 2999".into(),
+            ));
         }
         if !(self.clock_speed.is_finite() && self.clock_speed >= 0.0) {
             return Err(SimError::Config(

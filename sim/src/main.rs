@@ -25,6 +25,7 @@ Endpoints (all on the --listen address; it is both the API root and the login ro
 Control:
   GET  /_sim/ledger  GET /_sim/ledger/summary  GET /_sim/info  GET /_sim/clock
   POST /_sim/clock/advance?seconds=N   POST /_sim/clock/set?time=RFC3339
+  POST /_sim/subscriptions/disable?tenant=GUID&contentType=CT   (an admin disables it: AF20023)
 ";
 
 /// A local stand-in for the Office 365 Management Activity API and its token endpoints.
@@ -44,7 +45,7 @@ struct Args {
     #[arg(long, default_value = DEFAULT_CLIENT_ID)]
     client_id: String,
     /// Client secret the token endpoints accept (a test value by default; never a real secret).
-    #[arg(long, env = "O365_SIM_CLIENT_SECRET", default_value = DEFAULT_CLIENT_SECRET, hide_default_value = false)]
+    #[arg(long, env = "O365_SIM_CLIENT_SECRET", hide_env_values = true, default_value = DEFAULT_CLIENT_SECRET)]
     client_secret: String,
     /// PEM certificate whose RSA key verifies client_assertion JWTs (RS256, x5t = SHA-1 thumbprint).
     #[arg(long, value_name = "FILE")]
@@ -118,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     let cmd = Args::command().after_help(format!("{}\n{}", Scenario::help_text(), AFTER_HELP));
     let args = Args::from_arg_matches(&cmd.get_matches())?;

@@ -71,6 +71,8 @@ scenarios! {
     RateLimit => "rate-limit", ArgKind::Value(120), "per-tenant request budget of N per minute before AF429 (default 120)";
     RejectExact24h => "reject-exact-24h", ArgKind::Switch, "reject a listing window of exactly 24 h (seen for one tenant)";
     Af20030 => "af20030", ArgKind::Switch, "report bad windows with the older AF20030 code instead of AF20055";
+    TokenErrors => "token-errors", ArgKind::Rate(0.05), "the token endpoints answer 503 temporarily_unavailable (AADSTS90033) at RATE (default 0.05)";
+    PublisherBuckets => "publisher-buckets", ArgKind::Switch, "legacy throttling: one request budget per PublisherIdentifier, shared by every caller that sends none";
 }
 
 /// How often or how much a scenario applies.

@@ -161,14 +161,26 @@ impl SimHandle {
             })
     }
 
+    /// Disables a subscription as a tenant admin would: its content answers AF20023 until the
+    /// client calls `start` again.
+    pub fn disable_subscription(&self, tenant: &str, content_type: &str) -> Result<(), SimError> {
+        let ct: ContentType =
+            content_type
+                .parse()
+                .map_err(|e: crate::content_type::UnknownContentType| {
+                    SimError::Config(e.to_string())
+                })?;
+        self.sim.admin_disable(tenant, ct)
+    }
+
     /// Mints a valid access token for a tenant without calling the token endpoint.
     pub fn access_token(&self, tenant: &str) -> String {
-        let dlp = self
-            .sim
-            .read()
-            .tenant_index(tenant)
-            .map(|i| self.sim.read().tenants[i].spec.dlp_permission)
-            .unwrap_or(false);
+        let dlp = {
+            let store = self.sim.read();
+            store
+                .tenant_index(tenant)
+                .is_some_and(|i| store.tenants[i].spec.dlp_permission)
+        };
         self.sim
             .auth
             .issue(&self.sim.base_url, tenant, dlp, "1", self.now())
@@ -208,6 +220,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/clock/advance", post(advance))
         .route("/_sim/clock/set", post(set_clock))
         .route("/_sim/info", get(info))
+        .route("/_sim/subscriptions/disable", post(disable))
         .fallback(not_found)
         .with_state(sim)
 }
@@ -266,8 +279,15 @@ async fn token(
             code: 90002,
             description: format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
         }),
+        Some(_) if sim.fires(crate::scenario::ScenarioKind::TokenErrors) => Err(crate::auth::TokenError {
+            status: 503,
+            error: "temporarily_unavailable",
+            code: 90033,
+            description: "A transient error has occurred. Please try again.".into(),
+        }),
         Some((tenant_id, dlp)) => sim.auth.token(endpoint, &sim.base_url, &tenant_id, dlp, &form, now),
     };
+    let fault = matches!(&result, Err(e) if e.code == 90033).then(|| "token-errors".to_string());
     let (status, body, code) = match result {
         Ok(v) => (200, v, None),
         Err(e) => (
@@ -291,7 +311,7 @@ async fn token(
         start_time: None,
         end_time: None,
         window_given: false,
-        fault: None,
+        fault,
     });
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -340,6 +360,17 @@ fn clock_json(sim: &Sim) -> serde_json::Value {
     serde_json::json!({"now": crate::timefmt::listing(sim.now()), "speed": sim.clock.speed()})
 }
 
+/// A plain-text 400 telling the caller what the control endpoint expects.
+fn bad_request(what: &str) -> Response {
+    (StatusCode::BAD_REQUEST, what.to_string()).into_response()
+}
+
+/// Publishes what the clock change made due and answers with the clock.
+async fn clock_moved(sim: &Arc<Sim>) -> Response {
+    sim.ensure_generated().await;
+    Json(clock_json(sim)).into_response()
+}
+
 async fn clock(State(sim): State<Arc<Sim>>) -> Response {
     Json(clock_json(&sim)).into_response()
 }
@@ -354,22 +385,13 @@ async fn advance(
     q: Result<Query<AdvanceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "give ?seconds=N (a non-negative number)",
-        )
-            .into_response();
+        return bad_request("give ?seconds=N (a non-negative number)");
     };
-    if !(q.seconds.is_finite() && q.seconds >= 0.0) {
-        return (
-            StatusCode::BAD_REQUEST,
-            "seconds must be a non-negative number",
-        )
-            .into_response();
+    if !(q.seconds.is_finite() && (0.0..=1e12).contains(&q.seconds)) {
+        return bad_request("seconds must be a number from 0 to 1e12");
     }
     sim.clock.advance(Duration::from_secs_f64(q.seconds));
-    sim.ensure_generated().await;
-    Json(clock_json(&sim)).into_response()
+    clock_moved(&sim).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -385,15 +407,35 @@ async fn set_clock(
         .ok()
         .and_then(|Query(q)| crate::timefmt::parse_query_time(&q.time))
     else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "give ?time=RFC3339 (e.g. 2026-03-01T00:00:00Z)",
-        )
-            .into_response();
+        return bad_request("give ?time=RFC3339 (e.g. 2026-03-01T00:00:00Z)");
     };
     sim.clock.set(t);
-    sim.ensure_generated().await;
-    Json(clock_json(&sim)).into_response()
+    clock_moved(&sim).await
+}
+
+#[derive(Debug, Deserialize)]
+struct DisableQuery {
+    tenant: String,
+    #[serde(rename = "contentType")]
+    content_type: String,
+}
+
+async fn disable(
+    State(sim): State<Arc<Sim>>,
+    q: Result<Query<DisableQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return bad_request("give ?tenant=GUID&contentType=TYPE");
+    };
+    let result = q
+        .content_type
+        .parse::<ContentType>()
+        .map_err(|e| SimError::Config(e.to_string()))
+        .and_then(|ct| sim.admin_disable(&q.tenant, ct));
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => bad_request(&e.to_string()),
+    }
 }
 
 async fn info(State(sim): State<Arc<Sim>>) -> Response {

@@ -1,7 +1,8 @@
 //! The simulated service's shared core: clock, store, generator, ledger and fault dice.
 
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -34,6 +35,14 @@ struct Bucket {
     at: Instant,
 }
 
+/// Rendered bodies, oldest evicted first once over the byte budget.
+#[derive(Debug, Default)]
+struct BodyCache {
+    bodies: HashMap<String, Bytes>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
 #[derive(Debug, Default)]
 struct LedgerState {
     requests: Vec<RequestRecord>,
@@ -59,6 +68,7 @@ pub struct Sim {
     ledger: Mutex<LedgerState>,
     dice: Mutex<Dice>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    bodies: Mutex<BodyCache>,
     /// Listing page size after scenarios.
     pub page_size: usize,
     /// Requests per minute per tenant after scenarios.
@@ -129,6 +139,7 @@ impl Sim {
             gen_lock: Mutex::new(()),
             ledger: Mutex::new(LedgerState::default()),
             buckets: Mutex::new(HashMap::new()),
+            bodies: Mutex::new(BodyCache::default()),
             page_size,
             rate_per_minute,
             config,
@@ -162,7 +173,8 @@ impl Sim {
     /// Generates every blob whose aggregation window closed before now.
     pub fn catch_up(&self) {
         let _g = lock(&self.gen_lock);
-        let target = self.generator.slot_of(self.now());
+        let now = self.now();
+        let target = self.generator.slot_of(now);
         let plan: Vec<_> = {
             let store = self.read();
             store
@@ -188,8 +200,10 @@ impl Sim {
         }
         let mut produced = Vec::new();
         let mut progress = Vec::new();
+        // Content that could never be listed any more (created over 9 days ago) is skipped.
+        let floor = self.generator.slot_of(now - CDuration::days(9));
         for (ti, ct, next, mut counter, ctx) in plan {
-            for k in next..target {
+            for k in next.max(floor)..target {
                 produced.extend(self.generator.slot(ti, &ctx, ct, k, &mut counter));
             }
             progress.push((ti, ct, counter));
@@ -245,16 +259,15 @@ impl Sim {
         lock(&self.dice).rng.random_range(range)
     }
 
-    /// Takes one request from the tenant's bucket; false when it is empty (AF429).
-    pub fn take_token(&self, tenant_id: &str) -> bool {
+    /// Takes one request from a bucket (a tenant, or a publisher in legacy mode); false when it
+    /// is empty (AF429).
+    pub fn take_token(&self, key: &str) -> bool {
         let cap = f64::from(self.rate_per_minute.max(1));
         let mut buckets = lock(&self.buckets);
-        let b = buckets
-            .entry(tenant_id.to_ascii_lowercase())
-            .or_insert(Bucket {
-                tokens: cap,
-                at: Instant::now(),
-            });
+        let b = buckets.entry(key.to_ascii_lowercase()).or_insert(Bucket {
+            tokens: cap,
+            at: Instant::now(),
+        });
         let now = Instant::now();
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * cap / 60.0).min(cap);
         b.at = now;
@@ -264,6 +277,37 @@ impl Sim {
         } else {
             false
         }
+    }
+
+    /// The body of a blob: from the cache, or rendered (off the async threads) and cached.
+    pub async fn blob_body(self: &Arc<Self>, blob: &Arc<Blob>) -> Bytes {
+        if let Some(body) = &blob.body {
+            return body.clone();
+        }
+        if let Some(body) = lock(&self.bodies).bodies.get(&blob.content_id) {
+            return body.clone();
+        }
+        let (me, b) = (self.clone(), blob.clone());
+        let body = match tokio::task::spawn_blocking(move || b.render(&me.generator)).await {
+            Ok(body) => body,
+            Err(_) => blob.render(&self.generator),
+        };
+        let cap = self.config.body_cache_bytes;
+        let mut cache = lock(&self.bodies);
+        if body.len() <= cap && !cache.bodies.contains_key(&blob.content_id) {
+            cache.bytes += body.len();
+            cache.bodies.insert(blob.content_id.clone(), body.clone());
+            cache.order.push_back(blob.content_id.clone());
+            while cache.bytes > cap {
+                let Some(old) = cache.order.pop_front() else {
+                    break;
+                };
+                if let Some(b) = cache.bodies.remove(&old) {
+                    cache.bytes -= b.len();
+                }
+            }
+        }
+        body
     }
 
     /// Appends a request to the ledger.
@@ -302,8 +346,8 @@ impl Sim {
                     content_uri: self.generator.content_uri(&b.tenant_id, &b.content_id),
                     content_created: b.content_created,
                     content_expiration: b.content_expiration,
-                    record_ids: b.record_ids.clone(),
-                    record_count: b.record_ids.len(),
+                    record_ids: b.record_ids(),
+                    record_count: b.record_count,
                     available_at: b.available_at,
                     fault: b.fault.clone(),
                     relisted_at: b.relisted_at.clone(),
@@ -318,6 +362,26 @@ impl Sim {
             served: l.served.clone(),
             requests: l.requests.clone(),
         }
+    }
+
+    /// Disables a subscription as a tenant admin would (AF20023 until the next `start`).
+    pub fn admin_disable(&self, tenant_id: &str, ct: ContentType) -> Result<(), SimError> {
+        let mut store = self.write();
+        let tenant = store
+            .tenant_index(tenant_id)
+            .ok_or_else(|| SimError::Config(format!("tenant {tenant_id} is not configured")))?;
+        let sub = &mut store.tenants[tenant].types[ct.index() as usize].subscription;
+        match sub {
+            Some(s) => s.status = crate::store::SubStatus::AdminDisabled,
+            None => {
+                *sub = Some(crate::store::Subscription {
+                    status: crate::store::SubStatus::AdminDisabled,
+                    webhook: serde_json::Value::Null,
+                    visible_from: None,
+                })
+            }
+        }
+        Ok(())
     }
 
     /// Publishes an arbitrary body as a blob, listable now.
@@ -352,9 +416,10 @@ impl Sim {
             content_created: now,
             available_at: now,
             content_expiration: now + self.generator.expiration,
-            body: OnceLock::from(Bytes::from(body)),
+            body: Some(Bytes::from(body)),
             recipe: None,
-            record_ids,
+            record_count: record_ids.len(),
+            injected_ids: record_ids,
             fault: Some("injected".into()),
             relisted_at: Vec::new(),
         };
@@ -365,8 +430,8 @@ impl Sim {
             content_id,
             content_created: now,
             content_expiration: blob.content_expiration,
-            record_count: blob.record_ids.len(),
-            record_ids: blob.record_ids.clone(),
+            record_count: blob.record_count,
+            record_ids: blob.record_ids(),
             available_at: now,
             fault: blob.fault.clone(),
             relisted_at: Vec::new(),

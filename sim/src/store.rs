@@ -2,7 +2,7 @@
 //! that fills it as simulated time passes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as CDuration, Utc};
@@ -16,7 +16,7 @@ use crate::records::{self, TenantCtx};
 use crate::scenario::{Rate, ScenarioKind};
 use crate::timefmt;
 
-/// One content blob, its body rendered once.
+/// One content blob: listing metadata, record ids, and how to render its body.
 #[derive(Debug)]
 pub struct Blob {
     /// Index of the tenant in the configuration.
@@ -33,12 +33,14 @@ pub struct Blob {
     pub available_at: DateTime<Utc>,
     /// `contentExpiration`.
     pub content_expiration: DateTime<Utc>,
-    /// The JSON array served at `contentUri`, rendered on first use.
-    pub body: OnceLock<Bytes>,
-    /// How to render the body (absent for injected blobs, whose body is set).
+    /// The body of an injected blob, served verbatim.
+    pub body: Option<Bytes>,
+    /// How to render the body of a generated blob.
     pub recipe: Option<Recipe>,
-    /// Record ids in body order.
-    pub record_ids: Vec<String>,
+    /// Record ids in body order, for injected blobs (generated blobs derive them from the recipe).
+    pub injected_ids: Vec<String>,
+    /// Number of records in the body.
+    pub record_count: usize,
     /// Fault tags applied.
     pub fault: Option<String>,
     /// Extra listings (same blob, later `contentCreated`).
@@ -57,8 +59,8 @@ pub enum Source {
 /// One record of a blob, planned but not rendered.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    /// Record `Id`.
-    pub id: String,
+    /// Record `Id` (kept as 16 bytes; a big run holds millions).
+    pub id: uuid::Uuid,
     /// Record `CreationTime`.
     pub at: DateTime<Utc>,
     /// Text source.
@@ -90,17 +92,23 @@ pub struct Recipe {
 }
 
 impl Blob {
-    /// The body, rendering it on first use.
-    pub fn body(&self, generator: &Generator) -> Bytes {
-        self.body.get_or_init(|| self.render(generator)).clone()
+    /// Record ids in body order (a duplicated record appears twice).
+    pub fn record_ids(&self) -> Vec<String> {
+        match &self.recipe {
+            Some(r) => r
+                .order
+                .iter()
+                .map(|&i| r.planned[i as usize].id.to_string())
+                .collect(),
+            None => self.injected_ids.clone(),
+        }
     }
 
-    /// Whether the body has been rendered already.
-    pub fn rendered(&self) -> bool {
-        self.body.get().is_some()
-    }
-
-    fn render(&self, generator: &Generator) -> Bytes {
+    /// The JSON array served at `contentUri` (the same bytes every time).
+    pub fn render(&self, generator: &Generator) -> Bytes {
+        if let Some(body) = &self.body {
+            return body.clone();
+        }
         let Some(recipe) = &self.recipe else {
             return Bytes::new();
         };
@@ -119,9 +127,13 @@ impl Blob {
             }
             let p = &recipe.planned[i];
             let text = match p.source {
-                Source::Fixture(f) => fixtures
-                    .get(f)
-                    .and_then(|f| f.rewrite(&p.id, &timefmt::record(p.at), &recipe.ctx.tenant_id)),
+                Source::Fixture(f) => fixtures.get(f).and_then(|f| {
+                    f.rewrite(
+                        &p.id.to_string(),
+                        &timefmt::record(p.at),
+                        &recipe.ctx.tenant_id,
+                    )
+                }),
                 Source::Generated(_) => None,
             };
             let text = text.unwrap_or_else(|| {
@@ -133,7 +145,7 @@ impl Blob {
                     &mut StdRng::seed_from_u64(seed),
                     self.content_type,
                     &recipe.ctx,
-                    &p.id,
+                    &p.id.to_string(),
                     p.at,
                 )
             });
@@ -465,12 +477,9 @@ impl Generator {
             // Plan the records now (ids and times are needed for the ledger); render text lazily.
             let mut planned: Vec<Planned> = Vec::with_capacity(count);
             let mut order: Vec<u32> = Vec::with_capacity(count);
-            let mut ids: Vec<String> = Vec::with_capacity(count);
             let mut dup = false;
             for i in 0..count {
-                let id = uuid::Builder::from_random_bytes(rng.random())
-                    .into_uuid()
-                    .to_string();
+                let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
                 let mut at = t1 + CDuration::milliseconds(rng.random_range(0..window_ms));
                 if rng.random_bool(0.1) {
                     at -= CDuration::seconds(rng.random_range(0..3 * 3600));
@@ -480,13 +489,8 @@ impl Generator {
                 } else {
                     Source::Generated(rng.random())
                 };
-                planned.push(Planned {
-                    id: id.clone(),
-                    at,
-                    source,
-                });
+                planned.push(Planned { id, at, source });
                 order.push(i as u32);
-                ids.push(id);
                 if self.fires(
                     ScenarioKind::DuplicateRecords,
                     &mut fault_rng,
@@ -494,7 +498,6 @@ impl Generator {
                 ) {
                     let j = fault_rng.random_range(0..planned.len());
                     order.push(j as u32);
-                    ids.push(planned[j].id.clone());
                     dup = true;
                 }
             }
@@ -549,14 +552,15 @@ impl Generator {
                 content_created: created,
                 available_at: available,
                 content_expiration: expiration,
-                body: OnceLock::new(),
+                body: None,
+                record_count: order.len(),
                 recipe: Some(Recipe {
                     ctx: ctx.clone(),
                     planned,
                     order,
                     cut,
                 }),
-                record_ids: ids,
+                injected_ids: Vec::new(),
                 fault: (!faults.is_empty()).then(|| faults.join(",")),
                 relisted_at: relisted,
             });
@@ -601,12 +605,12 @@ mod tests {
                 "50±25 records at 20 per blob give several blobs"
             );
             for (x, y) in a.iter().zip(&b) {
-                assert_eq!(x.body(&g), y.body(&g));
+                assert_eq!(x.render(&g), y.render(&g));
                 assert_eq!(x.content_id, y.content_id);
-                let v: Vec<serde_json::Value> = serde_json::from_slice(&x.body(&g)).unwrap();
-                assert_eq!(v.len(), x.record_ids.len());
-                assert!(x.record_ids.len() <= 20);
-                for (rec, id) in v.iter().zip(&x.record_ids) {
+                let v: Vec<serde_json::Value> = serde_json::from_slice(&x.render(&g)).unwrap();
+                assert_eq!(v.len(), x.record_count);
+                assert!(x.record_count <= 20);
+                for (rec, id) in v.iter().zip(&x.record_ids()) {
                     assert_eq!(rec["Id"].as_str(), Some(id.as_str()));
                     assert_eq!(rec["OrganizationId"], ctx.tenant_id.as_str());
                 }
@@ -636,12 +640,13 @@ mod tests {
         assert_eq!(truncated, blobs.len() / 2);
         for b in &blobs {
             assert!(b.fault.as_deref().unwrap().contains("duplicate-records"));
-            let unique: std::collections::HashSet<_> = b.record_ids.iter().collect();
-            assert!(unique.len() < b.record_ids.len());
+            let ids = b.record_ids();
+            let unique: std::collections::HashSet<_> = ids.iter().collect();
+            assert!(unique.len() < ids.len());
             if !b.fault.as_deref().unwrap().contains("truncated") {
-                assert!(serde_json::from_slice::<serde_json::Value>(&b.body(&g)).is_ok());
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.render(&g)).is_ok());
             } else {
-                assert!(serde_json::from_slice::<serde_json::Value>(&b.body(&g)).is_err());
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.render(&g)).is_err());
             }
         }
     }

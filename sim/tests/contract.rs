@@ -156,14 +156,13 @@ async fn subscription_lifecycle_cooldown_and_already_enabled() {
     let list = c.get(&token, &c.feed(T, "subscriptions/list")).await;
     assert_eq!(list.text().await.unwrap(), "[]");
 
-    let (status, code, _) = error_code(
-        c.get(
+    let (status, code, _) = c
+        .fails(
             &token,
-            &c.feed(T, "subscriptions/content?contentType=Audit.Exchange"),
+            T,
+            "subscriptions/content?contentType=Audit.Exchange",
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!((status, code.as_str()), (400, "AF20022"));
 
     let r = c.start_sub(&token, T, "Audit.Exchange").await;
@@ -219,14 +218,13 @@ async fn subscription_lifecycle_cooldown_and_already_enabled() {
         .unwrap()
         .iter()
         .any(|s| s["contentType"] == "Audit.Exchange" && s["status"] == "disabled"));
-    let (_, code, _) = error_code(
-        c.get(
+    let (_, code, _) = c
+        .fails(
             &token,
-            &c.feed(T, "subscriptions/content?contentType=Audit.Exchange"),
+            T,
+            "subscriptions/content?contentType=Audit.Exchange",
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(code, "AF20022");
     c.sim.shutdown().await;
 }

@@ -82,21 +82,19 @@ async fn listing_window_rules() {
             }
         }
     }
-    let (status, code, message) =
-        error_code(c.get(&token, &c.feed(T, "subscriptions/content")).await).await;
+    let (status, code, message) = c.fails(&token, T, "subscriptions/content").await;
     assert_eq!(
         (status, code.as_str(), message.as_str()),
         (400, "AF20001", "Missing parameter: contentType.")
     );
     for bad in ["Audit.Foo", "audit.general"] {
-        let (status, code, _) = error_code(
-            c.get(
+        let (status, code, _) = c
+            .fails(
                 &token,
-                &c.feed(T, &format!("subscriptions/content?contentType={bad}")),
+                T,
+                &format!("subscriptions/content?contentType={bad}"),
             )
-            .await,
-        )
-        .await;
+            .await;
         assert_eq!((status, code.as_str()), (400, "AF20020"), "{bad}");
     }
     // The ledger keeps the window each accepted listing used, defaulted or given.
@@ -199,14 +197,9 @@ async fn dlp_needs_its_own_permission() {
     let (status, code, message) = error_code(c.start_sub(&token, t2, "DLP.All").await).await;
     assert_eq!((status, code.as_str()), (401, "AF10001"));
     assert_eq!(message, "The permission set (ActivityFeed.Read) sent in the request does not include the expected permission.");
-    let (status, code, _) = error_code(
-        c.get(
-            &token,
-            &c.feed(t2, "subscriptions/content?contentType=DLP.All"),
-        )
-        .await,
-    )
-    .await;
+    let (status, code, _) = c
+        .fails(&token, t2, "subscriptions/content?contentType=DLP.All")
+        .await;
     assert_eq!((status, code.as_str()), (401, "AF10001"));
     assert_eq!(
         c.start_sub(&token, t2, "Audit.Exchange").await.status(),
@@ -255,14 +248,13 @@ async fn admin_disabled_subscription_answers_af20023() {
         list,
         serde_json::json!([{"contentType": "Audit.SharePoint", "status": "disabled", "webhook": null}])
     );
-    let (status, code, message) = error_code(
-        c.get(
+    let (status, code, message) = c
+        .fails(
             &token,
-            &c.feed(T, "subscriptions/content?contentType=Audit.SharePoint"),
+            T,
+            "subscriptions/content?contentType=Audit.SharePoint",
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(
         (status, code.as_str(), message.as_str()),
         (
@@ -285,6 +277,44 @@ async fn admin_disabled_subscription_answers_af20023() {
 }
 
 #[tokio::test]
+async fn a_subscription_disabled_mid_run_answers_af20023_until_restarted() {
+    let c = start(config()).await;
+    let token = c.token(T).await;
+    c.start_sub(&token, T, "Audit.General").await;
+    let url = "subscriptions/content?contentType=Audit.General";
+    assert_eq!(c.get(&token, &c.feed(T, url)).await.status(), 200);
+    let (status, _) = c
+        .control_post(&format!(
+            "/_sim/subscriptions/disable?tenant={T}&contentType=Audit.General"
+        ))
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(c.fails(&token, T, url).await.1, "AF20023");
+    assert_eq!(
+        c.control_post("/_sim/subscriptions/disable?tenant=x&contentType=Audit.General")
+            .await
+            .0,
+        400
+    );
+    c.sim.advance(Duration::from_secs(16 * 60));
+    let token = c.token(T).await;
+    assert_eq!(c.start_sub(&token, T, "Audit.General").await.status(), 200);
+    assert_eq!(c.get(&token, &c.feed(T, url)).await.status(), 200);
+    c.sim.disable_subscription(T, "Audit.Exchange").unwrap();
+    assert_eq!(
+        c.fails(
+            &token,
+            T,
+            "subscriptions/content?contentType=Audit.Exchange"
+        )
+        .await
+        .1,
+        "AF20023"
+    );
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn blob_errors() {
     let mut cfg = config();
     cfg.records_per_hour = 12;
@@ -293,11 +323,10 @@ async fn blob_errors() {
     let c = start(cfg).await;
     let token = c.token(T).await;
     c.start_sub(&token, T, "Audit.AzureActiveDirectory").await;
-    let (status, code, _) = error_code(c.get(&token, &c.feed(T, "audit/not-an-id")).await).await;
+    let (status, code, _) = c.fails(&token, T, "audit/not-an-id").await;
     assert_eq!((status, code.as_str()), (400, "AF20052"));
     let unknown = "20260301000000000000000$20260301000000000000000$audit_azureactivedirectory$Audit_AzureActiveDirectory$na0001";
-    let (status, code, message) =
-        error_code(c.get(&token, &c.feed(T, &format!("audit/{unknown}"))).await).await;
+    let (status, code, message) = c.fails(&token, T, &format!("audit/{unknown}")).await;
     assert_eq!((status, code.as_str()), (404, "AF20050"));
     assert_eq!(
         message,
@@ -426,14 +455,13 @@ async fn webhook_rules_and_notifications() {
         .await;
     assert_eq!(n.status(), 200);
     assert_eq!(n.text().await.unwrap(), "[]");
-    let (_, code, _) = error_code(
-        c.get(
+    let (_, code, _) = c
+        .fails(
             &token,
-            &c.feed(T, "subscriptions/notifications?contentType=Audit.Exchange"),
+            T,
+            "subscriptions/notifications?contentType=Audit.Exchange",
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(code, "AF20022");
     c.sim.shutdown().await;
 }

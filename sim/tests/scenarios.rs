@@ -49,7 +49,7 @@ async fn throttle_answers_af429_with_403_and_no_retry_after() {
     let (status, code, message) = error_code(r).await;
     assert_eq!((status, code.as_str()), (403, "AF429"));
     assert_eq!(message, "Too many requests. Method=ListSubscriptions, PublisherId=00000000-0000-0000-0000-0000000000a1");
-    let (_, _, message) = error_code(c.get(&token, &c.feed(T, "subscriptions/list")).await).await;
+    let (_, _, message) = c.fails(&token, T, "subscriptions/list").await;
     assert_eq!(message, "Too many requests. Method=ListSubscriptions, PublisherId=00000000-0000-0000-0000-000000000000");
     let ledger = c.sim.ledger();
     assert_eq!(
@@ -461,6 +461,65 @@ async fn rate_limit_exhausts_the_tenant_budget() {
     }
     let (status, code, _) = error_code(c.get(&token, &url).await).await;
     assert_eq!((status, code.as_str()), (403, "AF429"));
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_endpoint_errors() {
+    let c = start(with(&["token-errors=every:2"])).await;
+    let scope = format!("{}/.default", c.base);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", o365_sim::DEFAULT_CLIENT_ID),
+        ("client_secret", o365_sim::DEFAULT_CLIENT_SECRET),
+        ("scope", scope.as_str()),
+    ];
+    assert_eq!(c.token_response(T, &form, true).await.status(), 200);
+    let r = c.token_response(T, &form, true).await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "temporarily_unavailable");
+    assert_eq!(v["error_codes"][0], 90033);
+    let ledger = c.sim.ledger();
+    assert_eq!(ledger.requests[1].fault.as_deref(), Some("token-errors"));
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn legacy_publisher_buckets_are_shared_by_callers_without_an_identifier() {
+    let mut cfg = with(&["publisher-buckets", "rate-limit=3"]);
+    let t2 = "00000000-0000-0000-0000-000000000002";
+    cfg.tenants.push(o365_sim::TenantSpec::new(t2));
+    let c = start(cfg).await;
+    let (tok1, tok2) = (c.token(T).await, c.token(t2).await);
+    // Two tenants, no PublisherIdentifier: one shared budget of 3.
+    assert_eq!(
+        c.get(&tok1, &c.feed(T, "subscriptions/list"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(&tok2, &c.feed(t2, "subscriptions/list"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(&tok1, &c.feed(T, "subscriptions/list"))
+            .await
+            .status(),
+        200
+    );
+    let (status, code, message) = c.fails(&tok2, t2, "subscriptions/list").await;
+    assert_eq!((status, code.as_str()), (403, "AF429"));
+    assert!(message.ends_with("PublisherId=00000000-0000-0000-0000-000000000000"));
+    // A caller with its own identifier has its own budget.
+    let own = c.feed(
+        t2,
+        "subscriptions/list?PublisherIdentifier=00000000-0000-0000-0000-0000000000a1",
+    );
+    assert_eq!(c.get(&tok2, &own).await.status(), 200);
     c.sim.shutdown().await;
 }
 

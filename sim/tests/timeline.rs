@@ -14,95 +14,36 @@ use serde_json::value::RawValue;
 #[tokio::test]
 async fn control_endpoints_move_the_clock_and_serve_the_ledger() {
     let c = start(config()).await;
-    let clock: serde_json::Value = c
-        .http
-        .get(format!("{}/_sim/clock", c.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(clock["now"], "2026-03-01T12:00:00.000Z");
-    let moved: serde_json::Value = c
-        .http
-        .post(format!("{}/_sim/clock/advance?seconds=7200", c.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(moved["now"], "2026-03-01T14:00:00.000Z");
+    assert_eq!(
+        c.control_get("/_sim/clock").await["now"],
+        "2026-03-01T12:00:00.000Z"
+    );
+    let (status, moved) = c.control_post("/_sim/clock/advance?seconds=7200").await;
+    assert_eq!(status, 200);
+    assert!(moved.contains("2026-03-01T14:00:00.000Z"), "{moved}");
     assert_eq!(c.sim.now(), t0() + chrono::Duration::hours(2));
-    let set: serde_json::Value = c
-        .http
-        .post(format!(
-            "{}/_sim/clock/set?time=2026-03-02T00:00:00Z",
-            c.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(set["now"], "2026-03-02T00:00:00.000Z");
+    let (_, set) = c
+        .control_post("/_sim/clock/set?time=2026-03-02T00:00:00Z")
+        .await;
+    assert!(set.contains("2026-03-02T00:00:00.000Z"), "{set}");
     assert_eq!(
-        c.http
-            .post(format!("{}/_sim/clock/advance?seconds=-5", c.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        c.control_post("/_sim/clock/advance?seconds=-5").await.0,
         400
     );
-    assert_eq!(
-        c.http
-            .post(format!("{}/_sim/clock/set?time=soon", c.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(c.control_post("/_sim/clock/set?time=soon").await.0, 400);
 
     let token = c.token(T).await;
     c.start_sub(&token, T, "Audit.Exchange").await;
-    let over_http: Ledger = c
-        .http
-        .get(format!("{}/_sim/ledger", c.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let over_http: Ledger = serde_json::from_value(c.control_get("/_sim/ledger").await).unwrap();
     let direct = c.sim.ledger();
     assert_eq!(over_http.published, direct.published);
     assert_eq!(over_http.requests.len(), 2);
     assert_eq!(over_http.requests[1].operation.as_deref(), Some("start"));
     assert_eq!(over_http.requests[1].status, 200);
-    let summary: serde_json::Value = c
-        .http
-        .get(format!("{}/_sim/ledger/summary", c.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary = c.control_get("/_sim/ledger/summary").await;
     assert_eq!(summary["published_blobs"], direct.published.len());
     assert_eq!(summary["published_records"], direct.published_records());
-    let info: serde_json::Value = c
-        .http
-        .get(format!("{}/_sim/info", c.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = c.control_get("/_sim/info").await;
     assert_eq!(info["base_url"], c.base.as_str());
     assert_eq!(info["tenants"][0]["tenant_id"], T);
     c.sim.shutdown().await;
@@ -115,16 +56,7 @@ async fn content_appears_as_simulated_time_passes() {
     c.start_sub(&token, T, "Audit.SharePoint").await;
     let before = c.sim.ledger();
     assert!(before.published.iter().all(|b| b.available_at <= t0()));
-    let window = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
-        c.feed(
-            T,
-            &format!(
-                "subscriptions/content?contentType=Audit.SharePoint&startTime={}&endTime={}",
-                from.format("%Y-%m-%dT%H:%M:%S"),
-                to.format("%Y-%m-%dT%H:%M:%S")
-            ),
-        )
-    };
+    let window = |from, to| c.window(T, "Audit.SharePoint", from, to);
     let (now_list, _) = c
         .list_all(&token, &window(t0(), t0() + chrono::Duration::hours(6)))
         .await;
@@ -209,14 +141,13 @@ async fn tenants_have_their_own_subscriptions_and_content() {
     let tok1 = c.token(T).await;
     let tok2 = c.token(t2).await;
     c.start_sub(&tok1, T, "Audit.Exchange").await;
-    let (_, code, _) = error_code(
-        c.get(
+    let (_, code, _) = c
+        .fails(
             &tok2,
-            &c.feed(t2, "subscriptions/content?contentType=Audit.Exchange"),
+            t2,
+            "subscriptions/content?contentType=Audit.Exchange",
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(code, "AF20022", "tenant 2 has not subscribed");
     c.start_sub(&tok2, t2, "Audit.Exchange").await;
     let (l1, _) = c

@@ -1,1 +1,37 @@
-//! placeholder
+//! o365-lister: for each configured tenant and content type, list what became available since
+//! the checkpoint and send one queue message per content blob. The Lambda `main.rs` and
+//! `o365ctl run/backfill/replay` call this same handler.
+//!
+//! One run ([`Lister::run`]), per tenant × content type, concurrently within a limit:
+//! 1. `subscriptions/list` once per tenant; `start` only types not enabled, at most once per
+//!    15 minutes (recorded in the checkpoint); AF20024 counts as started. A type that cannot
+//!    be started (missing permission, cooldown) fails alone, with a message saying why.
+//! 2. Claim the pair's checkpoint with a lease (conditional write); a pair another live run
+//!    holds is reported `Busy` and left alone.
+//! 3. If the watermark is older than the API's reach (`now − 7 d + margin`), write a gap
+//!    report for `[watermark, reach)` (create-only), log it, count it, and move on from the
+//!    reach. A first run (no watermark) backfills the full reach and reports no gap.
+//! 4. List `[watermark − overlap, now)` in whole-second windows shorter than 24 h, each
+//!    following every `NextPageUri`; drop ids listed twice or already sent (the checkpoint's
+//!    `recent`); send the rest; only when the queue accepted all of them, commit the window
+//!    (watermark = window end, ids remembered). A failed send keeps what was accepted and
+//!    stops the pair without moving the watermark; the next run lists the window again.
+//! 5. Stop starting windows when the deadline is near; release the lease with a `last_run`
+//!    summary for `o365ctl status`.
+//!
+//! Guarantees: every blob listable at some listing of its window is enqueued (late blobs up
+//! to the overlap are found on a later run); a blob is not enqueued twice by repeated or
+//! concurrent runs while its id is remembered (the dedupe horizon); a run killed between a
+//! send and its commit re-sends that one window (at-least-once; the fetcher is idempotent).
+
+pub mod config;
+pub mod event;
+pub mod lister;
+pub mod plan;
+pub mod settings;
+pub mod summary;
+
+pub use config::{ListerConfig, ListerConfigError, TenantsSource};
+pub use lister::{ListWindowError, Lister};
+pub use settings::{ListerSettings, SettingsError};
+pub use summary::{PairOutcome, PairSummary, RunSummary};

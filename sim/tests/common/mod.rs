@@ -87,6 +87,46 @@ impl Ctx {
         self.http.post(url).bearer_auth(token).send().await.unwrap()
     }
 
+    /// GET a `/_sim` control path and decode the JSON answer.
+    pub async fn control_get(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// POST a `/_sim` control path; returns the status and the raw answer.
+    pub async fn control_post(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// GET a feed path that must fail: (status, AF code, message).
+    pub async fn fails(&self, token: &str, tenant: &str, rest: &str) -> (u16, String, String) {
+        error_code(self.get(token, &self.feed(tenant, rest)).await).await
+    }
+
+    /// The content listing URL of one type over [from, to).
+    pub fn window(&self, tenant: &str, ct: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+        self.feed(
+            tenant,
+            &format!(
+                "subscriptions/content?contentType={ct}&startTime={}&endTime={}",
+                from.format("%Y-%m-%dT%H:%M:%S"),
+                to.format("%Y-%m-%dT%H:%M:%S")
+            ),
+        )
+    }
+
     pub async fn start_sub(&self, token: &str, tenant: &str, ct: &str) -> reqwest::Response {
         self.post(
             token,
