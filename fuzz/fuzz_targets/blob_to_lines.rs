@@ -22,8 +22,15 @@ fn run(data: &[u8], chunk: usize) -> Result<String, NormalizeError> {
         content_created: None,
         fetched_at: Utc.timestamp_opt(1_772_000_000, 0).unwrap(),
     };
-    let limits = Limits { max_record_bytes: 1 << 20 };
-    let mut n = BlobNormalizer::new(&prov, Compression::Gzip { level: 1 }, InputFormat::JsonArray, limits)?;
+    let limits = Limits {
+        max_record_bytes: 1 << 20,
+    };
+    let mut n = BlobNormalizer::new(
+        &prov,
+        Compression::Gzip { level: 1 },
+        InputFormat::JsonArray,
+        limits,
+    )?;
     let mut out = Vec::new();
     for part in data.chunks(chunk.max(1)) {
         n.push(part)?;
@@ -32,13 +39,17 @@ fn run(data: &[u8], chunk: usize) -> Result<String, NormalizeError> {
     let (rest, stats) = n.finish()?;
     out.extend_from_slice(&rest);
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&out[..]).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(&out[..])
+        .read_to_string(&mut text)
+        .unwrap();
     assert_eq!(text.lines().count() as u64, stats.records);
     Ok(text)
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&first, data)) = input.split_first() else { return };
+    let Some((&first, data)) = input.split_first() else {
+        return;
+    };
     let whole = run(data, data.len());
     let chunked = run(data, usize::from(first % 17) + 1);
     match (&whole, &chunked) {
@@ -47,15 +58,17 @@ fuzz_target!(|input: &[u8]| {
         _ => panic!("chunking changed the result"),
     }
     let oracle = serde_json::from_slice::<Vec<Value>>(data).ok().filter(|v| {
-        v.iter().all(|r| {
-            r.as_object().is_some_and(|o| !o.contains_key(O365_MEMBER))
-        })
+        v.iter()
+            .all(|r| r.as_object().is_some_and(|o| !o.contains_key(O365_MEMBER)))
     });
     if let Some(records) = oracle {
         let text = whole.expect("serde_json reads this blob, so must normalization");
         for (line, rec) in text.lines().zip(&records) {
             let mut v: Value = serde_json::from_str(line).unwrap();
-            v.as_object_mut().unwrap().shift_remove(O365_MEMBER).unwrap();
+            v.as_object_mut()
+                .unwrap()
+                .shift_remove(O365_MEMBER)
+                .unwrap();
             assert_eq!(&v, rec);
         }
     }

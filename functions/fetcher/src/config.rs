@@ -36,8 +36,8 @@ pub struct FetcherConfig {
     pub max_concurrency: usize,
     /// `TENANTS_SECRET_ARN` or `TENANTS_JSON` (exactly one).
     pub tenants: TenantsSource,
-    /// `PUBLISHER_ID`: default `PublisherIdentifier` for a `TENANTS_JSON` without one (with a
-    /// secret, put it in the secret).
+    /// `PUBLISHER_ID`: `PublisherIdentifier` of every tenant that sets none of its own (and
+    /// has no file-wide default), whichever source the tenants come from.
     pub publisher_id: Option<String>,
     /// `MAX_RECORD_BYTES`: largest record accepted (default 32 MiB).
     pub limits: Limits,
@@ -168,13 +168,23 @@ impl FetcherConfig {
                 })
             }
         };
+        let publisher_id = non_empty(env, "PUBLISHER_ID");
+        if let Some(p) = &publisher_id {
+            if !o365_activity::tenant_id::is_guid(p) {
+                return Err(FetcherConfigError::Invalid {
+                    var: "PUBLISHER_ID",
+                    value: p.clone(),
+                    hint: "a GUID: your own (the vendor's) tenant id".to_owned(),
+                });
+            }
+        }
         Ok(FetcherConfig {
             bucket,
             prefix,
             compression,
             max_concurrency,
             tenants,
-            publisher_id: non_empty(env, "PUBLISHER_ID"),
+            publisher_id,
             limits: Limits { max_record_bytes },
             deadline_margin_ms,
             endpoint_url: non_empty(env, "AWS_ENDPOINT_URL"),
@@ -182,18 +192,27 @@ impl FetcherConfig {
     }
 }
 
-/// Resolves a JSON tenants configuration (`TENANTS_JSON`), with `publisher_id` as the default
-/// `PublisherIdentifier` when the configuration has none.
+impl FetcherConfig {
+    /// Gives `PUBLISHER_ID` to every tenant left with the fallback publisher (its own tenant
+    /// id): the same rule as the lister's, so both send the same `PublisherIdentifier`.
+    pub fn apply_publisher_default(&self, tenants: &mut [TenantConfig]) {
+        if let Some(p) = &self.publisher_id {
+            for t in tenants
+                .iter_mut()
+                .filter(|t| t.publisher_id == t.tenant_id.as_str())
+            {
+                t.publisher_id = p.to_ascii_lowercase();
+            }
+        }
+    }
+}
+
+/// Resolves a JSON tenants configuration (`TENANTS_JSON`).
 pub fn tenants_from_json(
     json: &str,
-    publisher_id: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<TenantConfig>, ConfigError> {
-    let mut file = TenantsFile::from_json(json)?;
-    if file.publisher_id.is_none() {
-        file.publisher_id = publisher_id.map(str::to_owned);
-    }
-    file.resolve(env)
+    TenantsFile::from_json(json)?.resolve(env)
 }
 
 #[cfg(test)]
@@ -228,7 +247,7 @@ mod tests {
             ("COMPRESSION", "zstd:3"),
             ("MAX_CONCURRENCY", "8"),
             ("TENANTS_JSON", "{}"),
-            ("PUBLISHER_ID", "p"),
+            ("PUBLISHER_ID", "00000000-0000-0000-0000-0000000000a1"),
             ("MAX_RECORD_BYTES", "4096"),
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
         ])
@@ -238,7 +257,10 @@ mod tests {
         assert_eq!(c.max_concurrency, 8);
         assert_eq!(c.tenants, TenantsSource::Json("{}".into()));
         assert_eq!(c.limits.max_record_bytes, 4096);
-        assert_eq!(c.publisher_id.as_deref(), Some("p"));
+        assert_eq!(
+            c.publisher_id.as_deref(),
+            Some("00000000-0000-0000-0000-0000000000a1")
+        );
     }
 
     #[test]
@@ -269,13 +291,26 @@ mod tests {
     }
 
     #[test]
-    fn tenants_json_takes_the_default_publisher() {
-        let json = r#"{"tenants":[{"tenant_id":"00000000-0000-0000-0000-000000000001","client_id":"00000000-0000-0000-0000-000000000c01","client_secret":"s"}]}"#;
-        let t = tenants_from_json(json, Some("00000000-0000-0000-0000-0000000000a1"), &|_| {
-            None
-        })
+    fn publisher_default_applies_to_tenants_without_their_own() {
+        let json = r#"{"tenants":[
+            {"tenant_id":"00000000-0000-0000-0000-000000000001","client_id":"00000000-0000-0000-0000-000000000c01","client_secret":"s"},
+            {"tenant_id":"00000000-0000-0000-0000-000000000002","client_id":"00000000-0000-0000-0000-000000000c01","client_secret":"s","publisher_id":"00000000-0000-0000-0000-0000000000b2"}]}"#;
+        let mut t = tenants_from_json(json, &|_| None).unwrap();
+        let c = cfg(&[
+            ("BUCKET", "b"),
+            ("TENANTS_JSON", json),
+            ("PUBLISHER_ID", "00000000-0000-0000-0000-0000000000A1"),
+        ])
         .unwrap();
+        c.apply_publisher_default(&mut t);
         assert_eq!(t[0].publisher_id, "00000000-0000-0000-0000-0000000000a1");
-        assert!(tenants_from_json("[]", None, &|_| None).is_err());
+        assert_eq!(t[1].publisher_id, "00000000-0000-0000-0000-0000000000b2");
+        assert!(tenants_from_json("[]", &|_| None).is_err());
+        let e = cfg(&[
+            ("BUCKET", "b"),
+            ("TENANTS_JSON", json),
+            ("PUBLISHER_ID", "acme"),
+        ]);
+        assert!(e.unwrap_err().to_string().contains("GUID"));
     }
 }

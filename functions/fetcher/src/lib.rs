@@ -127,6 +127,13 @@ impl InboundMessage {
     }
 }
 
+impl From<(String, String)> for InboundMessage {
+    /// A `(message_id, body)` pair, receive count unknown.
+    fn from((message_id, body): (String, String)) -> InboundMessage {
+        InboundMessage::new(message_id, body)
+    }
+}
+
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageOutcome {

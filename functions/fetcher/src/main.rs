@@ -39,14 +39,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let cfg = FetcherConfig::from_env()?;
     let sdk = o365_activity::aws::sdk_config(cfg.endpoint_url.as_deref()).await;
     let env = |k: &str| std::env::var(k).ok();
-    let tenants = match &cfg.tenants {
-        TenantsSource::Json(json) => {
-            config::tenants_from_json(json, cfg.publisher_id.as_deref(), &env)?
-        }
+    let mut tenants = match &cfg.tenants {
+        TenantsSource::Json(json) => config::tenants_from_json(json, &env)?,
         TenantsSource::SecretArn(arn) => {
-            if cfg.publisher_id.is_some() {
-                tracing::warn!("PUBLISHER_ID is ignored with TENANTS_SECRET_ARN: put publisher_id in the secret");
-            }
             o365_activity::aws::load_tenants_from_secret(
                 &o365_activity::aws::secrets_client(&sdk),
                 arn,
@@ -55,6 +50,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .await?
         }
     };
+    cfg.apply_publisher_default(&mut tenants);
     let clients = tenants
         .iter()
         .map(|t| ActivityClient::new(t, ClientOptions::default()))

@@ -235,43 +235,106 @@ struct LineWriter {
     seen: u64,
 }
 
+/// Appends an integer in decimal (the hot path avoids `fmt` machinery).
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `,"<name>":"<text>"`; `text` must need no JSON escaping.
+fn push_str_member(out: &mut Vec<u8>, name: &str, text: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends `,"<name>":<n>`.
+fn push_int_member(out: &mut Vec<u8>, name: &str, n: i64) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_int(out, n);
+}
+
 fn write_name_and_id(
     out: &mut Vec<u8>,
     member: &str,
+    id_member: &str,
     value: Option<&Scalar<'_>>,
     name_of: fn(i64) -> Option<&'static str>,
-) -> std::io::Result<()> {
+) {
     if let Some(n) = value.and_then(Scalar::lenient_int) {
         if let Some(name) = name_of(n) {
             // Table names are plain text (a unit test checks no escaping is needed).
-            write!(out, ",\"{member}\":\"{name}\"")?;
+            push_str_member(out, member, name);
         }
-        write!(out, ",\"{member}_id\":{n}")?;
+        push_int_member(out, id_member, n);
     }
-    Ok(())
 }
 
 impl LineWriter {
     fn write_normalized(&mut self, f: &RecordFields<'_>) -> std::io::Result<()> {
         let out = &mut self.staging;
-        if let Some(t) = f
-            .creation_time
-            .as_ref()
-            .and_then(Scalar::as_str)
-            .and_then(values::event_time)
-        {
-            write!(out, ",\"event_time\":\"{}\"", t.text)?;
-            self.stats.add_event(t.at);
+        if let Some(ct) = f.creation_time.as_ref().and_then(Scalar::as_str) {
+            if let Some(at) = values::parse_wire_form(ct) {
+                // The zone-less wire form: RFC 3339 UTC is the same text plus `Z`.
+                out.extend_from_slice(b",\"event_time\":\"");
+                out.extend_from_slice(ct.as_bytes());
+                out.extend_from_slice(b"Z\"");
+                self.stats.add_event(at);
+            } else if let Some(t) = values::event_time(ct) {
+                push_str_member(out, "event_time", &t.text);
+                self.stats.add_event(t.at);
+            }
         }
-        write_name_and_id(out, "record_type", f.record_type.as_ref(), record_type_name)?;
-        write_name_and_id(out, "user_type", f.user_type.as_ref(), user_type_name)?;
+        write_name_and_id(
+            out,
+            "record_type",
+            "record_type_id",
+            f.record_type.as_ref(),
+            record_type_name,
+        );
+        write_name_and_id(
+            out,
+            "user_type",
+            "user_type_id",
+            f.user_type.as_ref(),
+            user_type_name,
+        );
         let ip_text = [&f.client_ip, &f.client_ip_early]
             .into_iter()
             .find_map(|v| v.as_ref().and_then(Scalar::as_str));
         if let Some(addr) = ip_text.and_then(values::client_addr) {
-            write!(out, ",\"client_ip\":\"{}\"", addr.ip)?;
+            match addr.ip {
+                std::net::IpAddr::V4(v4) => {
+                    out.extend_from_slice(b",\"client_ip\":\"");
+                    for (i, octet) in v4.octets().into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(b'.');
+                        }
+                        push_int(out, i64::from(octet));
+                    }
+                    out.push(b'"');
+                }
+                v6 => write!(out, ",\"client_ip\":\"{v6}\"")?,
+            }
             if let Some(p) = addr.port {
-                write!(out, ",\"client_port\":{p}")?;
+                push_int_member(out, "client_port", i64::from(p));
             }
         }
         let outcome = match &f.result_status {
@@ -282,11 +345,12 @@ impl LineWriter {
             Some(_) => Some(values::Outcome::Unknown),
         };
         if let Some(o) = outcome {
-            write!(out, ",\"outcome\":\"{}\"", o.as_str())?;
+            push_str_member(out, "outcome", o.as_str());
         }
         Ok(())
     }
 
+    /// A record the splitter delimited: validate, read and write it.
     fn record(&mut self, rec: &[u8]) -> Result<(), NormalizeError> {
         self.seen += 1;
         let record = self.seen;
@@ -298,8 +362,26 @@ impl LineWriter {
             record,
             message: e.to_string(),
         })?;
+        self.write_line(rec, &f)
+    }
+
+    /// A record at the start of `text` (which runs on to the end of the chunk): read and
+    /// write it and return its length, or `None` to let the splitter delimit it (incomplete
+    /// here, or invalid: the exact path then reports it).
+    fn record_at_start(&mut self, text: &str) -> Result<Option<usize>, NormalizeError> {
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RecordFields<'_>>();
+        let Some(Ok(f)) = stream.next() else {
+            return Ok(None);
+        };
+        let n = stream.byte_offset();
+        self.seen += 1;
+        self.write_line(&text.as_bytes()[..n], &f)?;
+        Ok(Some(n))
+    }
+
+    fn write_line(&mut self, rec: &[u8], f: &RecordFields<'_>) -> Result<(), NormalizeError> {
         if f.has_reserved {
-            return Err(NormalizeError::ReservedMember { record });
+            return Err(NormalizeError::ReservedMember { record: self.seen });
         }
         let line_start = self.staging.len();
         // The splitter hands over `{...}`: everything but the closing brace stays as it is.
@@ -317,7 +399,7 @@ impl LineWriter {
             self.staging.push(b',');
         }
         self.staging.extend_from_slice(&self.prefix);
-        self.write_normalized(&f)?;
+        self.write_normalized(f)?;
         self.staging.extend_from_slice(b"}}\n");
         self.stats.records += 1;
         self.stats.bytes_lines += (self.staging.len() - line_start) as u64;
@@ -414,10 +496,12 @@ impl BlobNormalizer {
         if self.failed {
             return Err(NormalizeError::AfterError);
         }
-        let writer = &mut self.writer;
-        let res = self
-            .splitter
-            .push(chunk, &mut |rec: &[u8]| writer.record(rec));
+        let writer = std::cell::RefCell::new(&mut self.writer);
+        let res = self.splitter.push_parsing(
+            chunk,
+            Some(&mut |text: &str| writer.borrow_mut().record_at_start(text)),
+            &mut |rec: &[u8]| writer.borrow_mut().record(rec),
+        );
         self.writer.stats.bytes_in = self.splitter.bytes();
         if res.is_err() {
             self.failed = true;

@@ -67,6 +67,9 @@ pub enum SplitError {
 
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
+/// The type of "no parser" for [`Splitter::push`].
+type NoParse<E> = fn(&str) -> Result<Option<usize>, E>;
+
 /// Where the splitter is between (or inside) records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -193,7 +196,14 @@ impl Splitter {
                     i += 1;
                     continue;
                 }
-                match memchr2(b'"', b'\\', &buf[i..]) {
+                // Most strings in audit records are short: look at a few bytes directly
+                // before paying for a vectorized search.
+                let near = (i + 16).min(len);
+                let hit = buf[i..near]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\')
+                    .or_else(|| memchr2(b'"', b'\\', &buf[near..]).map(|p| p + (near - i)));
+                match hit {
                     None => return None,
                     Some(p) => {
                         i += p;
@@ -229,6 +239,38 @@ impl Splitter {
         None
     }
 
+    /// Offers the record starting at `buf[i]` to `parse` (see [`Splitter::push_parsing`]);
+    /// on success the record is done and its length returned.
+    fn parse_whole<'b, E, P: FnMut(&str) -> Result<Option<usize>, E>>(
+        &mut self,
+        buf: &'b [u8],
+        i: usize,
+        valid: &mut Option<&'b str>,
+        parse: &mut Option<&mut P>,
+    ) -> Result<Option<usize>, E> {
+        let Some(parse) = parse else {
+            return Ok(None);
+        };
+        // The chunk's valid UTF-8 prefix, checked once per chunk.
+        let text = *valid.get_or_insert_with(|| match std::str::from_utf8(buf) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default(),
+        });
+        let mut end = text.len().min(i.saturating_add(self.max_record));
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let Some(rest) = text.get(i..end) else {
+            return Ok(None);
+        };
+        let done = parse(rest)?;
+        if done.is_some() {
+            self.records += 1;
+            self.state = State::After;
+        }
+        Ok(done)
+    }
+
     fn too_large(&self) -> SplitError {
         SplitError::RecordTooLarge {
             record: self.records + 1,
@@ -242,6 +284,22 @@ impl Splitter {
         buf: &[u8],
         on_record: &mut impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.push_parsing(buf, None::<&mut NoParse<E>>, on_record)
+    }
+
+    /// Like [`Splitter::push`], but a record that starts in this chunk is first offered to
+    /// `parse` as text running from its `{` to the end of the chunk's valid UTF-8 (at most the
+    /// record size limit). `parse` reads one object from the start of that text and returns
+    /// its length, or `None` when it cannot (incomplete or invalid: anything); the record is
+    /// then split by scanning and handed to `on_record` as usual, which gives the same result.
+    /// This saves scanning most records twice.
+    pub fn push_parsing<E: From<SplitError>, P: FnMut(&str) -> Result<Option<usize>, E>>(
+        &mut self,
+        buf: &[u8],
+        mut parse: Option<&mut P>,
+        on_record: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut valid: Option<&str> = None;
         let len = buf.len();
         let mut i = 0;
         // Start of the current record in `buf`, when it began in this chunk.
@@ -277,6 +335,10 @@ impl Splitter {
                             self.format = InputFormat::Ndjson;
                             self.open_record(buf, i)?;
                             start = Some(i);
+                            if let Some(n) = self.parse_whole(buf, i, &mut valid, &mut parse)? {
+                                start = None;
+                                i += n;
+                            }
                         }
                         (InputFormat::Ndjson, _) => {
                             self.open_record(buf, i)?;
@@ -301,6 +363,10 @@ impl Splitter {
                     } else {
                         self.open_record(buf, i)?;
                         start = Some(i);
+                        if let Some(n) = self.parse_whole(buf, i, &mut valid, &mut parse)? {
+                            start = None;
+                            i += n;
+                        }
                     }
                 }
                 State::InRecord => {
@@ -357,6 +423,10 @@ impl Splitter {
                         _ => {
                             self.open_record(buf, i)?;
                             start = Some(i);
+                            if let Some(n) = self.parse_whole(buf, i, &mut valid, &mut parse)? {
+                                start = None;
+                                i += n;
+                            }
                         }
                     }
                 }

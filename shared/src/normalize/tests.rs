@@ -350,3 +350,17 @@ fn memory_stays_bounded_for_a_large_blob() {
     assert_eq!(stats.records as usize, pushed / (record.len() + 1) + 1);
     assert!(peak < 1 << 20, "held {peak} bytes between pushes");
 }
+
+#[test]
+fn integers_and_addresses_are_written_like_serde_would() {
+    for n in [0i64, 7, -1, 10, 99999, i64::MIN, i64::MAX] {
+        let mut out = Vec::new();
+        push_int(&mut out, n);
+        assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+    }
+    let (lines, _) =
+        run(br#"[{"ClientIP":"10.200.0.255:65535"},{"ClientIP":"2001:DB8:0:0::1"}]"#).unwrap();
+    assert_eq!(o365(&lines[0])["client_ip"], "10.200.0.255");
+    assert_eq!(o365(&lines[0])["client_port"], 65535);
+    assert_eq!(o365(&lines[1])["client_ip"], "2001:db8::1");
+}

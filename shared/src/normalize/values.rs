@@ -24,8 +24,8 @@ fn two(b: &[u8]) -> Option<u32> {
 }
 
 /// Reads the exact wire form `YYYY-MM-DDTHH:MM:SS` (zone-less, UTC) without a format parser:
-/// the form nearly every record uses, on the hot path.
-fn parse_wire_form(s: &str) -> Option<DateTime<Utc>> {
+/// the form nearly every record uses, on the hot path. Agrees with [`parse_record_time`].
+pub fn parse_wire_form(s: &str) -> Option<DateTime<Utc>> {
     let b = s.as_bytes();
     if b.len() != 19
         || b[4] != b'-'
