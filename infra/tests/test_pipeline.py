@@ -510,8 +510,6 @@ def test_forged_content_uri_gets_no_connection(stack: dict[str, Any], endpoint: 
     assert _keys(endpoint, bucket, f"{prefix}/tenant_id=") == data_before
 
 
-@pytest.mark.xfail(strict=True, reason="o365-fetcher ignores PUBLISHER_ID with TENANTS_SECRET_ARN (the lister "
-                   "applies it), so the template's PublisherId parameter does not reach the fetcher's downloads")
 def test_fetcher_sends_the_stacks_publisher_id(stack: dict[str, Any], endpoint: str, fetcher: dict[str, Any],
                                                blob: dict[str, Any], sim: Sim) -> None:
     assert fetcher["template_env"]["PUBLISHER_ID"] == STACK_PUBLISHER
