@@ -200,9 +200,16 @@ def test_dashboard_body_is_valid_json(stack: dict[str, Any], endpoint: str) -> N
     for word in ("content type", "Lag", "Latency", "Errors", "Throttles", "Queue"):
         assert word in titles, word
     text = json.dumps(widgets)
-    for metric in ("Records", "LagSeconds", "RecordLatencySeconds", "BlobLatencySeconds", "Errors",
+    for metric in ("Records", "LagSeconds", "CreationToStoredMeanSeconds", "CreationToStoredMaxSeconds",
+                   "ContentCreatedToStoredSeconds", "Errors",
                    "ApiErrors", "Throttles", "GapsReported", "BlobsListed", "MessagesSent", "BytesIn"):
         assert re.search(rf"\b{metric}\b", text), metric
+    # Every metric the dashboard searches for is one the functions really emit.
+    sources = "".join(p.read_text() for p in (REPO / "functions").glob("*/src/**/*.rs"))
+    searched = set(re.findall(r'MetricName=\\?"(\w+)\\?"', text))
+    assert len(searched) >= 10, searched
+    for name in searched:
+        assert f'"{name}"' in sources, f"dashboard metric {name} is emitted by no function"
     assert stack["outputs"]["FetcherFunctionName"] in text
 
 
