@@ -1,1 +1,29 @@
-//! placeholder
+//! o365-sim: a local, faithful stand-in for the Office 365 Management Activity API and its
+//! token endpoints, with a simulated clock, fault scenarios and a ledger of everything it
+//! published and served. Start it in-process with [`start`], or run the `o365-sim` binary.
+
+mod api;
+mod api_error;
+mod auth;
+mod clock;
+mod config;
+mod content_type;
+mod error;
+mod fixtures;
+mod ledger;
+mod records;
+mod scenario;
+mod server;
+mod sim;
+mod store;
+mod timefmt;
+
+pub use config::{
+    default_fixtures_dir, SimConfig, TenantSpec, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_CLI_LISTEN, DEFAULT_TENANT_ID,
+};
+pub use content_type::{ContentType, UnknownContentType};
+pub use error::SimError;
+pub use ledger::{Ledger, PublishedBlob, RequestRecord};
+pub use scenario::{Rate, Scenario, ScenarioKind};
+pub use server::{start, SimHandle};

@@ -1,0 +1,109 @@
+//! The ledger: what the simulator published, served and was asked, so tests can prove
+//! a collector got everything exactly once and never broke a rule.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A snapshot of the ledger; the same JSON as `GET /_sim/ledger`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Ledger {
+    /// Simulated time the snapshot was taken.
+    pub now: Option<DateTime<Utc>>,
+    /// Every blob that has become listable so far, in availability order.
+    pub published: Vec<PublishedBlob>,
+    /// How many times each blob (by content id) was served with a 200 and its full body.
+    pub served: BTreeMap<String, u64>,
+    /// Every request received, in arrival order.
+    pub requests: Vec<RequestRecord>,
+}
+
+/// One published blob.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublishedBlob {
+    /// Tenant the blob belongs to.
+    pub tenant_id: String,
+    /// Content type wire name.
+    pub content_type: String,
+    /// The blob's `contentId`.
+    pub content_id: String,
+    /// The blob's `contentUri`.
+    pub content_uri: String,
+    /// `contentCreated` of its (first) listing entry.
+    pub content_created: DateTime<Utc>,
+    /// `contentExpiration` as listed.
+    pub content_expiration: DateTime<Utc>,
+    /// Every record `Id` in the body, in body order (a duplicated record appears twice).
+    pub record_ids: Vec<String>,
+    /// Number of records in the body.
+    pub record_count: usize,
+    /// Simulated time the blob became listable (later than `content_created` for late blobs).
+    pub available_at: DateTime<Utc>,
+    /// Fault applied to this blob (`truncated`, `malformed`, `late`, `early-expiry`, `duplicate-records`, `injected`, …).
+    pub fault: Option<String>,
+    /// Further `contentCreated` values under which the same blob is listed again.
+    pub relisted_at: Vec<DateTime<Utc>>,
+    /// Whether the tenant's current subscription lets a client list and fetch it.
+    pub visible: bool,
+}
+
+/// One request the simulator answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RequestRecord {
+    /// Simulated time of arrival.
+    pub at: DateTime<Utc>,
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// HTTP status answered (for `drop-connection`, the status line that was sent before the cut).
+    pub status: u16,
+    /// Tenant in the URL, if any.
+    pub tenant_id: Option<String>,
+    /// Operation (`token`, `start`, `stop`, `list`, `content`, `notifications`, `blob`, `dlpSensitiveTypes`).
+    pub operation: Option<String>,
+    /// `contentType` parameter, or the blob's content type.
+    pub content_type: Option<String>,
+    /// Blob requested (blob downloads only).
+    pub content_id: Option<String>,
+    /// AF code (or token error) of an error answer.
+    pub error_code: Option<String>,
+    /// `PublisherIdentifier` sent, if any.
+    pub publisher_identifier: Option<String>,
+    /// Listing window actually applied (after defaulting), for listing calls that got that far.
+    pub start_time: Option<DateTime<Utc>>,
+    /// End of the listing window actually applied.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Whether the caller sent both `startTime` and `endTime` (false when defaulted).
+    pub window_given: bool,
+    /// Scenario fault injected into this answer, if any.
+    pub fault: Option<String>,
+}
+
+impl Ledger {
+    /// Requests whose status is not 2xx.
+    pub fn errors(&self) -> impl Iterator<Item = &RequestRecord> {
+        self.requests
+            .iter()
+            .filter(|r| !(200..300).contains(&r.status))
+    }
+
+    /// Published blobs of one tenant and content type.
+    pub fn published_for<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        content_type: &'a str,
+    ) -> impl Iterator<Item = &'a PublishedBlob> + 'a {
+        self.published
+            .iter()
+            .filter(move |b| b.tenant_id == tenant_id && b.content_type == content_type)
+    }
+
+    /// Total records in the published blobs.
+    pub fn published_records(&self) -> usize {
+        self.published.iter().map(|b| b.record_count).sum()
+    }
+}

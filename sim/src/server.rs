@@ -1,0 +1,412 @@
+//! The HTTP server: routes, token endpoints, `/_sim` control endpoints, and the handle tests use.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::auth::Endpoint;
+use crate::config::SimConfig;
+use crate::content_type::ContentType;
+use crate::error::SimError;
+use crate::ledger::{Ledger, PublishedBlob, RequestRecord};
+use crate::sim::Sim;
+
+/// A running simulator; dropping it leaves the server running until the runtime ends.
+#[derive(Debug)]
+pub struct SimHandle {
+    sim: Arc<Sim>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+    ticker: JoinHandle<()>,
+}
+
+/// Binds the configured loopback address, starts serving, and returns at once.
+pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+    config.validate()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let sim = Arc::new(Sim::new(config, format!("http://{addr}"))?);
+    sim.ensure_generated().await;
+    let app = router(sim.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = rx.await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "o365-sim server stopped with an error");
+        }
+    });
+    let tick_sim = sim.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            every.tick().await;
+            tick_sim.ensure_generated().await;
+        }
+    });
+    tracing::info!(%addr, "o365-sim listening");
+    Ok(SimHandle {
+        sim,
+        addr,
+        stop: Some(tx),
+        server,
+        ticker,
+    })
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`: the API root and the login root.
+    pub fn base_url(&self) -> String {
+        self.sim.base_url.clone()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.sim.now()
+    }
+
+    /// Jumps the clock forward and publishes what became due.
+    pub fn advance(&self, by: Duration) {
+        self.sim.clock.advance(by);
+        self.sim.catch_up();
+    }
+
+    /// Sets the clock (publishing what became due).
+    pub fn set_time(&self, t: DateTime<Utc>) {
+        self.sim.clock.set(t);
+        self.sim.catch_up();
+    }
+
+    /// Changes how many simulated seconds pass per real second.
+    pub fn set_speed(&self, speed: f64) {
+        self.sim.clock.set_speed(speed.max(0.0));
+    }
+
+    /// A snapshot of the ledger (same JSON as `GET /_sim/ledger`).
+    pub fn ledger(&self) -> Ledger {
+        self.sim.ledger()
+    }
+
+    /// Publishes an arbitrary (even malformed) body as a blob, listable now. Unknown tenants or
+    /// content types give an error.
+    pub fn try_publish_blob(
+        &self,
+        tenant: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        record_ids: Vec<String>,
+    ) -> Result<PublishedBlob, SimError> {
+        let ct: ContentType =
+            content_type
+                .parse()
+                .map_err(|e: crate::content_type::UnknownContentType| {
+                    SimError::Config(e.to_string())
+                })?;
+        self.sim.publish_blob(tenant, ct, body, record_ids)
+    }
+
+    /// Publishes an arbitrary (even malformed) body as a blob, listable now. An unknown tenant or
+    /// content type yields a blob record with `fault: "rejected: …"` that nothing serves.
+    pub fn publish_blob(
+        &self,
+        tenant: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        record_ids: Vec<String>,
+    ) -> PublishedBlob {
+        let now = self.now();
+        self.try_publish_blob(tenant, content_type, body, record_ids.clone())
+            .unwrap_or_else(|e| PublishedBlob {
+                tenant_id: tenant.to_string(),
+                content_type: content_type.to_string(),
+                content_id: String::new(),
+                content_uri: String::new(),
+                content_created: now,
+                content_expiration: now,
+                record_count: record_ids.len(),
+                record_ids,
+                available_at: now,
+                fault: Some(format!("rejected: {e}")),
+                relisted_at: Vec::new(),
+                visible: false,
+            })
+    }
+
+    /// Mints a valid access token for a tenant without calling the token endpoint.
+    pub fn access_token(&self, tenant: &str) -> String {
+        let dlp = self
+            .sim
+            .read()
+            .tenant_index(tenant)
+            .map(|i| self.sim.read().tenants[i].spec.dlp_permission)
+            .unwrap_or(false);
+        self.sim
+            .auth
+            .issue(&self.sim.base_url, tenant, dlp, "1", self.now())
+    }
+
+    /// Base64url SHA-1 thumbprint (`x5t`) of the configured certificate.
+    pub fn certificate_thumbprint(&self) -> Option<String> {
+        self.sim.auth.certificate_thumbprint().map(str::to_string)
+    }
+
+    /// Stops the server and waits (up to a few seconds) for it to finish.
+    pub async fn shutdown(mut self) {
+        self.ticker.abort();
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if tokio::time::timeout(Duration::from_secs(3), &mut self.server)
+            .await
+            .is_err()
+        {
+            self.server.abort();
+        }
+    }
+}
+
+fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route(
+            "/api/{version}/{tenant}/activity/feed/{*rest}",
+            any(crate::api::feed),
+        )
+        .route("/{tenant}/oauth2/token", post(token_v1))
+        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
+        .route("/_sim/ledger", get(ledger))
+        .route("/_sim/ledger/summary", get(ledger_summary))
+        .route("/_sim/clock", get(clock))
+        .route("/_sim/clock/advance", post(advance))
+        .route("/_sim/clock/set", post(set_clock))
+        .route("/_sim/info", get(info))
+        .fallback(not_found)
+        .with_state(sim)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let body = serde_json::json!({"Message": format!("No HTTP resource was found that matches the request URI '{uri}'.")});
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+async fn token_v1(
+    state: State<Arc<Sim>>,
+    path: Path<String>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    token(state, path, method, uri, body, Endpoint::V1).await
+}
+
+async fn token_v2(
+    state: State<Arc<Sim>>,
+    path: Path<String>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    token(state, path, method, uri, body, Endpoint::V2).await
+}
+
+async fn token(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant): Path<String>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+    endpoint: Endpoint,
+) -> Response {
+    let now = sim.now();
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let trace = uuid::Uuid::new_v4().to_string();
+    let tenant_info = {
+        let store = sim.read();
+        store.tenant_index(&tenant).map(|i| {
+            (
+                store.tenants[i].spec.tenant_id.clone(),
+                store.tenants[i].spec.dlp_permission,
+            )
+        })
+    };
+    let result = match tenant_info {
+        None => Err(crate::auth::TokenError {
+            status: 400,
+            error: "invalid_request",
+            code: 90002,
+            description: format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+        }),
+        Some((tenant_id, dlp)) => sim.auth.token(endpoint, &sim.base_url, &tenant_id, dlp, &form, now),
+    };
+    let (status, body, code) = match result {
+        Ok(v) => (200, v, None),
+        Err(e) => (
+            e.status,
+            e.body(now, &trace),
+            Some(format!("AADSTS{}", e.code)),
+        ),
+    };
+    sim.record(RequestRecord {
+        at: now,
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
+        status,
+        tenant_id: Some(tenant),
+        operation: Some("token".into()),
+        content_type: None,
+        content_id: None,
+        error_code: code,
+        publisher_identifier: None,
+        start_time: None,
+        end_time: None,
+        window_given: false,
+        fault: None,
+    });
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        body.to_string(),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
+    resp
+}
+
+async fn ledger(State(sim): State<Arc<Sim>>) -> Response {
+    let l = tokio::task::spawn_blocking(move || sim.ledger())
+        .await
+        .unwrap_or_default();
+    Json(l).into_response()
+}
+
+async fn ledger_summary(State(sim): State<Arc<Sim>>) -> Response {
+    let l = tokio::task::spawn_blocking(move || sim.ledger())
+        .await
+        .unwrap_or_default();
+    let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
+    for r in &l.requests {
+        *by_status.entry(r.status).or_default() += 1;
+    }
+    Json(serde_json::json!({
+        "now": l.now,
+        "published_blobs": l.published.len(),
+        "published_records": l.published_records(),
+        "served_blobs": l.served.len(),
+        "served_downloads": l.served.values().sum::<u64>(),
+        "requests": l.requests.len(),
+        "requests_by_status": by_status,
+    }))
+    .into_response()
+}
+
+fn clock_json(sim: &Sim) -> serde_json::Value {
+    serde_json::json!({"now": crate::timefmt::listing(sim.now()), "speed": sim.clock.speed()})
+}
+
+async fn clock(State(sim): State<Arc<Sim>>) -> Response {
+    Json(clock_json(&sim)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct AdvanceQuery {
+    seconds: f64,
+}
+
+async fn advance(
+    State(sim): State<Arc<Sim>>,
+    q: Result<Query<AdvanceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "give ?seconds=N (a non-negative number)",
+        )
+            .into_response();
+    };
+    if !(q.seconds.is_finite() && q.seconds >= 0.0) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "seconds must be a non-negative number",
+        )
+            .into_response();
+    }
+    sim.clock.advance(Duration::from_secs_f64(q.seconds));
+    sim.ensure_generated().await;
+    Json(clock_json(&sim)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SetQuery {
+    time: String,
+}
+
+async fn set_clock(
+    State(sim): State<Arc<Sim>>,
+    q: Result<Query<SetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Some(t) = q
+        .ok()
+        .and_then(|Query(q)| crate::timefmt::parse_query_time(&q.time))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "give ?time=RFC3339 (e.g. 2026-03-01T00:00:00Z)",
+        )
+            .into_response();
+    };
+    sim.clock.set(t);
+    sim.ensure_generated().await;
+    Json(clock_json(&sim)).into_response()
+}
+
+async fn info(State(sim): State<Arc<Sim>>) -> Response {
+    let store = sim.read();
+    let tenants: Vec<_> = store.tenants.iter().map(|t| serde_json::json!({"tenant_id": t.spec.tenant_id, "dlp_permission": t.spec.dlp_permission})).collect();
+    Json(serde_json::json!({
+        "base_url": sim.base_url,
+        "client_id": sim.config.client_id,
+        "tenants": tenants,
+        "scenarios": sim.config.scenarios.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "seed": sim.config.seed,
+        "page_size": sim.page_size,
+        "certificate_thumbprint": sim.auth.certificate_thumbprint(),
+    }))
+    .into_response()
+}

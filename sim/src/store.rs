@@ -1,0 +1,538 @@
+//! Per-tenant state: subscriptions and the blob store, and the deterministic content generator
+//! that fills it as simulated time passes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration as CDuration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::{SimConfig, TenantSpec};
+use crate::content_type::ContentType;
+use crate::fixtures::Fixtures;
+use crate::records::{self, TenantCtx};
+use crate::scenario::{Rate, ScenarioKind};
+use crate::timefmt;
+
+/// One content blob, its body rendered once.
+#[derive(Debug)]
+pub struct Blob {
+    /// Index of the tenant in the configuration.
+    pub tenant: usize,
+    /// Tenant GUID.
+    pub tenant_id: String,
+    /// Content type.
+    pub content_type: ContentType,
+    /// `contentId`.
+    pub content_id: String,
+    /// `contentCreated` of the first listing.
+    pub content_created: DateTime<Utc>,
+    /// When it becomes listable.
+    pub available_at: DateTime<Utc>,
+    /// `contentExpiration`.
+    pub content_expiration: DateTime<Utc>,
+    /// The JSON array served at `contentUri`.
+    pub body: Bytes,
+    /// Record ids in body order.
+    pub record_ids: Vec<String>,
+    /// Fault tags applied.
+    pub fault: Option<String>,
+    /// Extra listings (same blob, later `contentCreated`).
+    pub relisted_at: Vec<DateTime<Utc>>,
+}
+
+/// One listing entry: a blob under one `contentCreated`.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// `contentCreated` shown in this entry.
+    pub content_created: DateTime<Utc>,
+    /// When this entry becomes listable.
+    pub available_at: DateTime<Utc>,
+    /// Insertion order, the tie-breaker of availability order.
+    pub order: u64,
+    /// The blob.
+    pub blob: Arc<Blob>,
+}
+
+/// Subscription status as `subscriptions/list` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubStatus {
+    /// Enabled: content can be listed and fetched.
+    Enabled,
+    /// Stopped by the client: shows as `disabled`, content answers AF20022.
+    Stopped,
+    /// Disabled by an admin: content answers AF20023.
+    AdminDisabled,
+}
+
+/// A subscription of one tenant to one content type.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Current status.
+    pub status: SubStatus,
+    /// Webhook as given to `start` (`null` when none).
+    pub webhook: serde_json::Value,
+    /// Content created before this is hidden (set when a stopped subscription is restarted).
+    pub visible_from: Option<DateTime<Utc>>,
+}
+
+/// State of one tenant × content type.
+#[derive(Debug, Default)]
+pub struct TypeState {
+    /// Subscription, if one was ever created.
+    pub subscription: Option<Subscription>,
+    /// Listing entries keyed by (`contentCreated`, order).
+    pub listings: BTreeMap<(DateTime<Utc>, u64), Listing>,
+    /// Next aggregation slot to generate.
+    pub next_slot: i64,
+    /// Blobs generated so far (drives `every:N` blob faults).
+    pub blob_counter: u64,
+    /// Last successful `start`.
+    pub last_start: Option<DateTime<Utc>>,
+}
+
+/// State of one tenant.
+#[derive(Debug)]
+pub struct TenantState {
+    /// The configured tenant.
+    pub spec: TenantSpec,
+    /// Names used in generated records.
+    pub ctx: TenantCtx,
+    /// One entry per content type, indexed by `ContentType::index`.
+    pub types: [TypeState; 5],
+    /// Last successful `start` of any type (per-tenant cool-down scenario).
+    pub last_start_any: Option<DateTime<Utc>>,
+}
+
+/// Everything mutable about the simulated service.
+#[derive(Debug)]
+pub struct Store {
+    /// Tenants in configuration order.
+    pub tenants: Vec<TenantState>,
+    /// Every blob by content id.
+    pub blobs: HashMap<String, Arc<Blob>>,
+    /// Next listing order number.
+    pub next_order: u64,
+    /// Counter for injected blobs' ids.
+    pub injected: u32,
+}
+
+impl Store {
+    /// Fresh state: subscriptions as configured, nothing generated yet.
+    pub fn new(config: &SimConfig, first_slot: i64, all_enabled: bool) -> Store {
+        let tenants = config
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let mut types: [TypeState; 5] = Default::default();
+                for ct in ContentType::ALL {
+                    let ts = &mut types[ct.index() as usize];
+                    ts.next_slot = first_slot;
+                    let status = if spec.disabled_types.contains(&ct) {
+                        Some(SubStatus::AdminDisabled)
+                    } else if all_enabled || spec.enabled_types.contains(&ct) {
+                        Some(SubStatus::Enabled)
+                    } else {
+                        None
+                    };
+                    ts.subscription = status.map(|status| Subscription {
+                        status,
+                        webhook: serde_json::Value::Null,
+                        visible_from: None,
+                    });
+                }
+                TenantState {
+                    spec: spec.clone(),
+                    ctx: TenantCtx::new(&spec.tenant_id, i),
+                    types,
+                    last_start_any: None,
+                }
+            })
+            .collect();
+        Store {
+            tenants,
+            blobs: HashMap::new(),
+            next_order: 0,
+            injected: 0,
+        }
+    }
+
+    /// Index of a configured tenant.
+    pub fn tenant_index(&self, tenant_id: &str) -> Option<usize> {
+        self.tenants
+            .iter()
+            .position(|t| t.spec.tenant_id.eq_ignore_ascii_case(tenant_id))
+    }
+
+    /// Adds generated or injected blobs and their listings.
+    pub fn insert(&mut self, blobs: Vec<Blob>) {
+        for blob in blobs {
+            let blob = Arc::new(blob);
+            let ts = &mut self.tenants[blob.tenant].types[blob.content_type.index() as usize];
+            let mut entries = vec![(blob.content_created, blob.available_at)];
+            entries.extend(blob.relisted_at.iter().map(|t| (*t, *t)));
+            for (created, available) in entries {
+                let order = self.next_order;
+                self.next_order += 1;
+                ts.listings.insert(
+                    (created, order),
+                    Listing {
+                        content_created: created,
+                        available_at: available,
+                        order,
+                        blob: blob.clone(),
+                    },
+                );
+            }
+            self.blobs.insert(blob.content_id.clone(), blob);
+        }
+    }
+
+    /// Whether a client may currently list/fetch content created at `created` for this subscription.
+    pub fn visible(&self, tenant: usize, ct: ContentType, created: DateTime<Utc>) -> bool {
+        match &self.tenants[tenant].types[ct.index() as usize].subscription {
+            Some(Subscription {
+                status: SubStatus::Enabled,
+                visible_from,
+                ..
+            }) => visible_from.is_none_or(|from| created >= from),
+            _ => false,
+        }
+    }
+
+    /// Listing entries of a window, in availability order.
+    pub fn list(
+        &self,
+        tenant: usize,
+        ct: ContentType,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<Listing> {
+        if start >= end {
+            return Vec::new();
+        }
+        let ts = &self.tenants[tenant].types[ct.index() as usize];
+        let mut out: Vec<Listing> = ts
+            .listings
+            .range((start, 0)..(end, 0))
+            .map(|(_, l)| l)
+            .filter(|l| l.available_at <= now && self.visible(tenant, ct, l.content_created))
+            .cloned()
+            .collect();
+        out.sort_by_key(|l| (l.available_at, l.order));
+        out
+    }
+}
+
+/// Everything the generator needs, shared read-only.
+#[derive(Debug)]
+pub struct Generator {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Aggregation window width.
+    pub window: CDuration,
+    /// Mean records per slot.
+    pub mean_per_slot: f64,
+    /// Largest blob.
+    pub max_per_blob: usize,
+    /// `contentExpiration` offset from T1.
+    pub expiration: CDuration,
+    /// Real records to splice in.
+    pub fixtures: Fixtures,
+    /// Blob-level scenarios.
+    pub faults: Vec<(ScenarioKind, Rate)>,
+    /// API root for `contentUri`.
+    pub base_url: String,
+}
+
+/// A stable 64-bit mix (FNV-1a then splitmix), so seeds do not depend on std's hasher.
+pub fn mix(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in *p {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Generator {
+    /// Slot index containing `t`.
+    pub fn slot_of(&self, t: DateTime<Utc>) -> i64 {
+        let w = self.window.num_milliseconds().max(1);
+        t.timestamp_millis().div_euclid(w)
+    }
+
+    /// Start of slot `k`.
+    pub fn slot_start(&self, k: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp_millis(k.saturating_mul(self.window.num_milliseconds()))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// The `contentUri` of a blob.
+    pub fn content_uri(&self, tenant_id: &str, content_id: &str) -> String {
+        format!(
+            "{}/api/v1.0/{}/activity/feed/audit/{}",
+            self.base_url, tenant_id, content_id
+        )
+    }
+
+    fn fires(&self, kind: ScenarioKind, rng: &mut StdRng, counter: u64) -> bool {
+        self.faults.iter().any(|(k, rate)| {
+            *k == kind
+                && match rate {
+                    Rate::Probability(p) => rng.random_bool(p.clamp(0.0, 1.0)),
+                    Rate::EveryNth(n) => {
+                        let n = (*n).max(1);
+                        counter % n == n - 1
+                    }
+                    Rate::Value(_) | Rate::On => true,
+                }
+        })
+    }
+
+    /// Availability delay after the window closes (§8.1): mostly minutes, a tail of hours.
+    fn delay(rng: &mut StdRng) -> CDuration {
+        let roll = rng.random_range(0..1000);
+        let secs = match roll {
+            0..=499 => rng.random_range(60..3600),
+            500..=899 => rng.random_range(3600..5400),
+            900..=989 => rng.random_range(5400..6 * 3600),
+            _ => rng.random_range(6 * 3600..24 * 3600),
+        };
+        CDuration::seconds(secs) + CDuration::milliseconds(rng.random_range(0..1000))
+    }
+
+    /// Generates the blobs of one aggregation slot. Deterministic in (seed, tenant, type, slot);
+    /// `blob_counter` is the number of blobs this tenant and type produced before.
+    pub fn slot(
+        &self,
+        tenant: usize,
+        ctx: &TenantCtx,
+        ct: ContentType,
+        k: i64,
+        blob_counter: &mut u64,
+    ) -> Vec<Blob> {
+        let slot_seed = mix(&[
+            &self.seed.to_le_bytes(),
+            ctx.tenant_id.as_bytes(),
+            ct.as_str().as_bytes(),
+            &k.to_le_bytes(),
+        ]);
+        let mut rng = StdRng::seed_from_u64(slot_seed);
+        let mut fault_rng = StdRng::seed_from_u64(slot_seed ^ 0x5eed_fa17);
+        let t1 = self.slot_start(k);
+        let window_ms = self.window.num_milliseconds().max(1);
+        let n = if self.mean_per_slot < 1.0 {
+            usize::from(rng.random_bool(self.mean_per_slot.max(0.0)))
+        } else {
+            (self.mean_per_slot * rng.random_range(0.5..1.5)).round() as usize
+        };
+        if n == 0 {
+            return Vec::new();
+        }
+        let pieces = n.div_ceil(self.max_per_blob);
+        let t1_token = timefmt::id_token(t1, rng.random_range(0..1_000_000));
+        let fixtures = self.fixtures.of(ct);
+        let mut out = Vec::with_capacity(pieces);
+        for piece in 0..pieces {
+            let count = if piece + 1 == pieces {
+                n - piece * self.max_per_blob
+            } else {
+                self.max_per_blob
+            };
+            let mut body = Vec::with_capacity(count * 1200 + 2);
+            let mut ids: Vec<String> = Vec::with_capacity(count);
+            let mut texts: Vec<(usize, usize)> = Vec::with_capacity(count);
+            let mut dup = false;
+            body.push(b'[');
+            for i in 0..count {
+                let id = uuid::Builder::from_random_bytes(rng.random())
+                    .into_uuid()
+                    .to_string();
+                let mut at = t1 + CDuration::milliseconds(rng.random_range(0..window_ms));
+                if rng.random_bool(0.1) {
+                    at -= CDuration::seconds(rng.random_range(0..3 * 3600));
+                }
+                let use_fixture = !fixtures.is_empty() && rng.random_bool(0.05);
+                let text = if use_fixture {
+                    let f = &fixtures[rng.random_range(0..fixtures.len())];
+                    f.rewrite(&id, &timefmt::record(at), &ctx.tenant_id)
+                        .unwrap_or_else(|| records::generate(&mut rng, ct, ctx, &id, at))
+                } else {
+                    records::generate(&mut rng, ct, ctx, &id, at)
+                };
+                if i > 0 {
+                    body.push(b',');
+                }
+                let start = body.len();
+                body.extend_from_slice(text.as_bytes());
+                texts.push((start, body.len()));
+                ids.push(id);
+                if self.fires(
+                    ScenarioKind::DuplicateRecords,
+                    &mut fault_rng,
+                    (i as u64) + *blob_counter,
+                ) {
+                    let j = fault_rng.random_range(0..texts.len());
+                    let (s, e) = texts[j];
+                    let copy = body[s..e].to_vec();
+                    body.push(b',');
+                    body.extend_from_slice(&copy);
+                    ids.push(ids[j].clone());
+                    dup = true;
+                }
+            }
+            body.push(b']');
+
+            let counter = *blob_counter;
+            *blob_counter += 1;
+            let mut faults: Vec<&str> = Vec::new();
+            if dup {
+                faults.push("duplicate-records");
+            }
+            let created = t1 + self.window + Self::delay(&mut rng);
+            let mut available = created;
+            if self.fires(ScenarioKind::LateBlobs, &mut fault_rng, counter) {
+                available = created + CDuration::seconds(fault_rng.random_range(3600..6 * 3600));
+                faults.push("late");
+            }
+            let mut expiration = t1 + self.expiration;
+            if self.fires(ScenarioKind::EarlyExpiry, &mut fault_rng, counter) {
+                expiration = available + CDuration::minutes(20);
+                faults.push("early-expiry");
+            }
+            let mut relisted = Vec::new();
+            if self.fires(
+                ScenarioKind::DuplicateAcrossWindows,
+                &mut fault_rng,
+                counter,
+            ) {
+                relisted
+                    .push(available + CDuration::seconds(fault_rng.random_range(3600..3 * 3600)));
+                faults.push("relisted");
+            }
+            if self.fires(ScenarioKind::TruncatedBlobs, &mut fault_rng, counter) {
+                body.truncate(body.len() / 2);
+                faults.push("truncated");
+            } else if self.fires(ScenarioKind::MalformedBlobs, &mut fault_rng, counter) {
+                let mid = body.len() / 2;
+                body.splice(mid..mid, b"\xff\xfe}{not json".iter().copied());
+                faults.push("malformed");
+            }
+            let content_id = format!(
+                "{}${}${}$na{:04}",
+                t1_token,
+                timefmt::id_token(created, piece as u32),
+                ct.id_spelling(),
+                tenant + 1
+            );
+            out.push(Blob {
+                tenant,
+                tenant_id: ctx.tenant_id.clone(),
+                content_type: ct,
+                content_id,
+                content_created: created,
+                available_at: available,
+                content_expiration: expiration,
+                body: Bytes::from(body),
+                record_ids: ids,
+                fault: (!faults.is_empty()).then(|| faults.join(",")),
+                relisted_at: relisted,
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use chrono::TimeZone;
+
+    fn generator(faults: Vec<Scenario>) -> Generator {
+        Generator {
+            seed: 7,
+            window: CDuration::minutes(5),
+            mean_per_slot: 50.0,
+            max_per_blob: 20,
+            expiration: CDuration::days(7),
+            fixtures: crate::config::default_fixtures_dir()
+                .and_then(|d| Fixtures::load(&d).ok())
+                .unwrap_or_default(),
+            faults: faults.into_iter().map(|s| (s.kind, s.rate)).collect(),
+            base_url: "http://127.0.0.1:1".into(),
+        }
+    }
+
+    #[test]
+    fn slots_are_deterministic_valid_json_and_split() {
+        let g = generator(Vec::new());
+        let ctx = TenantCtx::new("00000000-0000-0000-0000-000000000001", 0);
+        let k = g.slot_of(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap());
+        for ct in ContentType::ALL {
+            let (mut c1, mut c2) = (0, 0);
+            let a = g.slot(0, &ctx, ct, k, &mut c1);
+            let b = g.slot(0, &ctx, ct, k, &mut c2);
+            assert_eq!(a.len(), b.len());
+            assert!(
+                a.len() >= 2,
+                "50±25 records at 20 per blob give several blobs"
+            );
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(x.body, y.body);
+                assert_eq!(x.content_id, y.content_id);
+                let v: Vec<serde_json::Value> = serde_json::from_slice(&x.body).unwrap();
+                assert_eq!(v.len(), x.record_ids.len());
+                assert!(x.record_ids.len() <= 20);
+                for (rec, id) in v.iter().zip(&x.record_ids) {
+                    assert_eq!(rec["Id"].as_str(), Some(id.as_str()));
+                    assert_eq!(rec["OrganizationId"], ctx.tenant_id.as_str());
+                }
+                assert!(x.content_created > g.slot_start(k) + g.window);
+                assert_eq!(x.content_expiration, g.slot_start(k) + CDuration::days(7));
+                let parts: Vec<&str> = x.content_id.split('$').collect();
+                assert_eq!(parts.len(), 5);
+                assert_eq!(parts[0].len(), 23);
+                assert_eq!(parts[1].len(), 23);
+            }
+        }
+    }
+
+    #[test]
+    fn blob_faults_are_tagged() {
+        let g = generator(vec![
+            Scenario::parse("truncated-blobs=every:2").unwrap(),
+            Scenario::parse("duplicate-records=1").unwrap(),
+        ]);
+        let ctx = TenantCtx::new("00000000-0000-0000-0000-000000000001", 0);
+        let mut c = 0;
+        let blobs = g.slot(0, &ctx, ContentType::Exchange, 1000, &mut c);
+        let truncated = blobs
+            .iter()
+            .filter(|b| b.fault.as_deref().is_some_and(|f| f.contains("truncated")))
+            .count();
+        assert_eq!(truncated, blobs.len() / 2);
+        for b in &blobs {
+            assert!(b.fault.as_deref().unwrap().contains("duplicate-records"));
+            let unique: std::collections::HashSet<_> = b.record_ids.iter().collect();
+            assert!(unique.len() < b.record_ids.len());
+            if !b.fault.as_deref().unwrap().contains("truncated") {
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.body).is_ok());
+            } else {
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.body).is_err());
+            }
+        }
+    }
+}
