@@ -3,6 +3,7 @@
 //! checkpoints, tenant configuration, metrics, and the storage and queue seams.
 
 pub mod api_error;
+pub mod aws;
 pub mod checkpoint;
 pub mod client;
 pub mod clock;

@@ -6,11 +6,13 @@ use tokio::time::Instant;
 
 use crate::message::QueueMessage;
 
+pub mod batch;
 pub mod memory;
 pub mod sqs;
 
+pub use batch::RetryPolicy;
 pub use memory::MemoryQueue;
-pub use sqs::SqsQueue;
+pub use sqs::{MoveReport, ReceivedMessage, SqsQueue};
 
 /// What a successful `send_all` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,4 +59,29 @@ pub trait Queue: Clone + Send + Sync + 'static {
         messages: &[QueueMessage],
         deadline: Instant,
     ) -> impl Future<Output = Result<SendReport, QueueError>> + Send;
+}
+
+/// Turns the retry loop's outcome into `send_all`'s result.
+fn report(messages: &[QueueMessage], out: batch::RetryOutcome) -> Result<SendReport, QueueError> {
+    let sent = out.sent();
+    if sent == messages.len() {
+        return Ok(SendReport {
+            sent,
+            retried_entries: out.retried_entries,
+        });
+    }
+    let accepted = messages
+        .iter()
+        .zip(&out.accepted)
+        .filter(|(_, ok)| **ok)
+        .map(|(m, _)| m.content_id.clone())
+        .collect();
+    Err(QueueError::Incomplete {
+        accepted,
+        failed: messages.len() - sent,
+        total: messages.len(),
+        reason: out
+            .last_error
+            .unwrap_or_else(|| "the deadline passed".into()),
+    })
 }
