@@ -123,9 +123,11 @@ fn read_certificate(pem: &str) -> Result<CertKey, SimError> {
     let cert = pem
         .parse_x509()
         .map_err(|e| SimError::Certificate(format!("not an X.509 certificate: {e}")))?;
-    let key = match cert.public_key().parsed() {
-        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
-            DecodingKey::from_rsa_raw_components(rsa.modulus, rsa.exponent)
+    let spki = cert.public_key();
+    let key = match spki.parsed() {
+        // The SPKI bit string of an RSA key is the PKCS#1 RSAPublicKey DER the verifier wants.
+        Ok(x509_parser::public_key::PublicKey::RSA(_)) => {
+            DecodingKey::from_rsa_der(&spki.subject_public_key.data)
         }
         Ok(_) => {
             return Err(SimError::Certificate(
@@ -381,5 +383,33 @@ impl Auth {
             && claims.exp > now.timestamp()
             && claims.nbf <= now.timestamp() + CLOCK_SKEW_SECS)
             .then_some(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str = include_str!("../tests/fixtures/test-only-cert.pem");
+    const KEY: &str = include_str!("../tests/fixtures/test-only-key.pem");
+
+    #[test]
+    fn certificate_key_verifies_what_the_private_key_signs() {
+        let cert = read_certificate(CERT).unwrap();
+        let mut header = Header::new(Algorithm::RS256);
+        header.x5t = Some(cert.x5t.clone());
+        let claims = serde_json::json!({"aud": "a", "iss": "i", "sub": "i", "exp": 1});
+        let jwt = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let mut v = Validation::new(Algorithm::RS256);
+        v.validate_exp = false;
+        v.validate_aud = false;
+        v.required_spec_claims.clear();
+        let got = jsonwebtoken::decode::<AssertionClaims>(&jwt, &cert.key, &v);
+        assert!(got.is_ok(), "{got:?}");
     }
 }

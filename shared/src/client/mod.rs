@@ -1,21 +1,42 @@
 //! The Management Activity API client: tokens, subscriptions, listing with paging, blob
 //! download, retries with backoff, and the host guard that keeps the bearer token at home.
 //!
-//! SIGNATURES FIXED BY THE COORDINATOR; bodies are being written by the client helper.
+//! Every URL passes the guard (`guard.rs`) before a request is built; redirects are never
+//! followed; tokens come from `token.rs`; `retry.rs` holds the backoff arithmetic and
+//! `http.rs` the attempt loop shared by every operation; `paging.rs` follows `NextPageUri`.
+
+mod guard;
+mod http;
+mod paging;
+mod retry;
+mod token;
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use reqwest::Method;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::api_error::{AfCode, ApiErrorBody};
+use crate::clock::Clock;
 use crate::content_type::ContentType;
 use crate::listing::ContentListing;
 use crate::tenant_id::TenantId;
 use crate::tenants::TenantConfig;
+
+use self::http::{Buffered, Streamed};
+use self::token::TokenSource;
+
+/// Largest error body read (the envelope is tiny; a proxy page is cut).
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Largest JSON body of a listing page or the subscription list.
+pub(crate) const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 
 /// Retry policy for throttling (AF429 as 403, 429), 5xx, 408 and timeouts.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,32 +189,142 @@ impl ClientError {
 
     /// Whether handing the work back for a later attempt can help.
     pub fn is_retryable(&self) -> bool {
-        todo!("client helper")
+        match self {
+            ClientError::DeadlineExceeded { .. } | ClientError::Transport { .. } => true,
+            ClientError::Token { retryable, .. } => *retryable,
+            ClientError::Api { status, body, .. } => {
+                retry::status_is_retryable(*status) || body.code().is_some_and(AfCode::is_retryable)
+            }
+            ClientError::ForeignUri { .. }
+            | ClientError::Credential(_)
+            | ClientError::Decode { .. } => false,
+        }
     }
 }
 
+/// The shared counters behind [`ClientStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Stats(Mutex<ClientStats>);
+
+impl Stats {
+    fn with(&self, f: impl FnOnce(&mut ClientStats)) {
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard);
+    }
+
+    /// Counts one retry.
+    pub(crate) fn retry(&self) {
+        self.with(|s| s.retries += 1);
+    }
+
+    /// Counts one throttled response.
+    pub(crate) fn throttle(&self) {
+        self.with(|s| s.throttles += 1);
+    }
+
+    /// Counts one error response by its code (`AF20022`, `HTTP503`, `NETWORK`).
+    pub(crate) fn error(&self, code: &str) {
+        self.with(|s| *s.errors_by_code.entry(code.to_owned()).or_default() += 1);
+    }
+
+    fn snapshot(&self) -> ClientStats {
+        let mut out = ClientStats::default();
+        self.with(|s| out = s.clone());
+        out
+    }
+}
+
+/// Reads a whole response body, refusing more than `limit` bytes.
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, String> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if buf.len() + chunk.len() > limit {
+            return Err(format!("the body is larger than {limit} bytes"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// The `Retry-After` of a response, when present and readable.
+pub(crate) fn retry_after_of(resp: &reqwest::Response, now: DateTime<Utc>) -> Option<Duration> {
+    let value = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    retry::parse_retry_after(value, now)
+}
+
+/// The byte stream of a blob response.
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
 /// A blob body being downloaded, read chunk by chunk (never held whole).
-#[derive(Debug)]
 pub struct BlobBody {
-    _private: (),
+    first: Option<Bytes>,
+    rest: ByteStream,
+    content_length: Option<u64>,
+}
+
+impl std::fmt::Debug for BlobBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobBody")
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BlobBody {
     /// The next chunk, or `None` at the end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
-        todo!("client helper")
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        match self.rest.next().await {
+            None => Ok(None),
+            Some(Ok(bytes)) => Ok(Some(bytes)),
+            Some(Err(e)) => Err(ClientError::Transport {
+                op: OP_GET_BLOB,
+                message: format!("the blob body broke off: {e}"),
+            }),
+        }
     }
 
     /// `Content-Length`, when the server sent it.
     pub fn content_length(&self) -> Option<u64> {
-        todo!("client helper")
+        self.content_length
     }
+}
+
+/// Operation names used in errors, logs and counters.
+const OP_LIST_SUBSCRIPTIONS: &str = "ListSubscriptions";
+const OP_START_SUBSCRIPTION: &str = "StartSubscription";
+const OP_LIST_CONTENT: &str = "ListContent";
+const OP_GET_BLOB: &str = "GetBlob";
+
+/// What a client shares with its clones.
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    tenant_id: TenantId,
+    api_root: Url,
+    publisher_id: String,
+    options: ClientOptions,
+    clock: Clock,
+    tokens: TokenSource,
+    stats: Arc<Stats>,
 }
 
 /// A client for one tenant. Cheap to clone (shares its HTTP pool and token cache).
 #[derive(Debug, Clone)]
 pub struct ActivityClient {
-    _private: (),
+    inner: Arc<Inner>,
 }
 
 impl ActivityClient {
@@ -202,25 +333,78 @@ impl ActivityClient {
         tenant: &TenantConfig,
         options: ClientOptions,
     ) -> Result<ActivityClient, ClientError> {
-        let _ = (tenant, options);
-        todo!("client helper")
+        ActivityClient::with_clock(tenant, options, Clock::system())
+    }
+
+    /// Like [`ActivityClient::new`], with the clock that decides when a cached token is
+    /// due for refresh (the simulator's clock in tests; the system clock otherwise).
+    pub fn with_clock(
+        tenant: &TenantConfig,
+        options: ClientOptions,
+        clock: Clock,
+    ) -> Result<ActivityClient, ClientError> {
+        let http = reqwest::Client::builder()
+            // A redirect must never carry the bearer token anywhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.request_timeout)
+            .read_timeout(options.request_timeout)
+            .user_agent(concat!("o365-collector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Transport {
+                op: "BuildClient",
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        let stats = Arc::new(Stats::default());
+        let tokens = TokenSource::new(
+            http.clone(),
+            tenant,
+            options.clone(),
+            clock.clone(),
+            stats.clone(),
+        )?;
+        Ok(ActivityClient {
+            inner: Arc::new(Inner {
+                http,
+                tenant_id: tenant.tenant_id.clone(),
+                api_root: tenant.endpoints.api_root.clone(),
+                publisher_id: tenant.publisher_id.clone(),
+                options,
+                clock,
+                tokens,
+                stats,
+            }),
+        })
     }
 
     /// The tenant this client serves.
     pub fn tenant_id(&self) -> &TenantId {
-        todo!("client helper")
+        &self.inner.tenant_id
     }
 
     /// The configured API root.
     pub fn api_root(&self) -> &Url {
-        todo!("client helper")
+        &self.inner.api_root
     }
 
     /// Checks that a URL (a `contentUri` or `NextPageUri`) is under this tenant's API root
     /// (`{root}/api/v1.0/{tenant}/activity/feed/` or `/api/v1/`), same scheme, host and port.
     pub fn check_uri(&self, uri: &str) -> Result<Url, ClientError> {
-        let _ = uri;
-        todo!("client helper")
+        guard::check_api_uri(&self.inner.api_root, &self.inner.tenant_id, uri)
+    }
+
+    /// A feed operation URL (`{root}/api/v1.0/{tenant}/activity/feed/{op}`) with its query
+    /// parameters and `PublisherIdentifier`.
+    fn feed_url(&self, operation: &str, params: &[(&str, &str)]) -> Result<Url, ClientError> {
+        let root = self.inner.api_root.as_str().trim_end_matches('/');
+        let text = format!(
+            "{root}/api/v1.0/{}/activity/feed/{operation}",
+            self.inner.tenant_id.as_str()
+        );
+        let mut url = self.check_uri(&text)?;
+        if !params.is_empty() {
+            url.query_pairs_mut().extend_pairs(params);
+        }
+        Ok(guard::with_publisher(url, &self.inner.publisher_id))
     }
 
     /// `GET subscriptions/list`.
@@ -228,8 +412,11 @@ impl ActivityClient {
         &self,
         deadline: Instant,
     ) -> Result<Vec<Subscription>, ClientError> {
-        let _ = deadline;
-        todo!("client helper")
+        let url = self.feed_url("subscriptions/list", &[])?;
+        let reply = self
+            .call::<Buffered>(OP_LIST_SUBSCRIPTIONS, Method::GET, &url, deadline)
+            .await?;
+        reply.decode(OP_LIST_SUBSCRIPTIONS)
     }
 
     /// `POST subscriptions/start`; AF20024 is success.
@@ -238,8 +425,20 @@ impl ActivityClient {
         content_type: ContentType,
         deadline: Instant,
     ) -> Result<StartOutcome, ClientError> {
-        let _ = (content_type, deadline);
-        todo!("client helper")
+        let url = self.feed_url(
+            "subscriptions/start",
+            &[("contentType", content_type.as_str())],
+        )?;
+        match self
+            .call::<Buffered>(OP_START_SUBSCRIPTION, Method::POST, &url, deadline)
+            .await
+        {
+            Ok(_) => Ok(StartOutcome::Started),
+            Err(e) if e.af_code() == Some(&AfCode::SubscriptionAlreadyEnabled) => {
+                Ok(StartOutcome::AlreadyEnabled)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// `GET subscriptions/content` for `[start, end)`, following `NextPageUri` until absent.
@@ -251,8 +450,17 @@ impl ActivityClient {
         end: DateTime<Utc>,
         deadline: Instant,
     ) -> Result<Vec<ContentListing>, ClientError> {
-        let _ = (content_type, start, end, deadline);
-        todo!("client helper")
+        let start = crate::time::format_query_time(start);
+        let end = crate::time::format_query_time(end);
+        let first = self.feed_url(
+            "subscriptions/content",
+            &[
+                ("contentType", content_type.as_str()),
+                ("startTime", &start),
+                ("endTime", &end),
+            ],
+        )?;
+        self.list_pages(&first, deadline).await
     }
 
     /// `GET {contentUri}` (after `check_uri`), returning the body as a stream.
@@ -261,12 +469,13 @@ impl ActivityClient {
         content_uri: &str,
         deadline: Instant,
     ) -> Result<BlobBody, ClientError> {
-        let _ = (content_uri, deadline);
-        todo!("client helper")
+        let url = guard::with_publisher(self.check_uri(content_uri)?, &self.inner.publisher_id);
+        self.call::<Streamed>(OP_GET_BLOB, Method::GET, &url, deadline)
+            .await
     }
 
     /// Counters since this client was built (shared by clones).
     pub fn stats(&self) -> ClientStats {
-        todo!("client helper")
+        self.inner.stats.snapshot()
     }
 }

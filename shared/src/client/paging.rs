@@ -1,0 +1,110 @@
+//! Listing with paging: follow `NextPageUri` (or the older `NextPageUrl`) verbatim until a
+//! page comes without it, and restart the window when the service rejects its own page
+//! token (AF20031).
+
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use tokio::time::Instant;
+use url::Url;
+
+use super::http::Buffered;
+use super::{guard, ActivityClient, ClientError, OP_LIST_CONTENT};
+use crate::api_error::AfCode;
+use crate::listing::ContentListing;
+
+/// How many times one window is restarted from its first page after AF20031.
+const MAX_WINDOW_RESTARTS: u32 = 3;
+/// Most pages followed in one window (a server that links pages in a circle stops here).
+const MAX_PAGES: usize = 10_000;
+
+/// The next page link of a listing response, when there is one.
+pub(crate) fn next_page_link(headers: &HeaderMap) -> Result<Option<&str>, ClientError> {
+    for name in ["NextPageUri", "NextPageUrl"] {
+        if let Some(value) = headers.get(name) {
+            let text = value.to_str().map_err(|_| ClientError::Decode {
+                op: OP_LIST_CONTENT,
+                message: format!("the {name} header is not ASCII text"),
+            })?;
+            let text = text.trim();
+            if !text.is_empty() {
+                return Ok(Some(text));
+            }
+        }
+    }
+    Ok(None)
+}
+
+impl ActivityClient {
+    /// Lists every page of a window starting at `first`.
+    pub(crate) async fn list_pages(
+        &self,
+        first: &Url,
+        deadline: Instant,
+    ) -> Result<Vec<ContentListing>, ClientError> {
+        let mut restarts = 0;
+        'window: loop {
+            let mut entries: Vec<ContentListing> = Vec::new();
+            let mut url = first.clone();
+            for page in 0..MAX_PAGES {
+                let reply = match self
+                    .call::<Buffered>(OP_LIST_CONTENT, Method::GET, &url, deadline)
+                    .await
+                {
+                    Err(e)
+                        if page > 0
+                            && e.af_code() == Some(&AfCode::InvalidNextPage)
+                            && restarts < MAX_WINDOW_RESTARTS =>
+                    {
+                        restarts += 1;
+                        tracing::warn!(
+                            tenant = %self.tenant_id(),
+                            restarts,
+                            "the service rejected its own nextPage token (AF20031); listing the window again from its first page"
+                        );
+                        continue 'window;
+                    }
+                    other => other?,
+                };
+                entries.extend(reply.decode::<Vec<ContentListing>>(OP_LIST_CONTENT)?);
+                match next_page_link(&reply.headers)? {
+                    None => return Ok(entries),
+                    Some(next) => {
+                        url =
+                            guard::with_publisher(self.check_uri(next)?, &self.inner.publisher_id);
+                    }
+                }
+            }
+            return Err(ClientError::Decode {
+                op: OP_LIST_CONTENT,
+                message: format!(
+                    "the listing had more than {MAX_PAGES} pages; the service may be linking pages in a circle; list a shorter window"
+                ),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reads_either_spelling() {
+        let mut h = HeaderMap::new();
+        assert_eq!(next_page_link(&h).unwrap(), None);
+        h.insert("nextpageurl", HeaderValue::from_static("https://x/a"));
+        assert_eq!(next_page_link(&h).unwrap(), Some("https://x/a"));
+        h.insert("NextPageUri", HeaderValue::from_static(" https://x/b "));
+        assert_eq!(next_page_link(&h).unwrap(), Some("https://x/b"));
+        let mut empty = HeaderMap::new();
+        empty.insert("NextPageUri", HeaderValue::from_static(""));
+        assert_eq!(next_page_link(&empty).unwrap(), None);
+        let mut bad = HeaderMap::new();
+        bad.insert("NextPageUri", HeaderValue::from_bytes(b"\xff").unwrap());
+        assert!(matches!(
+            next_page_link(&bad),
+            Err(ClientError::Decode { .. })
+        ));
+    }
+}

@@ -1,0 +1,507 @@
+//! A streaming splitter: cuts a JSON array of objects (a content blob) or a whitespace-separated
+//! sequence of objects (NDJSON) into raw record slices, from chunks of any size.
+//!
+//! It tracks only what is needed to find record boundaries (string state, escapes and nesting
+//! depth) and checks the structure *between* records (`[`, `,`, `]`, whitespace, trailing bytes).
+//! Each record slice is validated as JSON later by the record reader, so a record is never
+//! trusted just because its brackets balance.
+
+use memchr::memchr2;
+
+/// The input shapes the splitter understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// A JSON array of objects: the body of a content blob.
+    JsonArray,
+    /// Objects separated by whitespace, usually one per line (NDJSON).
+    Ndjson,
+    /// Decide from the first byte that is not whitespace: `[` is an array, `{` is NDJSON.
+    /// Empty input is zero records.
+    Auto,
+}
+
+/// Why the byte stream is not a usable array (or sequence) of objects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    /// The input does not start with `[` (array) or `{` (NDJSON).
+    #[error("{expected} expected at byte {offset}, found {found}; the input must be {what}")]
+    Unexpected {
+        /// Absolute byte offset in the input.
+        offset: u64,
+        /// What was expected there.
+        expected: &'static str,
+        /// A description of what was found.
+        found: String,
+        /// What the whole input must be.
+        what: &'static str,
+    },
+    /// An element of the array (or a line) is not a JSON object.
+    #[error("record {record} (at byte {offset}) is not a JSON object: it starts with {found}; every audit record must be an object")]
+    NotAnObject {
+        /// 1-based record number.
+        record: u64,
+        /// Absolute byte offset in the input.
+        offset: u64,
+        /// A description of its first byte.
+        found: String,
+    },
+    /// A record longer than the configured limit.
+    #[error("record {record} is larger than the limit of {limit} bytes; raise the record size limit if such records are expected")]
+    RecordTooLarge {
+        /// 1-based record number.
+        record: u64,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The input ended inside a record or before the closing `]`.
+    #[error("input is truncated after {records} complete records ({bytes} bytes): {detail}")]
+    Truncated {
+        /// Records completed before the end.
+        records: u64,
+        /// Bytes read.
+        bytes: u64,
+        /// Where it ended.
+        detail: &'static str,
+    },
+}
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// Where the splitter is between (or inside) records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before the first byte that is not whitespace (and an optional BOM).
+    Start,
+    /// After `[`: an object or `]`.
+    FirstOrClose,
+    /// After `,`: an object.
+    Value,
+    /// Inside a record.
+    InRecord,
+    /// After a record: `,` or `]` (array), whitespace or `{` (sequence).
+    After,
+    /// After the closing `]`: only whitespace may follow.
+    Done,
+}
+
+/// The streaming splitter. Push chunks; each complete record is handed to a callback.
+#[derive(Debug)]
+pub struct Splitter {
+    format: InputFormat,
+    state: State,
+    /// Bytes of a record that started in an earlier chunk.
+    pending: Vec<u8>,
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+    bom_seen: usize,
+    /// Absolute offset of the start of the current chunk.
+    base: u64,
+    records: u64,
+    max_record: usize,
+}
+
+/// Describes a byte for an error message.
+fn describe(b: u8) -> String {
+    match b {
+        b'[' | b']' | b'{' | b'}' | b',' | b':' | b'"' => format!("'{}'", b as char),
+        b'0'..=b'9' | b'-' => "a number".to_owned(),
+        b't' | b'f' => "a boolean".to_owned(),
+        b'n' => "null".to_owned(),
+        0x20..=0x7e => format!("'{}'", b as char),
+        _ => format!("byte 0x{b:02x}"),
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl Splitter {
+    /// A splitter for `format`, refusing records over `max_record` bytes.
+    pub fn new(format: InputFormat, max_record: usize) -> Splitter {
+        Splitter {
+            format,
+            state: State::Start,
+            pending: Vec::new(),
+            depth: 0,
+            in_string: false,
+            escape: false,
+            bom_seen: 0,
+            base: 0,
+            records: 0,
+            max_record,
+        }
+    }
+
+    /// Records completed so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Bytes pushed so far.
+    pub fn bytes(&self) -> u64 {
+        self.base
+    }
+
+    fn what(&self) -> &'static str {
+        match self.format {
+            InputFormat::JsonArray => "a JSON array of objects",
+            InputFormat::Ndjson => "JSON objects, one per line",
+            InputFormat::Auto => "a JSON array of objects or JSON objects one per line",
+        }
+    }
+
+    fn unexpected(&self, at: usize, expected: &'static str, b: u8) -> SplitError {
+        SplitError::Unexpected {
+            offset: self.base + at as u64,
+            expected,
+            found: describe(b),
+            what: self.what(),
+        }
+    }
+
+    /// Starts a record at `buf[i]`, which must be `{`.
+    fn open_record(&mut self, buf: &[u8], i: usize) -> Result<(), SplitError> {
+        if buf[i] != b'{' {
+            return Err(SplitError::NotAnObject {
+                record: self.records + 1,
+                offset: self.base + i as u64,
+                found: describe(buf[i]),
+            });
+        }
+        self.state = State::InRecord;
+        self.depth = 0;
+        self.in_string = false;
+        self.escape = false;
+        Ok(())
+    }
+
+    /// Scans a record from `buf[i..]`; returns the index just past its closing `}` if it ends
+    /// in this buffer. Only string state and nesting depth matter here.
+    fn scan(&mut self, buf: &[u8], mut i: usize) -> Option<usize> {
+        let len = buf.len();
+        while i < len {
+            if self.in_string {
+                if self.escape {
+                    self.escape = false;
+                    i += 1;
+                    continue;
+                }
+                match memchr2(b'"', b'\\', &buf[i..]) {
+                    None => return None,
+                    Some(p) => {
+                        i += p;
+                        if buf[i] == b'"' {
+                            self.in_string = false;
+                        } else {
+                            self.escape = true;
+                        }
+                        i += 1;
+                    }
+                }
+            } else {
+                while i < len {
+                    match buf[i] {
+                        b'"' => {
+                            self.in_string = true;
+                            i += 1;
+                            break;
+                        }
+                        b'{' | b'[' => self.depth += 1,
+                        b'}' | b']' => {
+                            self.depth = self.depth.saturating_sub(1);
+                            if self.depth == 0 {
+                                return Some(i + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+        }
+        None
+    }
+
+    fn too_large(&self) -> SplitError {
+        SplitError::RecordTooLarge {
+            record: self.records + 1,
+            limit: self.max_record,
+        }
+    }
+
+    /// Feeds the next chunk; `on_record` gets each complete record (`{...}`, exact bytes).
+    pub fn push<E: From<SplitError>>(
+        &mut self,
+        buf: &[u8],
+        on_record: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let len = buf.len();
+        let mut i = 0;
+        // Start of the current record in `buf`, when it began in this chunk.
+        let mut start: Option<usize> = None;
+        while i < len {
+            match self.state {
+                State::Start => {
+                    let b = buf[i];
+                    if self.base + (i as u64) == self.bom_seen as u64
+                        && self.bom_seen < BOM.len()
+                        && b == BOM[self.bom_seen]
+                    {
+                        self.bom_seen += 1;
+                        i += 1;
+                        continue;
+                    }
+                    if self.bom_seen != 0 && self.bom_seen < BOM.len() {
+                        return Err(self
+                            .unexpected(i, "a complete UTF-8 byte order mark", b)
+                            .into());
+                    }
+                    if is_ws(b) {
+                        i += 1;
+                        continue;
+                    }
+                    match (self.format, b) {
+                        (InputFormat::JsonArray | InputFormat::Auto, b'[') => {
+                            self.format = InputFormat::JsonArray;
+                            self.state = State::FirstOrClose;
+                            i += 1;
+                        }
+                        (InputFormat::Ndjson | InputFormat::Auto, b'{') => {
+                            self.format = InputFormat::Ndjson;
+                            self.open_record(buf, i)?;
+                            start = Some(i);
+                        }
+                        (InputFormat::Ndjson, _) => {
+                            self.open_record(buf, i)?;
+                        }
+                        (InputFormat::JsonArray, _) => {
+                            return Err(self.unexpected(i, "'['", b).into());
+                        }
+                        (InputFormat::Auto, _) => {
+                            return Err(self.unexpected(i, "'[' or '{'", b).into());
+                        }
+                    }
+                }
+                State::FirstOrClose | State::Value => {
+                    let b = buf[i];
+                    if is_ws(b) {
+                        i += 1;
+                    } else if b == b']' && self.state == State::FirstOrClose {
+                        self.state = State::Done;
+                        i += 1;
+                    } else if b == b']' {
+                        return Err(self.unexpected(i, "an object after ','", b).into());
+                    } else {
+                        self.open_record(buf, i)?;
+                        start = Some(i);
+                    }
+                }
+                State::InRecord => {
+                    let from = start.unwrap_or(0);
+                    match self.scan(buf, i) {
+                        Some(end) => {
+                            let whole = self.pending.len() + (end - from);
+                            if whole > self.max_record {
+                                return Err(self.too_large().into());
+                            }
+                            self.records += 1;
+                            self.state = State::After;
+                            if self.pending.is_empty() {
+                                on_record(&buf[from..end])?;
+                            } else {
+                                self.pending.extend_from_slice(&buf[from..end]);
+                                let rec = std::mem::take(&mut self.pending);
+                                let res = on_record(&rec);
+                                // Keep the allocation for the next long record.
+                                self.pending = rec;
+                                self.pending.clear();
+                                res?;
+                            }
+                            start = None;
+                            i = end;
+                        }
+                        None => {
+                            if self.pending.len() + (len - from) > self.max_record {
+                                return Err(self.too_large().into());
+                            }
+                            self.pending.extend_from_slice(&buf[from..]);
+                            i = len;
+                        }
+                    }
+                }
+                State::After => {
+                    let b = buf[i];
+                    if is_ws(b) {
+                        i += 1;
+                        continue;
+                    }
+                    match (self.format, b) {
+                        (InputFormat::JsonArray, b',') => {
+                            self.state = State::Value;
+                            i += 1;
+                        }
+                        (InputFormat::JsonArray, b']') => {
+                            self.state = State::Done;
+                            i += 1;
+                        }
+                        (InputFormat::JsonArray, _) => {
+                            return Err(self.unexpected(i, "',' or ']' after a record", b).into());
+                        }
+                        _ => {
+                            self.open_record(buf, i)?;
+                            start = Some(i);
+                        }
+                    }
+                }
+                State::Done => {
+                    let b = buf[i];
+                    if !is_ws(b) {
+                        return Err(self
+                            .unexpected(i, "nothing but whitespace after the closing ']'", b)
+                            .into());
+                    }
+                    i += 1;
+                }
+            }
+        }
+        self.base += len as u64;
+        Ok(())
+    }
+
+    /// Declares the end of input: fails if it stopped inside a record or before `]`.
+    pub fn finish(&self) -> Result<(), SplitError> {
+        let truncated = |detail| SplitError::Truncated {
+            records: self.records,
+            bytes: self.base,
+            detail,
+        };
+        match (self.state, self.format) {
+            (State::InRecord, _) => Err(truncated("the input ends inside a record")),
+            (State::Done, _) | (State::Start | State::After, InputFormat::Ndjson) => Ok(()),
+            (State::Start, InputFormat::Auto) if self.bom_seen == 0 => Ok(()),
+            (State::Start, _) => Err(truncated("the input is empty; expected a JSON array")),
+            _ => Err(truncated("the closing ']' of the array is missing")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_chunks(
+        format: InputFormat,
+        input: &[u8],
+        chunk: usize,
+    ) -> Result<Vec<String>, SplitError> {
+        let mut s = Splitter::new(format, 1 << 20);
+        let mut out = Vec::new();
+        for c in input.chunks(chunk.max(1)) {
+            s.push(c, &mut |r: &[u8]| -> Result<(), SplitError> {
+                out.push(String::from_utf8_lossy(r).into_owned());
+                Ok(())
+            })?;
+        }
+        s.finish()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn splits_arrays_at_any_chunk_size() {
+        let input = br#" [ {"a":"x}\"]{","b":[1,{"c":2}]} , {}
+,{"d":"\\"} ] "#;
+        for n in 1..input.len() + 1 {
+            let recs = split_chunks(InputFormat::JsonArray, input, n).unwrap();
+            assert_eq!(
+                recs,
+                vec![
+                    r#"{"a":"x}\"]{","b":[1,{"c":2}]}"#.to_owned(),
+                    "{}".to_owned(),
+                    r#"{"d":"\\"}"#.to_owned()
+                ],
+                "chunk {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn ndjson_and_auto() {
+        let input = b"{\"a\":1}\r\n\n{\"b\":\"\\n\"}\n";
+        for f in [InputFormat::Ndjson, InputFormat::Auto] {
+            for n in 1..5 {
+                assert_eq!(split_chunks(f, input, n).unwrap().len(), 2);
+            }
+        }
+        assert_eq!(split_chunks(InputFormat::Auto, b"  ", 1).unwrap().len(), 0);
+        assert_eq!(split_chunks(InputFormat::Auto, b"[]", 1).unwrap().len(), 0);
+        assert_eq!(split_chunks(InputFormat::Ndjson, b"", 1).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn bom_is_accepted_once() {
+        let mut input = BOM.to_vec();
+        input.extend_from_slice(b"[{}]");
+        for n in 1..4 {
+            assert_eq!(
+                split_chunks(InputFormat::JsonArray, &input, n)
+                    .unwrap()
+                    .len(),
+                1
+            );
+        }
+        assert!(split_chunks(InputFormat::JsonArray, &[0xEF, 0xBB, b'['], 1).is_err());
+    }
+
+    #[test]
+    fn clear_errors() {
+        let err = |i: &[u8]| split_chunks(InputFormat::JsonArray, i, 3).unwrap_err();
+        assert!(matches!(
+            err(b"{}"),
+            SplitError::Unexpected { offset: 0, .. }
+        ));
+        assert!(matches!(err(b""), SplitError::Truncated { .. }));
+        assert!(matches!(
+            err(b"[{}"),
+            SplitError::Truncated { records: 1, .. }
+        ));
+        assert!(matches!(
+            err(b"[{\"a\":\"}"),
+            SplitError::Truncated { records: 0, .. }
+        ));
+        assert!(matches!(err(b"[{},]"), SplitError::Unexpected { .. }));
+        assert!(matches!(err(b"[{} {}]"), SplitError::Unexpected { .. }));
+        assert!(matches!(
+            err(b"[{}] x"),
+            SplitError::Unexpected { offset: 5, .. }
+        ));
+        assert!(matches!(
+            err(b"[{},1]"),
+            SplitError::NotAnObject { record: 2, .. }
+        ));
+        assert!(matches!(
+            err(b"[\"x\"]"),
+            SplitError::NotAnObject { record: 1, .. }
+        ));
+        assert!(matches!(
+            split_chunks(InputFormat::Ndjson, b"{}\n[1]\n", 2).unwrap_err(),
+            SplitError::NotAnObject { record: 2, .. }
+        ));
+        let e = err(b"nope").to_string();
+        assert!(e.contains("a JSON array of objects"), "{e}");
+    }
+
+    #[test]
+    fn record_size_limit_applies_across_chunks() {
+        let mut s = Splitter::new(InputFormat::JsonArray, 10);
+        let mut sink = |_: &[u8]| -> Result<(), SplitError> { Ok(()) };
+        s.push(b"[{\"a\":1},{\"bb", &mut sink).unwrap();
+        assert!(matches!(
+            s.push(b"bbbbbbbbbbbbbbb\":1}]", &mut sink),
+            Err(SplitError::RecordTooLarge { record: 2, .. })
+        ));
+        let mut one = Splitter::new(InputFormat::JsonArray, 10);
+        assert!(one.push(b"[{\"abcdefghijkl\":1}]", &mut sink).is_err());
+    }
+}
