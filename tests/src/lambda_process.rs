@@ -32,7 +32,15 @@ pub enum ProcessError {
         #[source]
         source: std::io::Error,
     },
-    /// The process exited or never polled the Runtime API.
+    /// The process exited before it polled the Runtime API.
+    #[error("{bin} exited during init with {status}")]
+    Exited {
+        /// The binary.
+        bin: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+    },
+    /// The process never polled the Runtime API.
     #[error("{bin} did not become ready within {waited:?} (init errors: {init_errors})")]
     NotReady {
         /// The binary.
@@ -101,12 +109,19 @@ pub struct LambdaProcess {
     pub cold_start: Duration,
 }
 
+/// Copies a child's output into its buffer and into the run's logs (for the secret scan).
 async fn pump(mut from: impl tokio::io::AsyncRead + Unpin, logs: LogBuffer) {
+    let run = crate::logs::capture();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match from.read(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => logs.append(&buf[..n]),
+            Ok(n) => {
+                logs.append(&buf[..n]);
+                if !logs.same_as(&run) {
+                    run.append(&buf[..n]);
+                }
+            }
         }
     }
 }
@@ -152,7 +167,25 @@ impl LambdaProcess {
             tokio::spawn(pump(err, logs.clone()));
         }
         let wait = Duration::from_secs(30);
-        let ready = api.wait_ready(wait).await;
+        let until = Instant::now() + wait;
+        let mut ready = None;
+        while Instant::now() < until {
+            if let Some(at) = api.wait_ready(Duration::from_millis(20)).await {
+                ready = Some(at);
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                // Let the output pumps catch the last lines.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Err(ProcessError::Exited {
+                    bin: name.to_string(),
+                    status,
+                });
+            }
+            if !api.init_errors().is_empty() {
+                break;
+            }
+        }
         match ready {
             Some(at) => Ok(LambdaProcess {
                 bin: name.to_string(),

@@ -10,3 +10,5 @@ pub mod lambda_process;
 pub mod logs;
 pub mod reconcile;
 pub mod runtime_api;
+pub mod blobs;
+pub mod world;

@@ -20,6 +20,11 @@ impl LogBuffer {
             .extend_from_slice(bytes);
     }
 
+    /// Whether both handles share one buffer.
+    pub fn same_as(&self, other: &LogBuffer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// A copy of everything captured so far, as text (lossy).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
