@@ -14,24 +14,40 @@ use crate::tenants::{ConfigError, TenantConfig, TenantsFile};
 /// The region used with an endpoint override when none is configured (moto accepts any).
 pub const LOCAL_REGION: &str = "us-east-1";
 
-/// Loads the default AWS configuration chain. With an endpoint override (moto on 127.0.0.1,
-/// LocalStack), every client talks to that endpoint, and dummy static credentials and region
-/// `us-east-1` are filled in when none are configured.
+/// Loads the default AWS configuration chain. With an endpoint override (moto, LocalStack, a
+/// VPC endpoint), every client talks to that endpoint; region `us-east-1` is filled in when none
+/// is configured, and for a loopback endpoint dummy static credentials too, when none are set
+/// in the environment.
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(endpoint) = endpoint {
         loader = loader
             .endpoint_url(endpoint)
             .region(RegionProviderChain::default_provider().or_else(Region::new(LOCAL_REGION)));
-        let has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some()
-            || std::env::var_os("AWS_PROFILE").is_some()
-            || std::env::var_os("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
-            || std::env::var_os("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some();
-        if !has_credentials {
+        let env_credentials = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+        if is_loopback(endpoint) && !env_credentials {
             loader = loader.credentials_provider(dummy_credentials());
         }
     }
     loader.load().await
+}
+
+/// Whether an endpoint URL points at this machine (where a local stand-in accepts any key).
+fn is_loopback(endpoint: &str) -> bool {
+    url::Url::parse(endpoint)
+        .ok()
+        .is_some_and(|u| match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        })
 }
 
 /// A configuration for a local endpoint only: static dummy credentials, region `us-east-1`,
@@ -250,6 +266,52 @@ impl SdkFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service(status: u16, code: &str) -> SdkFailure {
+        let err = GetObjectError::generic(ErrorMetadata::builder().code(code).build());
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        SdkFailure::from_sdk(&SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn classifies_sdk_errors() {
+        for (status, code, retryable) in [
+            (503, "SlowDown", true),
+            (500, "InternalError", true),
+            (429, "TooManyRequests", true),
+            (400, "ThrottlingException", true),
+            (400, "RequestTimeout", true),
+            (409, "ConditionalRequestConflict", true),
+            (412, "PreconditionFailed", false),
+            (403, "AccessDenied", false),
+            (404, "NoSuchBucket", false),
+            (400, "InvalidParameterValue", false),
+        ] {
+            let f = service(status, code);
+            assert_eq!(f.status, Some(status));
+            assert_eq!(f.retryable, retryable, "{status} {code}");
+            assert!(f.message.contains(code), "{}", f.message);
+        }
+        let timeout: SdkError<GetObjectError> = SdkError::timeout_error("slow");
+        assert!(SdkFailure::from_sdk(&timeout).retryable);
+        let bad: SdkError<GetObjectError> = SdkError::construction_failure("bad input");
+        assert!(!SdkFailure::from_sdk(&bad).retryable);
+    }
+
+    #[test]
+    fn loopback_endpoints() {
+        assert!(is_loopback("http://127.0.0.1:5000"));
+        assert!(is_loopback("http://localhost:4566/"));
+        assert!(is_loopback("http://[::1]:9000"));
+        assert!(!is_loopback("https://s3.eu-west-1.amazonaws.com"));
+        assert!(!is_loopback("https://10.0.0.5"));
+        assert!(!is_loopback("not a url"));
+    }
 
     #[test]
     fn malformed_secret_never_echoes_values() {

@@ -206,6 +206,22 @@ async fn multipart_upload_is_create_only() {
     u.abort().await.unwrap();
     assert_eq!(open_uploads(&s).await, 0);
     assert!(!s.exists("p/aborted").await.unwrap());
+
+    // One dropped mid-way (a cancelled task) is aborted in the background.
+    {
+        let mut u = s.begin_upload("p/dropped", &ndjson_gz()).await.unwrap();
+        u.write(Bytes::from(pseudo_random(PART_SIZE, 4)))
+            .await
+            .unwrap();
+        assert_eq!(open_uploads(&s).await, 1);
+    }
+    let mut polls = 0;
+    while open_uploads(&s).await > 0 {
+        polls += 1;
+        assert!(polls < 200, "the dropped upload was never aborted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!s.exists("p/dropped").await.unwrap());
 }
 
 #[tokio::test]

@@ -208,14 +208,16 @@ fn build(reply: Reply, drop_connection: bool) -> Response {
     let body = if drop_connection {
         // Send part of the body, then fail the stream: hyper closes the connection mid-response.
         let part = reply.body.slice(..len / 2);
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(part),
+        // The pause lets hyper flush the head and the first half before the failure closes the connection.
+        let first = futures::stream::iter([Ok::<Bytes, std::io::Error>(part)]);
+        let cut = futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,
                 "o365-sim drop-connection scenario",
-            )),
-        ];
-        Body::from_stream(futures::stream::iter(chunks))
+            ))
+        });
+        Body::from_stream(futures::StreamExt::chain(first, cut))
     } else {
         Body::from(reply.body)
     };
@@ -396,7 +398,7 @@ async fn handle(
         Op::Content => content(sim, ti, tenant, q, now, rec).await,
         Op::Notifications => notifications(sim, ti, q, now, rec),
         Op::DlpTypes => dlp_types(headers),
-        Op::Blob => get_blob(sim, ti, blob_id.unwrap_or_default(), blob, now),
+        Op::Blob => get_blob(sim, ti, blob_id.unwrap_or_default(), blob, now).await,
     }
 }
 
@@ -818,8 +820,8 @@ fn well_formed_content_id(id: &str) -> bool {
     digits(parts.next()) && digits(parts.next()) && parts.next().is_some_and(|p| !p.is_empty())
 }
 
-fn get_blob(
-    sim: &Sim,
+async fn get_blob(
+    sim: &Arc<Sim>,
     ti: usize,
     id: String,
     blob: Option<Arc<crate::store::Blob>>,
@@ -853,9 +855,24 @@ fn get_blob(
     if now >= blob.content_expiration {
         return Err(ApiError::af(400, "AF20051", format!("Content requested with the key {id} has already expired. Content older than 7 days cannot be retrieved.")));
     }
+    // Render on first download, off the async threads (a big blob takes a while).
+    let body = if blob.rendered() {
+        blob.body(&sim.generator)
+    } else {
+        let (me, b) = (sim.clone(), blob.clone());
+        tokio::task::spawn_blocking(move || b.body(&me.generator))
+            .await
+            .map_err(|_| {
+                ApiError::af(
+                    500,
+                    "AF50000",
+                    "An internal error occurred. Retry the request.",
+                )
+            })?
+    };
     Ok(Reply {
         status: StatusCode::OK,
-        body: blob.body.clone(),
+        body,
         headers: Vec::new(),
         served: Some(id),
     })

@@ -1,7 +1,7 @@
 //! The simulated service's shared core: clock, store, generator, ledger and fault dice.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -352,7 +352,8 @@ impl Sim {
             content_created: now,
             available_at: now,
             content_expiration: now + self.generator.expiration,
-            body: Bytes::from(body),
+            body: OnceLock::from(Bytes::from(body)),
+            recipe: None,
             record_ids,
             fault: Some("injected".into()),
             relisted_at: Vec::new(),

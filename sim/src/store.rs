@@ -2,7 +2,7 @@
 //! that fills it as simulated time passes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as CDuration, Utc};
@@ -33,14 +33,125 @@ pub struct Blob {
     pub available_at: DateTime<Utc>,
     /// `contentExpiration`.
     pub content_expiration: DateTime<Utc>,
-    /// The JSON array served at `contentUri`.
-    pub body: Bytes,
+    /// The JSON array served at `contentUri`, rendered on first use.
+    pub body: OnceLock<Bytes>,
+    /// How to render the body (absent for injected blobs, whose body is set).
+    pub recipe: Option<Recipe>,
     /// Record ids in body order.
     pub record_ids: Vec<String>,
     /// Fault tags applied.
     pub fault: Option<String>,
     /// Extra listings (same blob, later `contentCreated`).
     pub relisted_at: Vec<DateTime<Utc>>,
+}
+
+/// Where a planned record's text comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// Generated from this seed.
+    Generated(u64),
+    /// A real fixture record of the blob's content type (index), rewritten.
+    Fixture(usize),
+}
+
+/// One record of a blob, planned but not rendered.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// Record `Id`.
+    pub id: String,
+    /// Record `CreationTime`.
+    pub at: DateTime<Utc>,
+    /// Text source.
+    pub source: Source,
+}
+
+/// Damage applied to a rendered body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// None.
+    None,
+    /// Cut in the middle.
+    Truncated,
+    /// Bytes that are neither JSON nor UTF-8 spliced into the middle.
+    Malformed,
+}
+
+/// Everything needed to render a blob's body deterministically.
+#[derive(Debug)]
+pub struct Recipe {
+    /// Tenant names.
+    pub ctx: Arc<TenantCtx>,
+    /// Distinct records.
+    pub planned: Vec<Planned>,
+    /// Body order as indexes into `planned` (repeats are duplicate records).
+    pub order: Vec<u32>,
+    /// Damage.
+    pub cut: Cut,
+}
+
+impl Blob {
+    /// The body, rendering it on first use.
+    pub fn body(&self, generator: &Generator) -> Bytes {
+        self.body.get_or_init(|| self.render(generator)).clone()
+    }
+
+    /// Whether the body has been rendered already.
+    pub fn rendered(&self) -> bool {
+        self.body.get().is_some()
+    }
+
+    fn render(&self, generator: &Generator) -> Bytes {
+        let Some(recipe) = &self.recipe else {
+            return Bytes::new();
+        };
+        let fixtures = generator.fixtures.of(self.content_type);
+        let mut texts: Vec<Option<(usize, usize)>> = vec![None; recipe.planned.len()];
+        let mut body: Vec<u8> = Vec::with_capacity(recipe.order.len() * 1100 + 2);
+        body.push(b'[');
+        for (n, &i) in recipe.order.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            let i = i as usize;
+            if let Some((s, e)) = texts[i] {
+                body.extend_from_within(s..e);
+                continue;
+            }
+            let p = &recipe.planned[i];
+            let text = match p.source {
+                Source::Fixture(f) => fixtures
+                    .get(f)
+                    .and_then(|f| f.rewrite(&p.id, &timefmt::record(p.at), &recipe.ctx.tenant_id)),
+                Source::Generated(_) => None,
+            };
+            let text = text.unwrap_or_else(|| {
+                let seed = match p.source {
+                    Source::Generated(seed) => seed,
+                    Source::Fixture(f) => f as u64,
+                };
+                records::generate(
+                    &mut StdRng::seed_from_u64(seed),
+                    self.content_type,
+                    &recipe.ctx,
+                    &p.id,
+                    p.at,
+                )
+            });
+            let start = body.len();
+            body.extend_from_slice(text.as_bytes());
+            texts[i] = Some((start, body.len()));
+        }
+        body.push(b']');
+        match recipe.cut {
+            Cut::None => {}
+            Cut::Truncated => body.truncate(body.len() / 2),
+            Cut::Malformed => {
+                let mid = body.len() / 2;
+                body.splice(mid..mid, b"\xff\xfe}{not json".iter().copied());
+            }
+        }
+        Bytes::from(body)
+    }
 }
 
 /// One listing entry: a blob under one `contentCreated`.
@@ -99,7 +210,7 @@ pub struct TenantState {
     /// The configured tenant.
     pub spec: TenantSpec,
     /// Names used in generated records.
-    pub ctx: TenantCtx,
+    pub ctx: Arc<TenantCtx>,
     /// One entry per content type, indexed by `ContentType::index`.
     pub types: [TypeState; 5],
     /// Last successful `start` of any type (per-tenant cool-down scenario).
@@ -146,7 +257,7 @@ impl Store {
                 }
                 TenantState {
                     spec: spec.clone(),
-                    ctx: TenantCtx::new(&spec.tenant_id, i),
+                    ctx: Arc::new(TenantCtx::new(&spec.tenant_id, i)),
                     types,
                     last_start_any: None,
                 }
@@ -318,7 +429,7 @@ impl Generator {
     pub fn slot(
         &self,
         tenant: usize,
-        ctx: &TenantCtx,
+        ctx: &Arc<TenantCtx>,
         ct: ContentType,
         k: i64,
         blob_counter: &mut u64,
@@ -351,11 +462,11 @@ impl Generator {
             } else {
                 self.max_per_blob
             };
-            let mut body = Vec::with_capacity(count * 1200 + 2);
+            // Plan the records now (ids and times are needed for the ledger); render text lazily.
+            let mut planned: Vec<Planned> = Vec::with_capacity(count);
+            let mut order: Vec<u32> = Vec::with_capacity(count);
             let mut ids: Vec<String> = Vec::with_capacity(count);
-            let mut texts: Vec<(usize, usize)> = Vec::with_capacity(count);
             let mut dup = false;
-            body.push(b'[');
             for i in 0..count {
                 let id = uuid::Builder::from_random_bytes(rng.random())
                     .into_uuid()
@@ -364,36 +475,30 @@ impl Generator {
                 if rng.random_bool(0.1) {
                     at -= CDuration::seconds(rng.random_range(0..3 * 3600));
                 }
-                let use_fixture = !fixtures.is_empty() && rng.random_bool(0.05);
-                let text = if use_fixture {
-                    let f = &fixtures[rng.random_range(0..fixtures.len())];
-                    f.rewrite(&id, &timefmt::record(at), &ctx.tenant_id)
-                        .unwrap_or_else(|| records::generate(&mut rng, ct, ctx, &id, at))
+                let source = if !fixtures.is_empty() && rng.random_bool(0.05) {
+                    Source::Fixture(rng.random_range(0..fixtures.len()))
                 } else {
-                    records::generate(&mut rng, ct, ctx, &id, at)
+                    Source::Generated(rng.random())
                 };
-                if i > 0 {
-                    body.push(b',');
-                }
-                let start = body.len();
-                body.extend_from_slice(text.as_bytes());
-                texts.push((start, body.len()));
+                planned.push(Planned {
+                    id: id.clone(),
+                    at,
+                    source,
+                });
+                order.push(i as u32);
                 ids.push(id);
                 if self.fires(
                     ScenarioKind::DuplicateRecords,
                     &mut fault_rng,
                     (i as u64) + *blob_counter,
                 ) {
-                    let j = fault_rng.random_range(0..texts.len());
-                    let (s, e) = texts[j];
-                    let copy = body[s..e].to_vec();
-                    body.push(b',');
-                    body.extend_from_slice(&copy);
-                    ids.push(ids[j].clone());
+                    let j = fault_rng.random_range(0..planned.len());
+                    order.push(j as u32);
+                    ids.push(planned[j].id.clone());
                     dup = true;
                 }
             }
-            body.push(b']');
+            let mut cut = Cut::None;
 
             let counter = *blob_counter;
             *blob_counter += 1;
@@ -423,11 +528,10 @@ impl Generator {
                 faults.push("relisted");
             }
             if self.fires(ScenarioKind::TruncatedBlobs, &mut fault_rng, counter) {
-                body.truncate(body.len() / 2);
+                cut = Cut::Truncated;
                 faults.push("truncated");
             } else if self.fires(ScenarioKind::MalformedBlobs, &mut fault_rng, counter) {
-                let mid = body.len() / 2;
-                body.splice(mid..mid, b"\xff\xfe}{not json".iter().copied());
+                cut = Cut::Malformed;
                 faults.push("malformed");
             }
             let content_id = format!(
@@ -445,7 +549,13 @@ impl Generator {
                 content_created: created,
                 available_at: available,
                 content_expiration: expiration,
-                body: Bytes::from(body),
+                body: OnceLock::new(),
+                recipe: Some(Recipe {
+                    ctx: ctx.clone(),
+                    planned,
+                    order,
+                    cut,
+                }),
                 record_ids: ids,
                 fault: (!faults.is_empty()).then(|| faults.join(",")),
                 relisted_at: relisted,
@@ -479,7 +589,7 @@ mod tests {
     #[test]
     fn slots_are_deterministic_valid_json_and_split() {
         let g = generator(Vec::new());
-        let ctx = TenantCtx::new("00000000-0000-0000-0000-000000000001", 0);
+        let ctx = Arc::new(TenantCtx::new("00000000-0000-0000-0000-000000000001", 0));
         let k = g.slot_of(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap());
         for ct in ContentType::ALL {
             let (mut c1, mut c2) = (0, 0);
@@ -491,9 +601,9 @@ mod tests {
                 "50±25 records at 20 per blob give several blobs"
             );
             for (x, y) in a.iter().zip(&b) {
-                assert_eq!(x.body, y.body);
+                assert_eq!(x.body(&g), y.body(&g));
                 assert_eq!(x.content_id, y.content_id);
-                let v: Vec<serde_json::Value> = serde_json::from_slice(&x.body).unwrap();
+                let v: Vec<serde_json::Value> = serde_json::from_slice(&x.body(&g)).unwrap();
                 assert_eq!(v.len(), x.record_ids.len());
                 assert!(x.record_ids.len() <= 20);
                 for (rec, id) in v.iter().zip(&x.record_ids) {
@@ -516,7 +626,7 @@ mod tests {
             Scenario::parse("truncated-blobs=every:2").unwrap(),
             Scenario::parse("duplicate-records=1").unwrap(),
         ]);
-        let ctx = TenantCtx::new("00000000-0000-0000-0000-000000000001", 0);
+        let ctx = Arc::new(TenantCtx::new("00000000-0000-0000-0000-000000000001", 0));
         let mut c = 0;
         let blobs = g.slot(0, &ctx, ContentType::Exchange, 1000, &mut c);
         let truncated = blobs
@@ -529,9 +639,9 @@ mod tests {
             let unique: std::collections::HashSet<_> = b.record_ids.iter().collect();
             assert!(unique.len() < b.record_ids.len());
             if !b.fault.as_deref().unwrap().contains("truncated") {
-                assert!(serde_json::from_slice::<serde_json::Value>(&b.body).is_ok());
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.body(&g)).is_ok());
             } else {
-                assert!(serde_json::from_slice::<serde_json::Value>(&b.body).is_err());
+                assert!(serde_json::from_slice::<serde_json::Value>(&b.body(&g)).is_err());
             }
         }
     }

@@ -15,8 +15,8 @@ use url::Url;
 
 use super::retry::{status_is_retryable, RetryPlan};
 use super::{
-    read_limited, retry_after_of, ActivityClient, BlobBody, ClientError, MAX_ERROR_BODY,
-    MAX_JSON_BODY,
+    error_chain, read_limited, retry_after_of, ActivityClient, BlobBody, ClientError,
+    MAX_ERROR_BODY, MAX_JSON_BODY,
 };
 use crate::api_error::ApiErrorBody;
 use crate::secret::Secret;
@@ -76,7 +76,7 @@ impl Receive for Streamed {
         let mut rest = Box::pin(resp.bytes_stream());
         let first = match tokio::time::timeout(timeout, rest.next()).await {
             Err(_) => return Err(format!("no body byte arrived within {timeout:?}")),
-            Ok(Some(Err(e))) => return Err(format!("the body broke off: {e}")),
+            Ok(Some(Err(e))) => return Err(format!("the body broke off: {}", error_chain(&e))),
             Ok(Some(Ok(first))) => Some(first),
             Ok(None) => None,
         };
@@ -184,7 +184,7 @@ impl ActivityClient {
         }
         let resp = match tokio::time::timeout(timeout, request.send()).await {
             Err(_) => return network(format!("no response within {timeout:?}")),
-            Ok(Err(e)) => return network(e.without_url().to_string()),
+            Ok(Err(e)) => return network(error_chain(&e.without_url())),
             Ok(Ok(resp)) => resp,
         };
         let status = resp.status();

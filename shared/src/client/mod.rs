@@ -109,7 +109,8 @@ pub struct ClientStats {
     pub throttles: u64,
     /// Retries made.
     pub retries: u64,
-    /// API errors by code (`AF20022`, `HTTP503`, ...).
+    /// Error answers by code: the AF code when the body had one (`AF20022`), else the status
+    /// (`HTTP503`); `NETWORK` counts timeouts and broken connections.
     pub errors_by_code: BTreeMap<String, u64>,
 }
 
@@ -243,13 +244,26 @@ pub(crate) async fn read_limited(
     limit: usize,
 ) -> Result<Bytes, String> {
     let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
         if buf.len() + chunk.len() > limit {
             return Err(format!("the body is larger than {limit} bytes"));
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
+}
+
+/// An error and its causes on one line (reqwest's own text is often just "error sending
+/// request"; the cause says connect refused, reset, timed out...).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The `Retry-After` of a response, when present and readable.
@@ -291,7 +305,7 @@ impl BlobBody {
             Some(Ok(bytes)) => Ok(Some(bytes)),
             Some(Err(e)) => Err(ClientError::Transport {
                 op: OP_GET_BLOB,
-                message: format!("the blob body broke off: {e}"),
+                message: format!("the blob body broke off: {}", error_chain(&e)),
             }),
         }
     }
@@ -477,5 +491,104 @@ impl ActivityClient {
     /// Counters since this client was built (shared by clones).
     pub fn stats(&self) -> ClientStats {
         self.inner.stats.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, body: &str) -> ClientError {
+        ClientError::Api {
+            op: OP_LIST_CONTENT,
+            status,
+            body: ApiErrorBody::parse(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn which_errors_are_retryable() {
+        let af = |code: &str| format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#);
+        let retryable = [
+            api(403, &af("AF429")),
+            api(429, ""),
+            api(500, &af("AF50000")),
+            api(503, "<html/>"),
+            api(408, ""),
+            api(400, &af("AF50005")),
+            ClientError::DeadlineExceeded {
+                op: OP_GET_BLOB,
+                attempts: 3,
+                last: "HTTP 503".into(),
+            },
+            ClientError::Transport {
+                op: OP_GET_BLOB,
+                message: "reset".into(),
+            },
+            ClientError::Token {
+                endpoint: "e".into(),
+                message: "HTTP 503".into(),
+                retryable: true,
+            },
+        ];
+        for e in &retryable {
+            assert!(e.is_retryable(), "{e}");
+        }
+        let permanent = [
+            api(400, &af("AF20022")),
+            api(400, &af("AF20023")),
+            api(401, &af("AF10001")),
+            api(400, &af("AF20055")),
+            api(400, &af("AF20051")),
+            api(403, &af("429")),
+            api(
+                401,
+                r#"{"Message":"Authorization has been denied for this request."}"#,
+            ),
+            ClientError::ForeignUri {
+                uri: "https://evil.net/".into(),
+                api_root: "https://manage.office.com/".into(),
+            },
+            ClientError::Credential("bad key".into()),
+            ClientError::Decode {
+                op: OP_LIST_CONTENT,
+                message: "not JSON".into(),
+            },
+            ClientError::Token {
+                endpoint: "e".into(),
+                message: "invalid_client".into(),
+                retryable: false,
+            },
+        ];
+        for e in &permanent {
+            assert!(!e.is_retryable(), "{e}");
+        }
+        assert_eq!(
+            api(400, &af("AF20024")).af_code(),
+            Some(&AfCode::SubscriptionAlreadyEnabled)
+        );
+    }
+
+    #[test]
+    fn stats_are_shared_and_counted_by_code() {
+        let stats = Stats::default();
+        stats.retry();
+        stats.throttle();
+        stats.error("AF429");
+        stats.error("AF429");
+        stats.error("HTTP503");
+        let s = stats.snapshot();
+        assert_eq!((s.retries, s.throttles), (1, 1));
+        assert_eq!(s.errors_by_code.get("AF429"), Some(&2));
+        assert_eq!(s.errors_by_code.get("HTTP503"), Some(&1));
+    }
+
+    #[test]
+    fn error_chain_names_the_causes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error sending request")]
+        struct Outer(#[source] std::io::Error);
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(error_chain(&Outer(inner)), "error sending request: refused");
     }
 }

@@ -325,7 +325,12 @@ impl TokenSource {
         .await;
         let resp = match sent {
             Err(_) => return Err((fail(format!("no response within {timeout:?}"), true), None)),
-            Ok(Err(e)) => return Err((fail(format!("network error: {e}"), true), None)),
+            Ok(Err(e)) => {
+                return Err((
+                    fail(format!("network error: {}", super::error_chain(&e)), true),
+                    None,
+                ))
+            }
             Ok(Ok(resp)) => resp,
         };
         let status = resp.status().as_u16();

@@ -163,7 +163,7 @@ fn lock_key(dest: &Path) -> std::io::Result<File> {
         .create(true)
         .truncate(false)
         .open(lock_path)?;
-    // File::lock is stable since Rust 1.89; the toolchain is newer than the declared MSRV.
+    // File::lock is stable since Rust 1.89: the workspace's rust-version (1.85) needs a bump.
     #[allow(clippy::incompatible_msrv)]
     f.lock()?;
     Ok(f)
