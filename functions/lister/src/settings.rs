@@ -1,0 +1,173 @@
+//! The lister's tuning: overlap, window size, lookback margin, concurrency, lease, deadline.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use o365_activity::checkpoint::CheckpointPolicy;
+use o365_activity::ContentType;
+
+use crate::plan::{WindowRules, API_LOOKBACK, API_MAX_WINDOW};
+
+/// How the lister runs; [`Default`] is the production setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListerSettings {
+    /// Bucket prefix of the key layout (`o365`).
+    pub prefix: String,
+    /// How far behind the watermark each run re-lists, so blobs that appear late are found
+    /// (default 60 min). Re-listed blobs already sent are not sent again.
+    pub overlap: Duration,
+    /// Longest listing window; must stay strictly below 24 h (default 23 h 59 m).
+    pub max_window: Duration,
+    /// Margin kept inside the API's 7-day reach (default 15 min).
+    pub lookback_margin: Duration,
+    /// How many tenant × content type pairs are worked on at once (default 8).
+    pub concurrency: usize,
+    /// How long a claim on a pair lasts without renewal; longer than one invocation
+    /// (default 16 min: Lambda's 15-minute ceiling plus a minute).
+    pub lease_duration: Duration,
+    /// No new window starts when less than this remains before the deadline (default 20 s).
+    pub deadline_margin: Duration,
+    /// Collect only these content types (intersected with each tenant's own list).
+    pub content_types: Option<Vec<ContentType>>,
+    /// Wait after a subscription start before starting it again (API rule: 15 min).
+    pub start_cooldown: Duration,
+}
+
+impl Default for ListerSettings {
+    fn default() -> Self {
+        ListerSettings {
+            prefix: "o365".to_owned(),
+            overlap: Duration::from_secs(60 * 60),
+            max_window: Duration::from_secs(23 * 3600 + 59 * 60),
+            lookback_margin: Duration::from_secs(15 * 60),
+            concurrency: 8,
+            lease_duration: Duration::from_secs(16 * 60),
+            deadline_margin: Duration::from_secs(20),
+            content_types: None,
+            start_cooldown: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// A setting outside what the API or the lister can work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid lister setting {name}: {problem}")]
+pub struct SettingsError {
+    /// The setting.
+    pub name: &'static str,
+    /// What is wrong and what to use instead.
+    pub problem: String,
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+impl ListerSettings {
+    /// Checks every setting against the API's rules.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |name, problem: &str| {
+            Err(SettingsError {
+                name,
+                problem: problem.to_owned(),
+            })
+        };
+        if self.max_window < Duration::from_secs(60) || delta(self.max_window) >= API_MAX_WINDOW {
+            return bad(
+                "max_window",
+                "must be at least 1 minute and strictly below 24 hours (the API rejects 24 h windows); use 23h59m",
+            );
+        }
+        if delta(self.lookback_margin) >= TimeDelta::days(1) {
+            return bad("lookback_margin", "must be below 1 day; use 15 minutes");
+        }
+        if delta(self.overlap) >= API_LOOKBACK {
+            return bad(
+                "overlap",
+                "must be below the API's 7-day reach; 60 minutes is usual, a few hours for late tenants",
+            );
+        }
+        if self.concurrency == 0 {
+            return bad("concurrency", "must be at least 1");
+        }
+        if self.lease_duration < Duration::from_secs(1) {
+            return bad(
+                "lease_duration",
+                "must be positive and longer than one invocation; use 16 minutes on Lambda",
+            );
+        }
+        Ok(())
+    }
+
+    /// The window rules these settings imply.
+    pub fn window_rules(&self) -> WindowRules {
+        WindowRules {
+            max_window: delta(self.max_window),
+            lookback_margin: delta(self.lookback_margin),
+            overlap: delta(self.overlap),
+        }
+    }
+
+    /// The checkpoint policy these settings imply.
+    pub fn checkpoint_policy(&self) -> CheckpointPolicy {
+        CheckpointPolicy {
+            overlap: delta(self.overlap),
+            lease_duration: delta(self.lease_duration),
+        }
+    }
+
+    /// The start cooldown as a time span.
+    pub fn start_cooldown_delta(&self) -> TimeDelta {
+        delta(self.start_cooldown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        ListerSettings::default().validate().unwrap();
+        let r = ListerSettings::default().window_rules();
+        assert_eq!(r.overlap, TimeDelta::minutes(60));
+        assert!(r.max_window < API_MAX_WINDOW);
+    }
+
+    #[test]
+    fn rejects_what_the_api_would() {
+        let cases = [
+            (
+                ListerSettings {
+                    max_window: Duration::from_secs(24 * 3600),
+                    ..Default::default()
+                },
+                "max_window",
+            ),
+            (
+                ListerSettings {
+                    overlap: Duration::from_secs(8 * 86400),
+                    ..Default::default()
+                },
+                "overlap",
+            ),
+            (
+                ListerSettings {
+                    concurrency: 0,
+                    ..Default::default()
+                },
+                "concurrency",
+            ),
+            (
+                ListerSettings {
+                    lease_duration: Duration::ZERO,
+                    ..Default::default()
+                },
+                "lease_duration",
+            ),
+        ];
+        for (s, name) in cases {
+            assert_eq!(s.validate().unwrap_err().name, name);
+        }
+    }
+}
