@@ -45,8 +45,9 @@ pub struct Checkpoint {
     /// listed has been accepted by the queue. `None`: no window completed yet.
     #[serde(default)]
     pub watermark: Option<DateTime<Utc>>,
-    /// Content ids enqueued whose `contentCreated` is at or after `watermark − overlap`
-    /// (id → contentCreated); re-listed blobs found here are not enqueued again.
+    /// Content ids enqueued whose `contentCreated` is at or after `watermark − retention`
+    /// (id → contentCreated; retention ≥ the lateness overlap, see [`CheckpointPolicy`]);
+    /// re-listed blobs found here are not enqueued again.
     #[serde(default)]
     pub recent: BTreeMap<String, DateTime<Utc>>,
     /// The run that currently works on this pair, if any.
@@ -58,6 +59,9 @@ pub struct Checkpoint {
     /// When this collector last asked the API to start the subscription (15-minute rule).
     #[serde(default)]
     pub subscription_started_at: Option<DateTime<Utc>>,
+    /// Why that start failed, if it did (shown while the next start must wait).
+    #[serde(default)]
+    pub subscription_error: Option<String>,
     /// When the document was last written.
     pub updated_at: DateTime<Utc>,
 }
@@ -111,6 +115,7 @@ impl Checkpoint {
             lease: None,
             last_run: None,
             subscription_started_at: None,
+            subscription_error: None,
             updated_at: now,
         }
     }
@@ -136,33 +141,36 @@ impl Checkpoint {
     }
 
     /// Merges progress: the watermark moves to the later of the two (never backwards),
-    /// `sent` joins `recent`, and ids older than `watermark − overlap` are dropped.
+    /// `sent` joins `recent` (an id listed again under a later `contentCreated` keeps the
+    /// later one, so it is remembered as long as it can be listed), and ids older than
+    /// `watermark − retention` are dropped.
     pub fn record_progress(
         &mut self,
         watermark: Option<DateTime<Utc>>,
         sent: impl IntoIterator<Item = (String, DateTime<Utc>)>,
-        overlap: TimeDelta,
+        retention: TimeDelta,
     ) {
         self.watermark = self.watermark.max(watermark);
         for (id, created) in sent {
-            self.recent.insert(id, created);
+            let known = self.recent.entry(id).or_insert(created);
+            *known = (*known).max(created);
         }
         if let Some(w) = self.watermark {
-            let horizon = w - overlap;
+            let horizon = w - retention;
             self.recent.retain(|_, created| *created >= horizon);
         }
     }
 
     /// Merges another copy of the same pair into this one (max watermark, union of
     /// `recent`, later subscription start); lease and last run stay as they are here.
-    pub fn merge(&mut self, other: &Checkpoint, overlap: TimeDelta) {
+    pub fn merge(&mut self, other: &Checkpoint, retention: TimeDelta) {
         self.subscription_started_at = self
             .subscription_started_at
             .max(other.subscription_started_at);
         self.record_progress(
             other.watermark,
             other.recent.iter().map(|(k, v)| (k.clone(), *v)),
-            overlap,
+            retention,
         );
     }
 
@@ -330,10 +338,22 @@ pub enum CommitOutcome {
 /// How long leases last and how far back `recent` reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckpointPolicy {
-    /// The lateness overlap: ids with `contentCreated ≥ watermark − overlap` stay in `recent`.
-    pub overlap: TimeDelta,
+    /// Ids with `contentCreated ≥ watermark − retention` stay in `recent`. At least the
+    /// lateness overlap; longer also catches blobs the API lists again later under a newer
+    /// `contentCreated`.
+    pub retention: TimeDelta,
     /// A lease lasts this long from its last renewal (longer than one Lambda invocation).
     pub lease_duration: TimeDelta,
+}
+
+impl Default for CheckpointPolicy {
+    /// Six hours of `recent`, 16-minute leases (Lambda's 15-minute ceiling plus a minute).
+    fn default() -> Self {
+        CheckpointPolicy {
+            retention: TimeDelta::hours(6),
+            lease_duration: TimeDelta::minutes(16),
+        }
+    }
 }
 
 /// Reads and writes checkpoints and gap reports with conditional writes.
@@ -532,7 +552,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
     ) -> Result<CommitOutcome, CheckpointError> {
         let policy = self.policy;
         self.update(held, now, |doc, ours| {
-            doc.record_progress(watermark, sent.iter().cloned(), policy.overlap);
+            doc.record_progress(watermark, sent.iter().cloned(), policy.retention);
             if ours {
                 if let Some(lease) = doc.lease.as_mut() {
                     lease.expires_at = now + policy.lease_duration;
@@ -542,14 +562,19 @@ impl<S: ObjectStore> CheckpointStore<S> {
         .await
     }
 
-    /// Notes that this run asked the API to start the subscription at `at`.
+    /// Notes that this run asked the API to start the subscription at `at`, and why that
+    /// failed (`None`: it succeeded).
     pub async fn note_subscription_start(
         &self,
         held: &mut HeldCheckpoint,
         at: DateTime<Utc>,
+        error: Option<String>,
     ) -> Result<CommitOutcome, CheckpointError> {
         self.update(held, at, |doc, _| {
-            doc.subscription_started_at = doc.subscription_started_at.max(Some(at));
+            if doc.subscription_started_at <= Some(at) {
+                doc.subscription_started_at = Some(at);
+                doc.subscription_error = error.clone();
+            }
         })
         .await
     }
@@ -716,7 +741,7 @@ mod tests {
 
     fn policy() -> CheckpointPolicy {
         CheckpointPolicy {
-            overlap: TimeDelta::minutes(60),
+            retention: TimeDelta::minutes(60),
             lease_duration: TimeDelta::minutes(16),
         }
     }
@@ -910,7 +935,7 @@ mod tests {
             .unwrap();
         assert_eq!(out, CommitOutcome::Committed);
         assert_eq!(h.checkpoint().lease.as_ref().unwrap().expires_at, t(10, 26));
-        cps.note_subscription_start(&mut h, t(10, 11))
+        cps.note_subscription_start(&mut h, t(10, 11), Some("AF10001".into()))
             .await
             .unwrap();
         let last = LastRun {
@@ -930,6 +955,10 @@ mod tests {
             .unwrap();
         assert_eq!(loaded.checkpoint, done);
         assert_eq!(loaded.checkpoint.subscription_started_at, Some(t(10, 11)));
+        assert_eq!(
+            loaded.checkpoint.subscription_error.as_deref(),
+            Some("AF10001")
+        );
         assert_eq!(cps.list().await.unwrap(), vec![done]);
     }
 

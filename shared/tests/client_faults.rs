@@ -65,6 +65,7 @@ struct Seen {
     method: String,
     uri: String,
     authorization: Option<String>,
+    content_length: Vec<String>,
     body: String,
 }
 
@@ -86,6 +87,12 @@ async fn serve(State(script): State<Shared>, req: Request) -> Response {
         .headers()
         .get("authorization")
         .map(|v| v.to_str().unwrap().to_string());
+    let content_length = req
+        .headers()
+        .get_all("content-length")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
     let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .unwrap();
@@ -96,6 +103,7 @@ async fn serve(State(script): State<Shared>, req: Request) -> Response {
             method,
             uri,
             authorization,
+            content_length,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         });
         let next = if is_token {
@@ -539,6 +547,7 @@ async fn start_outcomes() {
     );
     let seen = api_seen(&s);
     assert!(seen.iter().all(|x| x.method == "POST"));
+    assert!(seen.iter().all(|x| x.content_length == ["0"]), "{seen:?}");
     assert!(seen[0].uri.ends_with("/subscriptions/start?contentType=Audit.General&PublisherIdentifier=00000000-0000-0000-0000-0000000000a1"), "{}", seen[0].uri);
 }
 

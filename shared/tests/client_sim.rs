@@ -244,19 +244,21 @@ async fn start_and_list_subscriptions() {
     sim.shutdown().await;
 }
 
+/// Lists the last `hours` of `ct` and checks the result is exactly what the ledger published.
+async fn list_matches_ledger(sim: &SimHandle, c: &ActivityClient, ct: ContentType, hours: i64) {
+    let (start, end) = (t0() - chrono::Duration::hours(hours), t0());
+    let entries = c.list_content(ct, start, end, deadline()).await.unwrap();
+    let want = published(sim, ct.as_str(), start, end);
+    assert!(!want.is_empty());
+    assert_eq!(entries.len(), want.len(), "each blob once");
+    assert_eq!(ids(&entries).into_iter().collect::<HashSet<_>>(), want);
+}
+
 #[tokio::test]
 async fn af429_as_403_is_retried_until_success() {
     let sim = sim(&["throttle=every:2", "small-pages=5"]).await;
     let c = client(&sim);
-    let (start, end) = (t0() - chrono::Duration::hours(4), t0());
-    let entries = c
-        .list_content(ContentType::SharePoint, start, end, deadline())
-        .await
-        .unwrap();
-    assert_eq!(
-        ids(&entries).into_iter().collect::<HashSet<_>>(),
-        published(&sim, "Audit.SharePoint", start, end)
-    );
+    list_matches_ledger(&sim, &c, ContentType::SharePoint, 4).await;
     let throttled: Vec<_> = sim
         .ledger()
         .errors()
@@ -283,15 +285,7 @@ async fn af429_as_403_is_retried_until_success() {
 async fn server_errors_are_retried_until_success() {
     let sim = sim(&["server-error=every:2", "small-pages=5"]).await;
     let c = client(&sim);
-    let (start, end) = (t0() - chrono::Duration::hours(4), t0());
-    let entries = c
-        .list_content(ContentType::AzureActiveDirectory, start, end, deadline())
-        .await
-        .unwrap();
-    assert_eq!(
-        ids(&entries).into_iter().collect::<HashSet<_>>(),
-        published(&sim, "Audit.AzureActiveDirectory", start, end)
-    );
+    list_matches_ledger(&sim, &c, ContentType::AzureActiveDirectory, 4).await;
     let errors = sim.ledger().errors().count() as u64;
     assert!(errors > 0);
     let stats = c.stats();
@@ -589,5 +583,26 @@ async fn certificate_unknown_to_the_token_endpoint_is_refused() {
         ),
         "{e}"
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn listing_survives_mixed_faults() {
+    let sim = sim(&[
+        "small-pages=4",
+        "throttle=0.1",
+        "throttle-429=every:9",
+        "server-error=0.1",
+        "drop-connection=0.05",
+        "lowercase-next-page=0.5",
+    ])
+    .await;
+    let mut opts = options();
+    opts.retry.max_attempts = 30;
+    let c = ActivityClient::new(&tenant(&sim, secret(), TokenEndpoint::V2), opts).unwrap();
+    list_matches_ledger(&sim, &c, ContentType::Exchange, 8).await;
+    let errors = sim.ledger().errors().count() as u64;
+    assert!(errors > 0, "the scenarios should have fired");
+    assert!(c.stats().retries >= errors);
     sim.shutdown().await;
 }

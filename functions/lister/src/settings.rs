@@ -16,6 +16,10 @@ pub struct ListerSettings {
     /// How far behind the watermark each run re-lists, so blobs that appear late are found
     /// (default 60 min). Re-listed blobs already sent are not sent again.
     pub overlap: Duration,
+    /// How long sent content ids are remembered behind the watermark (default 6 h, never less
+    /// than `overlap`): the API may list a blob again hours later under a newer
+    /// `contentCreated`, and a remembered id is not sent twice.
+    pub dedupe_horizon: Duration,
     /// Longest listing window; must stay strictly below 24 h (default 23 h 59 m).
     pub max_window: Duration,
     /// Margin kept inside the API's 7-day reach (default 15 min).
@@ -38,6 +42,7 @@ impl Default for ListerSettings {
         ListerSettings {
             prefix: "o365".to_owned(),
             overlap: Duration::from_secs(60 * 60),
+            dedupe_horizon: Duration::from_secs(6 * 3600),
             max_window: Duration::from_secs(23 * 3600 + 59 * 60),
             lookback_margin: Duration::from_secs(15 * 60),
             concurrency: 8,
@@ -87,6 +92,12 @@ impl ListerSettings {
                 "must be below the API's 7-day reach; 60 minutes is usual, a few hours for late tenants",
             );
         }
+        if delta(self.dedupe_horizon) >= API_LOOKBACK {
+            return bad(
+                "dedupe_horizon",
+                "must be below the API's 7-day reach; use 6 hours",
+            );
+        }
         if self.concurrency == 0 {
             return bad("concurrency", "must be at least 1");
         }
@@ -111,7 +122,7 @@ impl ListerSettings {
     /// The checkpoint policy these settings imply.
     pub fn checkpoint_policy(&self) -> CheckpointPolicy {
         CheckpointPolicy {
-            overlap: delta(self.overlap),
+            retention: delta(self.overlap.max(self.dedupe_horizon)),
             lease_duration: delta(self.lease_duration),
         }
     }

@@ -415,6 +415,96 @@ mod tests {
         assert_eq!(refresh_after(0, m), chrono::Duration::zero());
     }
 
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../sim/tests/fixtures")
+            .join(name);
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn decode_part(part: &str) -> serde_json::Value {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn assertion_has_the_documented_header_and_claims() {
+        let cert = fixture("test-only-cert.pem");
+        let x5t = certificate_x5t(&cert).unwrap();
+        // The thumbprint recorded next to the fixture (sim/tests/fixtures/README.md).
+        assert_eq!(x5t, "_MlLqHcCIj0xDS-epf8CwX7eeGA");
+        let key = EncodingKey::from_rsa_pem(fixture("test-only-key.pem").as_bytes()).unwrap();
+        let aud = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/oauth2/v2.0/token";
+        let client = "00000000-0000-0000-0000-000000000c01";
+        let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let jwt = sign_assertion(&x5t, &key, client, aud, now).unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let header = decode_part(parts[0]);
+        assert_eq!(header["alg"], "RS256");
+        assert_eq!(header["typ"], "JWT");
+        assert_eq!(header["x5t"], x5t.as_str());
+        let claims = decode_part(parts[1]);
+        assert_eq!(claims["aud"], aud);
+        assert_eq!(claims["iss"], client);
+        assert_eq!(claims["sub"], client);
+        assert_eq!(claims["nbf"], 1_767_225_600);
+        assert_eq!(claims["iat"], 1_767_225_600);
+        assert_eq!(claims["exp"], 1_767_225_600 + 600);
+        let jti = uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).unwrap();
+        assert_eq!(jti.get_version_num(), 4);
+        let again = sign_assertion(&x5t, &key, client, aud, now).unwrap();
+        assert_ne!(
+            decode_part(again.split('.').nth(1).unwrap())["jti"],
+            claims["jti"]
+        );
+    }
+
+    #[test]
+    fn unusable_credentials_are_refused_up_front() {
+        let tenant = |credential| TenantConfig {
+            tenant_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(),
+            client_id: "00000000-0000-0000-0000-000000000c01".into(),
+            credential,
+            endpoints: crate::cloud::Cloud::Enterprise.endpoints(),
+            content_types: crate::ContentType::ALL.to_vec(),
+            publisher_id: "00000000-0000-0000-0000-000000000001".into(),
+            token_endpoint: TokenEndpoint::V2,
+        };
+        let build = |credential| {
+            TokenSource::new(
+                reqwest::Client::new(),
+                &tenant(credential),
+                ClientOptions::default(),
+                Clock::system(),
+                Arc::new(Stats::default()),
+            )
+        };
+        let bad_key =
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
+        let e = build(Credential::Certificate {
+            certificate_pem: fixture("test-only-cert.pem"),
+            private_key_pem: Secret::new(bad_key),
+        })
+        .unwrap_err();
+        assert!(matches!(e, ClientError::Credential(_)), "{e}");
+        assert!(!e.to_string().contains("c2VjcmV0"), "{e}");
+        let e = build(Credential::Certificate {
+            certificate_pem: "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----".into(),
+            private_key_pem: Secret::new(fixture("test-only-key.pem")),
+        })
+        .unwrap_err();
+        assert!(matches!(e, ClientError::Credential(_)), "{e}");
+        let ok = build(Credential::Secret(Secret::new("s"))).unwrap();
+        assert_eq!(
+            ok.endpoint.as_str(),
+            "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001/oauth2/v2.0/token"
+        );
+        assert!(!format!("{ok:?}").contains("\"s\""));
+    }
+
     #[test]
     fn x5t_is_sha1_of_der_base64url() {
         // A PEM body of the bytes "hello" (not a real certificate: the thumbprint only
