@@ -1,0 +1,597 @@
+//! The fetcher against o365-sim over HTTP on 127.0.0.1, with a local directory and with S3
+//! (moto): every record stored once with its `_o365`, duplicates and replays written once,
+//! forged URIs never contacted, permanent failures reported under `_errors/`, retryable ones
+//! handed back alone.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use o365_activity::client::{ActivityClient, ClientOptions, RetryPolicy};
+use o365_activity::clock::Clock;
+use o365_activity::cloud::Endpoints;
+use o365_activity::compression::Compression;
+use o365_activity::keys::KeyLayout;
+use o365_activity::message::QueueMessage;
+use o365_activity::metrics::MetricsSink;
+use o365_activity::secret::Secret;
+use o365_activity::store::{LocalStore, ObjectStore};
+use o365_activity::tenants::{Credential, TenantConfig, TokenEndpoint};
+use o365_activity::testing::MotoServer;
+use o365_activity::ContentType;
+use o365_fetcher::{ErrorKind, Fetcher, InboundMessage, MessageOutcome};
+use o365_sim::{
+    PublishedBlob, Scenario, SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID,
+};
+use serde_json::Value;
+use tokio::time::Instant;
+
+const T: &str = DEFAULT_TENANT_ID;
+const T2: &str = "00000000-0000-0000-0000-000000000002";
+const PUBLISHER: &str = "00000000-0000-0000-0000-0000000000a1";
+const EXCHANGE: &str = "Audit.Exchange";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+async fn sim(scenarios: &[&str]) -> SimHandle {
+    let mut tenant = TenantSpec::new(T);
+    tenant.enabled_types = o365_sim::ContentType::ALL.to_vec();
+    o365_sim::start(SimConfig {
+        tenants: vec![tenant],
+        clock_start: t0(),
+        clock_speed: 0.0,
+        seed: 11,
+        records_per_hour: 30,
+        history: Duration::from_secs(3 * 3600),
+        scenarios: scenarios
+            .iter()
+            .map(|s| Scenario::parse(s).unwrap())
+            .collect(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn tenant_at(tenant: &str, base: &str) -> TenantConfig {
+    TenantConfig {
+        tenant_id: tenant.parse().unwrap(),
+        client_id: DEFAULT_CLIENT_ID.to_string(),
+        credential: Credential::Secret(Secret::new(DEFAULT_CLIENT_SECRET)),
+        endpoints: Endpoints::custom(base, base).unwrap(),
+        content_types: ContentType::ALL.to_vec(),
+        publisher_id: PUBLISHER.to_string(),
+        token_endpoint: TokenEndpoint::V2,
+    }
+}
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        retry: RetryPolicy {
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            max_attempts: 3,
+        },
+        request_timeout: Duration::from_secs(10),
+        token_refresh_margin: Duration::from_secs(300),
+    }
+}
+
+fn client(tenant: &str, base: &str) -> ActivityClient {
+    ActivityClient::new(&tenant_at(tenant, base), options()).unwrap()
+}
+
+fn fetcher<S: ObjectStore>(store: S, clients: Vec<ActivityClient>) -> (Fetcher<S>, MetricsSink) {
+    let metrics = MetricsSink::memory();
+    let f = Fetcher::new(
+        store,
+        KeyLayout::new("o365"),
+        Compression::default(),
+        clients,
+        Clock::fixed(t0() + chrono::Duration::minutes(5)),
+        metrics.clone(),
+    )
+    .with_concurrency(3);
+    (f, metrics)
+}
+
+fn message_for(b: &PublishedBlob) -> QueueMessage {
+    QueueMessage {
+        format_version: 1,
+        tenant_id: b.tenant_id.parse().unwrap(),
+        content_type: b.content_type.parse().unwrap(),
+        content_id: b.content_id.clone(),
+        content_uri: b.content_uri.clone(),
+        content_created: b.content_created,
+        content_expiration: b.content_expiration,
+    }
+}
+
+fn inbound(id: &str, msg: &QueueMessage) -> InboundMessage {
+    InboundMessage::new(id, msg.to_json())
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+fn keys() -> KeyLayout {
+    KeyLayout::new("o365")
+}
+
+fn data_key(msg: &QueueMessage) -> String {
+    keys().data_key(msg, Compression::default())
+}
+
+/// The stored lines of a blob, parsed.
+async fn stored_lines<S: ObjectStore>(store: &S, key: &str) -> Vec<Value> {
+    let obj = store.get(key).await.unwrap().expect("object stored");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&obj.body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn served(sim: &SimHandle, content_id: &str) -> u64 {
+    sim.ledger().served.get(content_id).copied().unwrap_or(0)
+}
+
+fn blob_requests(sim: &SimHandle) -> usize {
+    sim.ledger()
+        .requests
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some("blob"))
+        .count()
+}
+
+/// A blob body of `n` records with known ids.
+fn records(n: usize, tag: &str) -> (Vec<u8>, Vec<String>) {
+    let ids: Vec<String> = (0..n).map(|i| format!("{tag}-{i:04}")).collect();
+    let recs: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            format!(
+                r#"{{"CreationTime":"2026-03-01T11:{:02}:00","Id":"{id}","Operation":"Send","RecordType":2,"UserType":0,"ClientIP":"203.0.113.{}:443","ResultStatus":"Succeeded","Path":"a\/b"}}"#,
+                i % 60,
+                i % 250
+            )
+        })
+        .collect();
+    (format!("[{}]", recs.join(",")).into_bytes(), ids)
+}
+
+async fn assert_stored_exactly<S: ObjectStore>(store: &S, msg: &QueueMessage, ids: &[String]) {
+    let lines = stored_lines(store, &data_key(msg)).await;
+    let got: Vec<&str> = lines.iter().map(|l| l["Id"].as_str().unwrap()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    for l in &lines {
+        let o = &l["_o365"];
+        assert_eq!(o["tenant_id"], msg.tenant_id.as_str());
+        assert_eq!(o["content_id"], msg.content_id.as_str());
+        assert_eq!(o["content_type"], msg.content_type.as_str());
+        assert!(o["event_time"].as_str().unwrap().ends_with('Z'));
+    }
+}
+
+async fn report<S: ObjectStore>(store: &S, key: &str) -> Value {
+    let obj = store.get(key).await.unwrap().expect("error report written");
+    serde_json::from_slice(&obj.body).unwrap()
+}
+
+#[tokio::test]
+async fn stores_every_generated_blob_with_all_its_records() {
+    let sim = sim(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, metrics) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let blobs: Vec<PublishedBlob> = sim
+        .ledger()
+        .published
+        .into_iter()
+        .filter(|b| b.visible && b.fault.is_none() && b.tenant_id == T)
+        .collect();
+    assert!(
+        blobs.len() >= 5,
+        "the simulator published {} blobs",
+        blobs.len()
+    );
+    let msgs: Vec<QueueMessage> = blobs.iter().map(message_for).collect();
+    let batch = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| inbound(&format!("m{i}"), m))
+        .collect();
+    let out = f.handle_batch(batch, deadline()).await;
+    assert!(out.failed_message_ids.is_empty(), "{:?}", out.outcomes);
+    let mut total = 0;
+    for ((_, outcome), (b, m)) in out.outcomes.iter().zip(blobs.iter().zip(&msgs)) {
+        assert!(
+            matches!(outcome, MessageOutcome::Stored { records, .. } if *records as usize == b.record_count),
+            "{outcome:?}"
+        );
+        assert_stored_exactly(&store, m, &b.record_ids).await;
+        assert_eq!(served(&sim, &b.content_id), 1);
+        total += b.record_count;
+    }
+    let lines = metrics.lines().join("\n");
+    assert!(lines.contains("\"BlobsStored\""), "{lines}");
+    assert!(lines.contains("\"CreationToStoredMaxSeconds\""), "{lines}");
+    assert!(total > 0);
+}
+
+#[tokio::test]
+async fn duplicates_and_replays_write_once_and_replays_do_not_download() {
+    let sim = sim(&[]).await;
+    let moto = MotoServer::start().await.unwrap();
+    let store = moto.create_bucket("fetcher-dup").await.unwrap();
+    let (f, metrics) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (body, ids) = records(50, "dup");
+    let blob = sim.publish_blob(T, EXCHANGE, body, ids.clone());
+    let msg = message_for(&blob);
+
+    // The same message delivered twice in one batch, handled concurrently.
+    let out = f
+        .handle_batch(vec![inbound("a", &msg), inbound("b", &msg)], deadline())
+        .await;
+    assert!(out.failed_message_ids.is_empty());
+    let stored = out
+        .outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, MessageOutcome::Stored { .. }))
+        .count();
+    let dups = out
+        .outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, MessageOutcome::Duplicate { .. }))
+        .count();
+    assert_eq!((stored, dups), (1, 1), "{:?}", out.outcomes);
+    let downloads = served(&sim, &blob.content_id);
+    assert!((1..=2).contains(&downloads));
+
+    // A replay later: skipped before any download.
+    let out = f.handle_batch(vec![inbound("c", &msg)], deadline()).await;
+    assert_eq!(
+        out.outcomes[0].1,
+        MessageOutcome::Duplicate {
+            key: data_key(&msg),
+            raced: false
+        }
+    );
+    assert_eq!(served(&sim, &blob.content_id), downloads);
+    let prefix = keys().data_prefix(&msg.tenant_id, msg.content_type);
+    assert_eq!(store.list(&prefix).await.unwrap(), vec![data_key(&msg)]);
+    assert_stored_exactly(&store, &msg, &ids).await;
+    assert!(metrics.lines().join("\n").contains("\"DuplicatesSkipped\""));
+}
+
+#[tokio::test]
+async fn a_large_blob_streams_through_to_s3() {
+    let sim = sim(&[]).await;
+    let moto = MotoServer::start().await.unwrap();
+    let store = moto.create_bucket("fetcher-large").await.unwrap();
+    let (f, _) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    // Records with hard-to-compress payloads so the object needs several upload parts.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut ids = Vec::new();
+    let mut recs = Vec::new();
+    let mut size = 0;
+    while size < 9 << 20 {
+        let noise: String = (0..2000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                        [(state % 64) as usize],
+                )
+            })
+            .collect();
+        let id = format!("big-{}", ids.len());
+        let r =
+            format!(r#"{{"CreationTime":"2026-03-01T11:00:00","Id":"{id}","Noise":"{noise}"}}"#);
+        size += r.len() + 1;
+        recs.push(r);
+        ids.push(id);
+    }
+    let body = format!("[{}]", recs.join(",")).into_bytes();
+    let blob = sim.publish_blob(T, EXCHANGE, body, ids.clone());
+    let msg = message_for(&blob);
+    let out = f.handle_batch(vec![inbound("big", &msg)], deadline()).await;
+    match &out.outcomes[0].1 {
+        MessageOutcome::Stored {
+            bytes_out, records, ..
+        } => {
+            assert!(*bytes_out > 5 << 20, "{bytes_out}");
+            assert_eq!(*records as usize, ids.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_stored_exactly(&store, &msg, &ids).await;
+}
+
+/// A TCP listener on 127.0.0.1 that counts connections.
+async fn trap() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(sock);
+        }
+    });
+    (format!("http://{addr}"), hits)
+}
+
+#[tokio::test]
+async fn forged_uris_never_reach_any_server() {
+    let sim = sim(&[]).await;
+    let (trap_url, hits) = trap().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, metrics) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (body, ids) = records(3, "forged");
+    let blob = sim.publish_blob(T, EXCHANGE, body, ids);
+    let good = message_for(&blob);
+    let sim_base = sim.base_url();
+    let other_port = trap_url.rsplit(':').next().unwrap().to_owned();
+    let forged_uris = [
+        format!(
+            "{trap_url}/api/v1.0/{T}/activity/feed/audit/{}",
+            good.content_id
+        ),
+        format!(
+            "{trap_url}{}",
+            good.content_uri.trim_start_matches(&sim_base)
+        ),
+        good.content_uri.replacen("http://", "https://", 1),
+        format!(
+            "{sim_base}/api/v1.0/{T2}/activity/feed/audit/{}",
+            good.content_id
+        ),
+        format!("{sim_base}/elsewhere/{}", good.content_id),
+        format!("http://127.0.0.1.nip.io:{other_port}/api/v1.0/{T}/activity/feed/audit/x"),
+        format!("http://user@127.0.0.1:{other_port}/api/v1.0/{T}/activity/feed/audit/x"),
+    ];
+    let before = blob_requests(&sim);
+    let batch: Vec<InboundMessage> = forged_uris
+        .iter()
+        .enumerate()
+        .map(|(i, uri)| {
+            let mut m = good.clone();
+            m.content_uri = uri.clone();
+            m.content_id = format!("{}-forged{i}", good.content_id.replace('$', "_"));
+            inbound(&format!("f{i}"), &m)
+        })
+        .collect();
+    let out = f.handle_batch(batch, deadline()).await;
+    assert!(
+        out.failed_message_ids.is_empty(),
+        "forged URIs are not retried"
+    );
+    for (id, o) in &out.outcomes {
+        match o {
+            MessageOutcome::Rejected { kind, report_key } => {
+                assert_eq!(*kind, ErrorKind::ForgedUri, "{id}");
+                let r = report(&store, report_key).await;
+                assert_eq!(r["kind"], "ForgedUri");
+                assert!(report_key.starts_with("o365/_errors/"));
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "a forged URI was contacted");
+    assert_eq!(
+        blob_requests(&sim),
+        before,
+        "the simulator got a blob request"
+    );
+    assert!(metrics.lines().join("\n").contains("\"ForgedUri\""));
+}
+
+#[tokio::test]
+async fn expired_malformed_and_unknown_end_in_error_reports_not_retries() {
+    let sim = sim(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, _) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let bad_bodies: [&[u8]; 5] = [
+        b"not json at all",
+        b"{\"Id\":\"x\"}",
+        b"[{\"Id\":\"a\"},{\"Id\":",
+        b"[{\"Id\":\"a\"},7]",
+        b"[{\"Id\":\"a\",\"_o365\":{}}]",
+    ];
+    let mut msgs = Vec::new();
+    for body in bad_bodies {
+        msgs.push(message_for(&sim.publish_blob(
+            T,
+            EXCHANGE,
+            body.to_vec(),
+            vec![],
+        )));
+    }
+    let (body, ids) = records(2, "exp");
+    let expiring = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+    let batch: Vec<InboundMessage> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| inbound(&format!("p{i}"), m))
+        .collect();
+    let mut outcomes = f.handle_batch(batch, deadline()).await.outcomes;
+
+    // Eight days later the blob has expired.
+    sim.advance(Duration::from_secs(8 * 24 * 3600));
+    let mut unknown = expiring.clone();
+    unknown.tenant_id = T2.parse().unwrap();
+    let batch = vec![
+        inbound("expired", &expiring),
+        inbound("unknown", &unknown),
+        InboundMessage {
+            message_id: "garbage/../id".into(),
+            body: "{\"format_version\":1}".into(),
+            receive_count: Some(2),
+        },
+    ];
+    let out = f.handle_batch(batch, deadline()).await;
+    assert!(out.failed_message_ids.is_empty(), "{:?}", out.outcomes);
+    outcomes.extend(out.outcomes);
+    msgs.push(expiring.clone());
+    msgs.push(unknown);
+    let kinds: Vec<ErrorKind> = outcomes
+        .iter()
+        .map(|(_, o)| match o {
+            MessageOutcome::Rejected { kind, .. } => *kind,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let mut want = vec![ErrorKind::MalformedBlob; bad_bodies.len()];
+    want.extend([
+        ErrorKind::ContentExpired,
+        ErrorKind::UnknownTenant,
+        ErrorKind::MalformedMessage,
+    ]);
+    assert_eq!(kinds, want);
+    for m in &msgs {
+        assert!(
+            !store.exists(&data_key(m)).await.unwrap(),
+            "no object for a failed blob"
+        );
+    }
+    let r = report(&store, &keys().error_key(&expiring)).await;
+    assert_eq!(r["kind"], "ContentExpired");
+    assert_eq!(r["message"]["content_id"], expiring.content_id.as_str());
+    let rejected =
+        keys().rejected_message_key(t0() + chrono::Duration::minutes(5), "garbage/../id");
+    let r = report(&store, &rejected).await;
+    assert_eq!(r["kind"], "MalformedMessage");
+    assert_eq!(r["attempts"], 2);
+    assert_eq!(r["message"]["raw_body"], "{\"format_version\":1}");
+    let errors = store.list(&keys().errors_prefix()).await.unwrap();
+    assert_eq!(errors.len(), want.len(), "{errors:?}");
+    // A new delivery of a permanently failed blob is reported again, still not retried.
+    let again = f
+        .handle_batch(vec![inbound("again", &msgs[0])], deadline())
+        .await;
+    assert!(again.failed_message_ids.is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_with_one_retryable_message_reports_only_that_one() {
+    let sim = sim(&[]).await;
+    // A second tenant whose API root is a closed port on 127.0.0.1: every call fails to connect.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, _) = fetcher(
+        store.clone(),
+        vec![client(T, &sim.base_url()), client(T2, &closed)],
+    );
+    let mut batch = Vec::new();
+    let mut good = Vec::new();
+    for i in 0..3 {
+        let (body, ids) = records(5, &format!("ok{i}"));
+        let m = message_for(&sim.publish_blob(T, EXCHANGE, body, ids.clone()));
+        batch.push(inbound(&format!("good{i}"), &m));
+        good.push((m, ids));
+    }
+    let mut down = good[0].0.clone();
+    down.tenant_id = T2.parse().unwrap();
+    down.content_uri = format!(
+        "{closed}/api/v1.0/{T2}/activity/feed/audit/{}",
+        down.content_id
+    );
+    batch.insert(1, inbound("unreachable", &down));
+    batch.push(InboundMessage::new("malformed", "[]"));
+    let out = f.handle_batch(batch, deadline()).await;
+    assert_eq!(out.failed_message_ids, vec!["unreachable".to_string()]);
+    for (m, ids) in &good {
+        assert_stored_exactly(&store, m, ids).await;
+    }
+    assert!(!store.exists(&keys().error_key(&down)).await.unwrap());
+}
+
+#[tokio::test]
+async fn server_errors_hand_the_message_back() {
+    let sim = sim(&["server-error=1.0"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, metrics) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (body, ids) = records(2, "5xx");
+    let msg = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+    let out = f.handle_batch(vec![inbound("x", &msg)], deadline()).await;
+    assert_eq!(out.failed_message_ids, vec!["x".to_string()]);
+    assert!(
+        matches!(
+            out.outcomes[0].1,
+            MessageOutcome::Retry {
+                kind: ErrorKind::Transient | ErrorKind::ApiRefused,
+                ..
+            }
+        ),
+        "{:?}",
+        out.outcomes
+    );
+    assert!(!store.exists(&data_key(&msg)).await.unwrap());
+    assert!(store
+        .list(&keys().errors_prefix())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(metrics.lines().join("\n").contains("\"Errors\""));
+}
+
+#[tokio::test]
+async fn sqs_events_map_to_partial_batch_failures() {
+    let sim = sim(&[]).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, _) = fetcher(
+        store.clone(),
+        vec![client(T, &sim.base_url()), client(T2, &closed)],
+    );
+    let (body, ids) = records(2, "sqs");
+    let ok = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+    let mut down = ok.clone();
+    down.tenant_id = T2.parse().unwrap();
+    down.content_uri = format!(
+        "{closed}/api/v1.0/{T2}/activity/feed/audit/{}",
+        down.content_id
+    );
+    let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(serde_json::json!({
+        "Records": [
+            {"messageId": "id-ok", "body": ok.to_json(), "attributes": {"ApproximateReceiveCount": "1"}},
+            {"messageId": "id-down", "body": down.to_json(), "attributes": {"ApproximateReceiveCount": "3"}},
+            {"messageId": "id-bad", "body": "nope"}
+        ]
+    }))
+    .unwrap();
+    let resp = f.handle_sqs_event(event, deadline()).await;
+    let failed: Vec<&str> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, vec!["id-down"]);
+    assert!(store.exists(&data_key(&ok)).await.unwrap());
+}
