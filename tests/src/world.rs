@@ -113,7 +113,7 @@ impl Default for WorldConfig {
                 clock_speed: 0.0,
                 history: Duration::from_secs(6 * 3600),
                 records_per_hour: 12,
-                blob_window: Duration::from_secs(3600),
+                blob_window: Duration::from_secs(2 * 3600),
                 ..SimConfig::default()
             },
             compression: Compression::default(),
@@ -161,6 +161,8 @@ pub struct World {
     pub metrics: MetricsSink,
     /// The run's logs.
     pub logs: LogBuffer,
+    /// When the world was started (real time).
+    pub started: std::time::Instant,
 }
 
 impl std::fmt::Debug for World {
@@ -231,6 +233,7 @@ impl World {
             fetcher: Arc::new(fetcher),
             metrics,
             logs,
+            started: std::time::Instant::now(),
         })
     }
 
@@ -251,13 +254,13 @@ impl World {
             self.config.lister.clone(),
             sim_clock(&self.sim),
             self.metrics.clone(),
-        )?)
+        ))
     }
 
     /// One scheduled lister run, to completion.
     pub async fn list(&self) -> anyhow::Result<o365_lister::RunSummary> {
         let deadline = tokio::time::Instant::now() + self.config.list_deadline;
-        Ok(self.lister()?.run(deadline).await?)
+        Ok(self.lister()?.run(deadline).await)
     }
 
     /// The fetcher handler as the event-source mapping calls it, in-process.

@@ -11,11 +11,12 @@ use crate::{answered, config_with, finish, hours};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_storm() {
-    let faults = ["throttle=0.25", "throttle-429=0.25"];
+    let faults = ["throttle=0.2", "throttle-429=0.2"];
     let mut config = config_with(&faults);
     config.max_receive_count = 10;
+    config.sim.blob_window = hours(3);
     let world = World::start(config).await.unwrap();
-    world.cycle(hours(4), 6).await.unwrap();
+    world.cycle(hours(6), 3).await.unwrap();
     assert!(answered(&world, 403, Some("AF429")) > 0, "AF429 as 403 was injected");
     assert!(answered(&world, 429, None) > 0, "429 was injected");
     let r = world.reconcile(world.sim.now()).await.unwrap();
@@ -51,8 +52,9 @@ async fn slow_responses_near_the_deadline() {
     config.max_receive_count = 20;
     config.batch_size = 5;
     config.sim.records_per_hour = 6;
+    config.sim.blob_window = hours(3);
     let world = World::start(config).await.unwrap();
-    world.cycle(hours(6), 2).await.unwrap();
+    world.cycle(hours(6), 1).await.unwrap();
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
     finish("slow responses near the deadline", "slow=0.3 (0.5-2 s), 1.5 s invocations", &world, &r);
