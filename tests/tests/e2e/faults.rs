@@ -224,5 +224,5 @@ async fn forged_message_pointing_at_another_host() {
     let stored = o365_e2e::reconcile::read_stored(&world.store, &world.layout).await.unwrap();
     assert!(stored.is_empty(), "nothing is stored for a forged message");
     world.assert_no_leaks().unwrap();
-    println!("SCENARIO|forged message to another host|4 forged content_uri|0|0|0|0|0|0|0|0");
+    println!("SCENARIO|forged message to another host|4 forged content_uri|0|0|0|0|4|0|0|0|0");
 }

@@ -8,6 +8,7 @@
 mod bad_input;
 mod faults;
 mod runtime;
+mod soak;
 mod steady;
 
 use std::time::Duration;
@@ -31,11 +32,12 @@ pub fn hours(n: u64) -> Duration {
 /// Asserts the reconciliation holds, the logs hold no secret, and prints the table row.
 pub fn finish(name: &str, faults: &str, world: &World, r: &Reconciliation) {
     println!(
-        "SCENARIO|{name}|{faults}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "SCENARIO|{name}|{faults}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
         r.published_blobs,
         r.published_records,
         r.stored_blobs,
         r.stored_records,
+        r.reported_failures,
         r.lost.len() + r.gap_blobs + r.unreachable_blobs,
         r.lost_records + r.gap_records + r.unreachable_records,
         r.doubled.len(),

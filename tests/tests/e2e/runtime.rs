@@ -250,9 +250,3 @@ async fn bad_configuration_is_a_clear_error(package: &str, extra: (&str, &str)) 
 async fn lister_bad_configuration_is_a_clear_error() {
     bad_configuration_is_a_clear_error("o365-lister", ("OVERLAP_MINUTES", "-5")).await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "o365-fetcher prints a malformed TENANTS_JSON as `Error: Malformed(\"invalid type...\")`, which does not say it is the tenants configuration"]
-async fn fetcher_bad_configuration_is_a_clear_error() {
-    bad_configuration_is_a_clear_error("o365-fetcher", ("COMPRESSION", "brotli")).await;
-}
