@@ -152,7 +152,7 @@ pub struct TenantEntry {
 impl TenantsFile {
     /// Reads the JSON form (the Secrets Manager secret).
     pub fn from_json(text: &str) -> Result<TenantsFile, ConfigError> {
-        serde_json::from_str(text).map_err(|e| ConfigError::Malformed(e.to_string()))
+        serde_json::from_str(text).map_err(|e| ConfigError::Malformed(describe_json_error(&e)))
     }
 
     /// Reads the TOML form (`o365ctl --config FILE`).
@@ -191,6 +191,18 @@ impl TenantsFile {
         }
         Ok(out)
     }
+}
+
+/// Describes a JSON error without quoting values from the text (it may hold client secrets).
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "unreadable input",
+        Category::Syntax => "not valid JSON",
+        Category::Eof => "JSON ends too early",
+        Category::Data => "a member is missing, unknown or of the wrong type (expected {\"tenants\":[{\"tenant_id\",\"client_id\",\"client_secret\"|\"certificate_pem\"+\"private_key_pem\",...}]})",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 fn read_file(path: &Path) -> Result<String, ConfigError> {
@@ -460,6 +472,14 @@ mod tests {
                 .unwrap_err();
             assert!(e.to_string().contains(want), "{json}: {e}");
         }
+        let leaky = format!(
+            r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":987654321}}]}}"#
+        );
+        let e = TenantsFile::from_json(&leaky).unwrap_err().to_string();
+        assert!(e.contains("wrong type") && !e.contains("987654321"), "{e}");
+        let leaky = r#"{"tenants":[{"tenant_id":"x","client_id":"y","client_secret":"hunter2","bogus":"hunter2"}]}"#;
+        let e = TenantsFile::from_json(leaky).unwrap_err().to_string();
+        assert!(!e.contains("hunter2") && !e.contains("bogus"), "{e}");
         let dup = format!(
             r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x"}},{{"tenant_id":"{}","client_id":"{C}","client_secret":"x"}}]}}"#,
             T.to_uppercase()

@@ -150,6 +150,7 @@ pub async fn send_with_retry<T: Sync, S: BatchSink<T>>(
             break;
         }
         next.sort_unstable();
+        next.dedup();
         round = round.saturating_add(1);
         let wait = policy.backoff(round);
         if Instant::now() + wait >= deadline {

@@ -226,9 +226,18 @@ impl SqsQueue {
         while report.moved + report.failed < max && Instant::now() < deadline {
             let want =
                 i32::try_from((max - report.moved - report.failed).min(MAX_BATCH)).unwrap_or(10);
-            let received = self
+            let received = match self
                 .receive(want, Duration::from_secs(1), Some(MOVE_VISIBILITY))
-                .await?;
+                .await
+            {
+                Ok(r) => r,
+                // Nothing done yet: a plain failure. Otherwise report what was moved.
+                Err(e) if report == MoveReport::default() => return Err(e),
+                Err(e) => {
+                    report.last_error = Some(e.to_string());
+                    break;
+                }
+            };
             if received.is_empty() {
                 break;
             }
@@ -306,6 +315,22 @@ impl SqsQueue {
                     EntryFailure::Permanent(msg)
                 }
             })?;
+        // An entry SQS reports neither way is not known to be queued: send it again.
+        let unreported = batch
+            .iter()
+            .filter(|(id, _)| {
+                !out.successful.iter().any(|s| s.id == *id)
+                    && !out.failed.iter().any(|f| f.id == *id)
+            })
+            .map(|(id, _)| {
+                (
+                    id.clone(),
+                    EntryFailure::Retryable(
+                        "SendMessageBatch returned no result for the entry".into(),
+                    ),
+                )
+            })
+            .collect::<Vec<_>>();
         Ok(out
             .failed
             .into_iter()
@@ -322,6 +347,7 @@ impl SqsQueue {
                 };
                 (f.id, failure)
             })
+            .chain(unreported)
             .collect())
     }
 }

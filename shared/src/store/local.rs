@@ -163,17 +163,22 @@ fn lock_key(dest: &Path) -> std::io::Result<File> {
         .create(true)
         .truncate(false)
         .open(lock_path)?;
-    // File::lock is stable since Rust 1.89: the workspace's rust-version (1.85) needs a bump.
-    #[allow(clippy::incompatible_msrv)]
     f.lock()?;
     Ok(f)
 }
 
-/// Reads a file, `None` if it (or a directory in its path) is absent.
+/// Reads a file, `None` if it (or a directory in its path) is absent or it is a directory.
 fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
+            ) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -240,24 +245,11 @@ impl ObjectStore for LocalStore {
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         let path = self.path_of(key)?;
-        let k = key.to_owned();
+        let on_err = io_err("get", key);
         blocking("get", key, move || {
-            let body = match std::fs::read(&path) {
-                Ok(b) => b,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
-                    ) =>
-                {
-                    return Ok(None)
-                }
-                Err(e) => return Err(io_err("get", &k)(e)),
-            };
-            let etag = etag_of(&body);
-            Ok(Some(StoredObject {
+            Ok(read_opt(&path).map_err(on_err)?.map(|body| StoredObject {
+                etag: etag_of(&body),
                 body: Bytes::from(body),
-                etag,
             }))
         })
         .await
@@ -447,6 +439,28 @@ mod tests {
         }
     }
 
+    async fn put(s: &LocalStore, key: &str, body: &'static [u8], c: PutCondition) -> PutOutcome {
+        s.put(key, Bytes::from_static(body), &meta(), c)
+            .await
+            .unwrap()
+    }
+
+    /// Adds one to the decimal counter at `key` by read-modify-write with If-Match.
+    async fn increment(s: &LocalStore, key: &str) {
+        loop {
+            let cur = s.get(key).await.unwrap().unwrap();
+            let n: u32 = std::str::from_utf8(&cur.body).unwrap().parse().unwrap();
+            let body = Bytes::from((n + 1).to_string());
+            let o = s
+                .put(key, body, &meta(), PutCondition::IfMatch(cur.etag))
+                .await
+                .unwrap();
+            if matches!(o, PutOutcome::Written { .. }) {
+                return;
+            }
+        }
+    }
+
     fn written(o: &PutOutcome) -> ETag {
         match o {
             PutOutcome::Written { etag } => etag.clone(),
@@ -460,15 +474,7 @@ mod tests {
         let s = LocalStore::new(dir.path());
         assert!(s.get("a/b.txt").await.unwrap().is_none());
         assert!(!s.exists("a/b.txt").await.unwrap());
-        let o = s
-            .put(
-                "a/b.txt",
-                Bytes::from_static(b"hello"),
-                &meta(),
-                PutCondition::Overwrite,
-            )
-            .await
-            .unwrap();
+        let o = put(&s, "a/b.txt", b"hello", PutCondition::Overwrite).await;
         let etag = written(&o);
         assert_eq!(etag, etag_of(b"hello"));
         let got = s.get("a/b.txt").await.unwrap().unwrap();
@@ -485,38 +491,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStore::new(dir.path());
         let k = "x/y/z.json";
-        let first = s
-            .put(
-                k,
-                Bytes::from_static(b"1"),
-                &meta(),
-                PutCondition::IfNoneMatch,
-            )
-            .await
-            .unwrap();
+        let first = put(&s, k, b"1", PutCondition::IfNoneMatch).await;
         let e1 = written(&first);
-        let second = s
-            .put(
-                k,
-                Bytes::from_static(b"2"),
-                &meta(),
-                PutCondition::IfNoneMatch,
-            )
-            .await
-            .unwrap();
+        let second = put(&s, k, b"2", PutCondition::IfNoneMatch).await;
         assert_eq!(second, PutOutcome::PreconditionFailed);
         assert_eq!(&s.get(k).await.unwrap().unwrap().body[..], b"1");
 
         let stale = ETag("0".repeat(64));
-        let o = s
-            .put(
-                k,
-                Bytes::from_static(b"3"),
-                &meta(),
-                PutCondition::IfMatch(stale),
-            )
-            .await
-            .unwrap();
+        let o = put(&s, k, b"3", PutCondition::IfMatch(stale)).await;
         assert_eq!(o, PutOutcome::PreconditionFailed);
         let o = s
             .put(
@@ -636,15 +618,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalStore::new(dir.path());
         let k = "_state/cp.json";
-        let o = s
-            .put(
-                k,
-                Bytes::from_static(b"0"),
-                &meta(),
-                PutCondition::IfNoneMatch,
-            )
-            .await
-            .unwrap();
+        let o = put(&s, k, b"0", PutCondition::IfNoneMatch).await;
         let base = written(&o);
         let mut tasks = Vec::new();
         for i in 0..24u32 {
@@ -670,35 +644,13 @@ mod tests {
 
         // A chain of read-modify-write increments: no update is lost.
         let counter = "_state/counter";
-        s.put(
-            counter,
-            Bytes::from_static(b"0"),
-            &meta(),
-            PutCondition::IfNoneMatch,
-        )
-        .await
-        .unwrap();
+        put(&s, counter, b"0", PutCondition::IfNoneMatch).await;
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..5 {
-                    loop {
-                        let cur = s.get(counter).await.unwrap().unwrap();
-                        let n: u32 = std::str::from_utf8(&cur.body).unwrap().parse().unwrap();
-                        let o = s
-                            .put(
-                                counter,
-                                Bytes::from((n + 1).to_string()),
-                                &meta(),
-                                PutCondition::IfMatch(cur.etag),
-                            )
-                            .await
-                            .unwrap();
-                        if matches!(o, PutOutcome::Written { .. }) {
-                            break;
-                        }
-                    }
+                    increment(&s, counter).await;
                 }
             }));
         }
@@ -722,14 +674,7 @@ mod tests {
             "q/other",
             "pz",
         ] {
-            s.put(
-                k,
-                Bytes::from_static(b"."),
-                &meta(),
-                PutCondition::Overwrite,
-            )
-            .await
-            .unwrap();
+            put(&s, k, b".", PutCondition::Overwrite).await;
         }
         assert_eq!(
             s.list("p/tenant_id=").await.unwrap(),
@@ -788,6 +733,83 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    const CHILD_ENV: &str = "O365_LOCAL_STORE_CHILD_DIR";
+
+    /// Run in child processes by `create_only_and_cas_hold_across_processes`.
+    #[test]
+    #[ignore = "helper run in child processes by create_only_and_cas_hold_across_processes"]
+    fn child_process_writer() {
+        let dir = std::env::var(CHILD_ENV).expect("run by the cross-process test");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let s = LocalStore::new(dir);
+            let me = std::process::id().to_string();
+            for i in 0..20 {
+                let k = format!("x/k{i}");
+                let o = s
+                    .put(
+                        &k,
+                        Bytes::from(me.clone()),
+                        &meta(),
+                        PutCondition::IfNoneMatch,
+                    )
+                    .await
+                    .unwrap();
+                if matches!(o, PutOutcome::Written { .. }) {
+                    println!("won {k} {me}");
+                }
+            }
+            for _ in 0..10 {
+                increment(&s, "counter").await;
+            }
+        });
+    }
+
+    #[tokio::test]
+    async fn create_only_and_cas_hold_across_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        put(&s, "counter", b"0", PutCondition::IfNoneMatch).await;
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "store::local::tests::child_process_writer",
+                        "--ignored",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env(CHILD_ENV, dir.path())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut wins: Vec<(String, String)> = Vec::new();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "child failed: {out:?}");
+            // libtest may print its own "test ... " on the same line, before ours.
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                if let Some(rest) = line.split_once("won ").map(|(_, r)| r) {
+                    let (k, pid) = rest.split_once(' ').unwrap();
+                    wins.push((k.to_owned(), pid.to_owned()));
+                }
+            }
+        }
+        wins.sort();
+        assert_eq!(wins.len(), 20, "one winner per key: {wins:?}");
+        for (k, pid) in &wins {
+            assert_eq!(&s.get(k).await.unwrap().unwrap().body[..], pid.as_bytes());
+        }
+        // 4 processes x 10 compare-and-swap increments, none lost.
+        assert_eq!(&s.get("counter").await.unwrap().unwrap().body[..], b"40");
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub enum PutOutcome {
         /// The new version tag.
         etag: ETag,
     },
-    /// The condition did not hold (HTTP 412 / 409): nothing was written.
+    /// The condition did not hold (HTTP 412): nothing was written.
     PreconditionFailed,
 }
 

@@ -21,6 +21,8 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// Keys per ListObjectsV2 page (`None`: S3's default and maximum, 1000).
+    list_page_size: Option<i32>,
 }
 
 /// What a failed call means for a conditional write.
@@ -37,7 +39,14 @@ impl S3Store {
         S3Store {
             client,
             bucket: bucket.into(),
+            list_page_size: None,
         }
+    }
+
+    /// The same store listing `n` keys per page (1..=1000), e.g. to exercise paging in tests.
+    pub fn with_list_page_size(mut self, n: i32) -> S3Store {
+        self.list_page_size = Some(n.clamp(1, 1000));
+        self
     }
 
     /// The bucket name.
@@ -72,6 +81,14 @@ impl S3Store {
         match f.status {
             Some(412) => Failure::Precondition,
             Some(404) if if_match => Failure::Precondition,
+            Some(409) => Failure::Error(self.error(
+                op,
+                key,
+                SdkFailure {
+                    retryable: true,
+                    ..f
+                },
+            )),
             _ => Failure::Error(self.error(op, key, f)),
         }
     }
@@ -184,6 +201,7 @@ impl ObjectStore for S3Store {
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(prefix)
+            .set_max_keys(self.list_page_size)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -419,5 +437,50 @@ impl Drop for S3Upload {
                 tracing::warn!(bucket, key, error = %aws_smithy_types::error::display::DisplayErrorContext(&e), "could not abort a dropped multipart upload");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> S3Store {
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .build();
+        S3Store::new(aws_sdk_s3::Client::from_conf(conf), "b")
+    }
+
+    fn failure(status: u16, retryable: bool) -> SdkFailure {
+        SdkFailure {
+            status: Some(status),
+            message: format!("HTTP {status}"),
+            retryable,
+        }
+    }
+
+    #[test]
+    fn conditional_failures_map_to_outcomes() {
+        let s = store();
+        let outcome = |status, retryable, if_match| match s.conditional_failure(
+            "PutObject",
+            "k",
+            failure(status, retryable),
+            if_match,
+        ) {
+            Failure::Precondition => None,
+            Failure::Error(e) => Some(e.is_retryable()),
+        };
+        assert_eq!(outcome(412, false, false), None);
+        assert_eq!(outcome(412, false, true), None);
+        // If-Match on a key that is gone: the expected version is not current.
+        assert_eq!(outcome(404, false, true), None);
+        // If-None-Match never sees 404 for the key; a 404 is the bucket: not retryable.
+        assert_eq!(outcome(404, false, false), Some(false));
+        // A concurrent conditional write (ConditionalRequestConflict): try again.
+        assert_eq!(outcome(409, false, false), Some(true));
+        assert_eq!(outcome(503, true, false), Some(true));
+        assert_eq!(outcome(403, false, true), Some(false));
     }
 }

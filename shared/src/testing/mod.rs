@@ -67,10 +67,19 @@ pub struct MotoServer {
 impl MotoServer {
     /// Uses `MOTO_ENDPOINT` if set, else spawns a private server and waits until it answers.
     pub async fn start() -> Result<MotoServer, MotoError> {
-        if let Some(endpoint) = std::env::var("MOTO_ENDPOINT")
-            .ok()
-            .filter(|e| !e.is_empty())
-        {
+        MotoServer::start_with(
+            std::env::var("MOTO_ENDPOINT").ok(),
+            std::env::var_os("MOTO_SERVER_BIN").map(PathBuf::from),
+        )
+        .await
+    }
+
+    /// `start` with the environment passed in.
+    async fn start_with(
+        shared_endpoint: Option<String>,
+        bin: Option<PathBuf>,
+    ) -> Result<MotoServer, MotoError> {
+        if let Some(endpoint) = shared_endpoint.filter(|e| !e.is_empty()) {
             let endpoint = endpoint.trim_end_matches('/').to_owned();
             let loopback = url::Url::parse(&endpoint)
                 .ok()
@@ -81,10 +90,9 @@ impl MotoServer {
             wait_ready(&endpoint, None).await?;
             return Ok(MotoServer::with_endpoint(endpoint, None).await);
         }
-        let bin = match std::env::var_os("MOTO_SERVER_BIN") {
-            Some(b) => PathBuf::from(b),
-            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server"),
-        };
+        let bin = bin.unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+        });
         if !bin.exists() {
             return Err(MotoError::VenvMissing(bin));
         }
@@ -312,6 +320,28 @@ async fn wait_ready(endpoint: &str, mut child: Option<&mut Child>) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn refuses_anything_but_loopback_and_says_how_to_get_moto() {
+        for endpoint in [
+            "http://10.0.0.1:5000",
+            "http://localhost:5000",
+            "https://127.0.0.1:1",
+        ] {
+            let err = MotoServer::start_with(Some(endpoint.into()), None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, MotoError::NotLoopback(_)),
+                "{endpoint}: {err}"
+            );
+        }
+        let err = MotoServer::start_with(None, Some("/nonexistent/moto_server".into()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MotoError::VenvMissing(_)), "{err}");
+        assert!(err.to_string().contains("scripts/venv.sh"), "{err}");
+    }
 
     #[test]
     fn unique_names_are_valid_and_distinct() {
