@@ -45,6 +45,17 @@ pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
 /// Largest part of an unparsable message body copied into its error report.
 const MAX_REPORTED_BODY: usize = 16 * 1024;
 
+/// Longest wait for abandoning an upload after a failure.
+const ABORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The failure of running out of the invocation's time.
+fn out_of_time() -> Failure {
+    Failure::retry(
+        ErrorKind::Deadline,
+        "the invocation's time ran out before the blob was stored; the queue will deliver it again",
+    )
+}
+
 /// Why a message did not produce an object, as a metric dimension (`Errors{Kind=…}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -411,15 +422,7 @@ impl<S: ObjectStore> Fetcher<S> {
                 .emit(&self.metrics);
             return Ok(MessageOutcome::Duplicate { key, raced: false });
         }
-        match tokio::time::timeout_at(deadline, self.download_and_store(client, msg, &key, deadline))
-            .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(Failure::retry(
-                ErrorKind::Deadline,
-                "the invocation's time ran out while the blob was being stored; the queue will deliver it again",
-            )),
-        }
+        self.download_and_store(client, msg, &key, deadline).await
     }
 
     /// Streams the blob through the normalizer into a create-only upload.
@@ -430,10 +433,11 @@ impl<S: ObjectStore> Fetcher<S> {
         key: &str,
         deadline: Instant,
     ) -> Result<MessageOutcome, Failure> {
-        let mut body = client
-            .download(&msg.content_uri, deadline)
-            .await
-            .map_err(|e| Failure::from_client(&e))?;
+        let mut body =
+            tokio::time::timeout_at(deadline, client.download(&msg.content_uri, deadline))
+                .await
+                .map_err(|_| out_of_time())?
+                .map_err(|e| Failure::from_client(&e))?;
         let provenance = Provenance::for_message(msg, self.clock.now());
         let mut normalizer = BlobNormalizer::new(
             &provenance,
@@ -446,12 +450,11 @@ impl<S: ObjectStore> Fetcher<S> {
             content_type: NDJSON_CONTENT_TYPE.to_owned(),
             content_encoding: Some(self.compression.content_encoding().to_owned()),
         };
-        let mut upload = self
-            .store
-            .begin_upload(key, &meta)
+        let mut upload = tokio::time::timeout_at(deadline, self.store.begin_upload(key, &meta))
             .await
+            .map_err(|_| out_of_time())?
             .map_err(|e| Failure::from_store(&e))?;
-        let streamed = async {
+        let streamed = tokio::time::timeout_at(deadline, async {
             while let Some(chunk) = body.chunk().await.map_err(|e| Failure::from_client(&e))? {
                 normalizer
                     .push(&chunk)
@@ -472,18 +475,25 @@ impl<S: ObjectStore> Fetcher<S> {
                 .await
                 .map_err(|e| Failure::from_store(&e))?;
             Ok::<NormalizeStats, Failure>(stats)
-        }
-        .await;
+        })
+        .await
+        .unwrap_or_else(|_| Err(out_of_time()));
         let stats = match streamed {
             Ok(stats) => stats,
             Err(f) => {
-                if let Err(e) = upload.abort().await {
-                    tracing::warn!(key, error = %e, "could not abort the upload; the bucket's lifecycle rule removes incomplete uploads");
+                // Runs in the safety margin kept before the Lambda deadline.
+                match tokio::time::timeout(ABORT_TIMEOUT, upload.abort()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(key, error = %e, "could not abort the upload; the bucket's lifecycle rule removes incomplete uploads"),
+                    Err(_) => tracing::warn!(key, "aborting the upload timed out; the bucket's lifecycle rule removes incomplete uploads"),
                 }
                 return Err(f);
             }
         };
-        match upload.finish().await.map_err(|e| Failure::from_store(&e))? {
+        let finished = tokio::time::timeout_at(deadline, upload.finish())
+            .await
+            .map_err(|_| out_of_time())?;
+        match finished.map_err(|e| Failure::from_store(&e))? {
             PutOutcome::Written { .. } => {
                 self.stored_metrics(msg, &stats);
                 tracing::info!(

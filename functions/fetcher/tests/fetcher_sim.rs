@@ -101,6 +101,23 @@ fn fetcher<S: ObjectStore>(store: S, clients: Vec<ActivityClient>) -> (Fetcher<S
     (f, metrics)
 }
 
+/// A simulator, a temporary directory store and a fetcher serving `T` on the simulator.
+async fn local_setup(
+    scenarios: &[&str],
+) -> (
+    SimHandle,
+    tempfile::TempDir,
+    LocalStore,
+    Fetcher<LocalStore>,
+    MetricsSink,
+) {
+    let sim = sim(scenarios).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, metrics) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    (sim, dir, store, f, metrics)
+}
+
 fn message_for(b: &PublishedBlob) -> QueueMessage {
     QueueMessage {
         format_version: 1,
@@ -190,10 +207,7 @@ async fn report<S: ObjectStore>(store: &S, key: &str) -> Value {
 
 #[tokio::test]
 async fn stores_every_generated_blob_with_all_its_records() {
-    let sim = sim(&[]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
-    let (f, metrics) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (sim, _dir, store, f, metrics) = local_setup(&[]).await;
     let blobs: Vec<PublishedBlob> = sim
         .ledger()
         .published
@@ -404,10 +418,7 @@ async fn forged_uris_never_reach_any_server() {
 
 #[tokio::test]
 async fn expired_malformed_and_unknown_end_in_error_reports_not_retries() {
-    let sim = sim(&[]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
-    let (f, _) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (sim, _dir, store, f, _) = local_setup(&[]).await;
     let bad_bodies: [&[u8]; 5] = [
         b"not json at all",
         b"{\"Id\":\"x\"}",
@@ -489,20 +500,37 @@ async fn expired_malformed_and_unknown_end_in_error_reports_not_retries() {
     assert!(again.failed_message_ids.is_empty());
 }
 
-#[tokio::test]
-async fn a_batch_with_one_retryable_message_reports_only_that_one() {
-    let sim = sim(&[]).await;
-    // A second tenant whose API root is a closed port on 127.0.0.1: every call fails to connect.
+/// A fetcher serving `T` on the simulator and `T2` whose API root is a closed port on
+/// 127.0.0.1 (every call to it fails to connect: retryable); returns that root too.
+fn fetcher_with_unreachable_tenant(
+    sim: &SimHandle,
+    store: LocalStore,
+) -> (Fetcher<LocalStore>, String) {
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
+    let clients = vec![client(T, &sim.base_url()), client(T2, &closed)];
+    (fetcher(store, clients).0, closed)
+}
+
+/// The same blob as a message of the unreachable tenant `T2`.
+fn for_unreachable_tenant(msg: &QueueMessage, closed: &str) -> QueueMessage {
+    let mut down = msg.clone();
+    down.tenant_id = T2.parse().unwrap();
+    down.content_uri = format!(
+        "{closed}/api/v1.0/{T2}/activity/feed/audit/{}",
+        down.content_id
+    );
+    down
+}
+
+#[tokio::test]
+async fn a_batch_with_one_retryable_message_reports_only_that_one() {
+    let sim = sim(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::new(dir.path());
-    let (f, _) = fetcher(
-        store.clone(),
-        vec![client(T, &sim.base_url()), client(T2, &closed)],
-    );
+    let (f, closed) = fetcher_with_unreachable_tenant(&sim, store.clone());
     let mut batch = Vec::new();
     let mut good = Vec::new();
     for i in 0..3 {
@@ -511,12 +539,7 @@ async fn a_batch_with_one_retryable_message_reports_only_that_one() {
         batch.push(inbound(&format!("good{i}"), &m));
         good.push((m, ids));
     }
-    let mut down = good[0].0.clone();
-    down.tenant_id = T2.parse().unwrap();
-    down.content_uri = format!(
-        "{closed}/api/v1.0/{T2}/activity/feed/audit/{}",
-        down.content_id
-    );
+    let down = for_unreachable_tenant(&good[0].0, &closed);
     batch.insert(1, inbound("unreachable", &down));
     batch.push(InboundMessage::new("malformed", "[]"));
     let out = f.handle_batch(batch, deadline()).await;
@@ -529,10 +552,7 @@ async fn a_batch_with_one_retryable_message_reports_only_that_one() {
 
 #[tokio::test]
 async fn server_errors_hand_the_message_back() {
-    let sim = sim(&["server-error=1.0"]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
-    let (f, metrics) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (sim, _dir, store, f, metrics) = local_setup(&["server-error=1.0"]).await;
     let (body, ids) = records(2, "5xx");
     let msg = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
     let out = f.handle_batch(vec![inbound("x", &msg)], deadline()).await;
@@ -560,24 +580,12 @@ async fn server_errors_hand_the_message_back() {
 #[tokio::test]
 async fn sqs_events_map_to_partial_batch_failures() {
     let sim = sim(&[]).await;
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::new(dir.path());
-    let (f, _) = fetcher(
-        store.clone(),
-        vec![client(T, &sim.base_url()), client(T2, &closed)],
-    );
+    let (f, closed) = fetcher_with_unreachable_tenant(&sim, store.clone());
     let (body, ids) = records(2, "sqs");
     let ok = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
-    let mut down = ok.clone();
-    down.tenant_id = T2.parse().unwrap();
-    down.content_uri = format!(
-        "{closed}/api/v1.0/{T2}/activity/feed/audit/{}",
-        down.content_id
-    );
+    let down = for_unreachable_tenant(&ok, &closed);
     let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(serde_json::json!({
         "Records": [
             {"messageId": "id-ok", "body": ok.to_json(), "attributes": {"ApproximateReceiveCount": "1"}},
@@ -594,4 +602,27 @@ async fn sqs_events_map_to_partial_batch_failures() {
         .collect();
     assert_eq!(failed, vec!["id-down"]);
     assert!(store.exists(&data_key(&ok)).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_exhausted_deadline_hands_the_message_back() {
+    let (sim, _dir, store, f, _) = local_setup(&[]).await;
+    let (body, ids) = records(2, "late");
+    let msg = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+    let out = f
+        .handle_batch(vec![inbound("late", &msg)], Instant::now())
+        .await;
+    assert_eq!(out.failed_message_ids, vec!["late".to_string()]);
+    assert!(
+        matches!(
+            out.outcomes[0].1,
+            MessageOutcome::Retry {
+                kind: ErrorKind::Deadline,
+                ..
+            }
+        ),
+        "{:?}",
+        out.outcomes
+    );
+    assert!(!store.exists(&data_key(&msg)).await.unwrap());
 }

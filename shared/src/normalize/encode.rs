@@ -52,6 +52,14 @@ impl Encoder {
         }
     }
 
+    /// Compressed bytes produced and not yet taken.
+    pub fn pending_output(&self) -> usize {
+        match self {
+            Encoder::Gzip(e) => e.get_ref().len(),
+            Encoder::Zstd(e) => e.get_ref().len(),
+        }
+    }
+
     /// Ends the stream and returns the remaining compressed bytes.
     pub fn finish(self) -> std::io::Result<Vec<u8>> {
         match self {

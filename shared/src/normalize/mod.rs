@@ -408,6 +408,15 @@ impl BlobNormalizer {
         Bytes::from(out)
     }
 
+    /// Memory held between pushes: a record cut by a chunk boundary, lines waiting for the
+    /// compressor and compressed bytes not yet taken. Stays bounded whatever the blob size
+    /// (about the largest record plus a few hundred KiB) when output is taken as it comes.
+    pub fn buffered_bytes(&self) -> usize {
+        self.splitter.held_bytes()
+            + self.writer.staging.capacity()
+            + self.writer.encoder.pending_output()
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &NormalizeStats {
         &self.writer.stats

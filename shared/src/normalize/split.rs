@@ -139,6 +139,11 @@ impl Splitter {
         self.records
     }
 
+    /// Bytes held for a record that continues in the next chunk (its allocation).
+    pub fn held_bytes(&self) -> usize {
+        self.pending.capacity()
+    }
+
     /// Bytes pushed so far.
     pub fn bytes(&self) -> u64 {
         self.base

@@ -323,3 +323,30 @@ fn real_fixture_records_round_trip_byte_exact() {
     }
     assert!(files > 0);
 }
+
+#[test]
+fn memory_stays_bounded_for_a_large_blob() {
+    let record = format!(
+        r#"{{"CreationTime":"2026-03-01T04:41:07","Id":"x","Payload":"{}"}}"#,
+        "a".repeat(900)
+    );
+    let chunk: String = std::iter::repeat_n(format!("{record},"), 64).collect();
+    let c = Compression::Zstd { level: 1 };
+    let mut n = BlobNormalizer::new(&prov(), c, InputFormat::JsonArray, Limits::default()).unwrap();
+    n.push(b"[").unwrap();
+    let mut peak = 0;
+    let mut pushed = 0usize;
+    // 56 MiB of records pushed in chunks that cut records anywhere.
+    while pushed < 56 << 20 {
+        for part in chunk.as_bytes().chunks(7001) {
+            n.push(part).unwrap();
+            drop(n.take_output());
+            peak = peak.max(n.buffered_bytes());
+        }
+        pushed += chunk.len();
+    }
+    n.push(format!("{record}]").as_bytes()).unwrap();
+    let (_, stats) = n.finish().unwrap();
+    assert_eq!(stats.records as usize, pushed / (record.len() + 1) + 1);
+    assert!(peak < 1 << 20, "held {peak} bytes between pushes");
+}
