@@ -11,6 +11,8 @@ pub enum Encoder {
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     /// zstd.
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+    /// No compression: plain NDJSON (`o365ctl normalize` without `--gzip`).
+    Plain(Vec<u8>),
 }
 
 impl std::fmt::Debug for Encoder {
@@ -18,6 +20,7 @@ impl std::fmt::Debug for Encoder {
         match self {
             Encoder::Gzip(_) => f.write_str("Encoder::Gzip"),
             Encoder::Zstd(_) => f.write_str("Encoder::Zstd"),
+            Encoder::Plain(_) => f.write_str("Encoder::Plain"),
         }
     }
 }
@@ -36,11 +39,20 @@ impl Encoder {
         })
     }
 
+    /// A pass-through "encoder" for uncompressed output.
+    pub fn plain() -> Encoder {
+        Encoder::Plain(Vec::new())
+    }
+
     /// Compresses `data`.
     pub fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
         match self {
             Encoder::Gzip(e) => e.write_all(data),
             Encoder::Zstd(e) => e.write_all(data),
+            Encoder::Plain(v) => {
+                v.extend_from_slice(data);
+                Ok(())
+            }
         }
     }
 
@@ -49,6 +61,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(e) => std::mem::take(e.get_mut()),
             Encoder::Zstd(e) => std::mem::take(e.get_mut()),
+            Encoder::Plain(v) => std::mem::take(v),
         }
     }
 
@@ -65,6 +78,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(e) => e.finish(),
             Encoder::Zstd(e) => e.finish(),
+            Encoder::Plain(v) => Ok(v),
         }
     }
 }
@@ -101,5 +115,18 @@ mod tests {
             }
             assert_eq!(back, data, "{c}");
         }
+    }
+
+    #[test]
+    fn plain_passes_bytes_through_when_drained_midway() {
+        let data: Vec<u8> = (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut e = Encoder::plain();
+        let mut out = Vec::new();
+        for part in data.chunks(7777) {
+            e.write_all(part).unwrap();
+            out.extend(e.take_output());
+        }
+        out.extend(e.finish().unwrap());
+        assert_eq!(out, data);
     }
 }

@@ -372,17 +372,41 @@ impl BlobNormalizer {
         format: InputFormat,
         limits: Limits,
     ) -> Result<BlobNormalizer, NormalizeError> {
-        Ok(BlobNormalizer {
+        Ok(BlobNormalizer::with_encoder(
+            provenance,
+            Encoder::new(compression)?,
+            format,
+            limits,
+        ))
+    }
+
+    /// A normalizer writing plain, uncompressed NDJSON lines (`o365ctl normalize` to a
+    /// terminal or a pipe); otherwise the same code path as [`BlobNormalizer::new`].
+    pub fn uncompressed(
+        provenance: &Provenance,
+        format: InputFormat,
+        limits: Limits,
+    ) -> BlobNormalizer {
+        BlobNormalizer::with_encoder(provenance, Encoder::plain(), format, limits)
+    }
+
+    fn with_encoder(
+        provenance: &Provenance,
+        encoder: Encoder,
+        format: InputFormat,
+        limits: Limits,
+    ) -> BlobNormalizer {
+        BlobNormalizer {
             splitter: Splitter::new(format, limits.max_record_bytes),
             writer: LineWriter {
                 prefix: provenance.member_prefix(),
                 staging: Vec::with_capacity(STAGING_BYTES + 4096),
-                encoder: Encoder::new(compression)?,
+                encoder,
                 stats: NormalizeStats::default(),
                 seen: 0,
             },
             failed: false,
-        })
+        }
     }
 
     /// Feeds the next input chunk. After an error the normalizer refuses further input.
@@ -457,3 +481,40 @@ pub fn normalize_bytes(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod uncompressed_tests {
+    use super::*;
+
+    #[test]
+    fn uncompressed_output_equals_the_decompressed_gzip_output() {
+        let prov = Provenance {
+            tenant_id: None,
+            content_type: Some(ContentType::General),
+            content_id: Some("c1".into()),
+            content_created: None,
+            fetched_at: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+        };
+        let input = br#"[{"Id":"a","CreationTime":"2026-03-01T04:41:07","RecordType":8},{"Id":"b"}]"#;
+        let mut plain = BlobNormalizer::uncompressed(&prov, InputFormat::Auto, Limits::default());
+        plain.push(&input[..10]).unwrap();
+        let mut out = plain.take_output().to_vec();
+        plain.push(&input[10..]).unwrap();
+        let (rest, stats) = plain.finish().unwrap();
+        out.extend_from_slice(&rest);
+        assert_eq!(stats.records, 2);
+        assert_eq!(stats.bytes_out, out.len() as u64);
+        let (gz, _) = normalize_bytes(
+            input,
+            &prov,
+            Compression::default(),
+            InputFormat::Auto,
+            Limits::default(),
+        )
+        .unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut back).unwrap();
+        assert_eq!(out, back);
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
+    }
+}

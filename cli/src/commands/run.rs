@@ -1,0 +1,164 @@
+//! `o365ctl run`: the lister, then the fetcher over the queue, on this machine; once or every
+//! DURATION. The code that runs is the code of the two Lambda functions.
+
+use o365_activity::clock::Clock;
+use o365_activity::keys::KeyLayout;
+use o365_activity::metrics::MetricsSink;
+use o365_activity::queue::{MemoryQueue, SqsQueue};
+use o365_activity::store::ObjectStore;
+use o365_fetcher::Fetcher;
+use o365_lister::{Lister, ListerSettings};
+use tokio::time::Instant;
+
+use crate::args::{RunArgs, StorageArgs};
+use crate::commands::Ui;
+use crate::config::process_env;
+use crate::connect::Connected;
+use crate::exit::{CmdResult, Code, Failure};
+use crate::pipeline::{drain_memory, drain_sqs};
+use crate::progress::Progress;
+use crate::summary::RunReport;
+use crate::target::{with_store, StoreTarget};
+
+/// Runs `o365ctl run`.
+pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
+    let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
+    let settings = lister_settings(&args.storage, args.overlap)?;
+    let aws = args.storage.aws().await;
+    let store = args.storage.store(aws.as_ref()).await?;
+    let sqs = match (&args.storage.queue_url, &aws) {
+        (Some(url), Some(aws)) => Some(aws.queue(url)),
+        _ => None,
+    };
+    let conn = Connected::open(tenants).await?;
+    let mut worst = Code::Ok;
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let report = with_store!(store.clone(), |s| {
+            once(s, &store, sqs.clone(), &conn, &args, &settings, ui, n).await
+        });
+        match report {
+            Ok(report) => {
+                if args.json {
+                    crate::commands::out(&report.to_json());
+                } else {
+                    crate::commands::out(&report.to_text());
+                }
+                worst = worst.max(report.code());
+            }
+            Err(f) => {
+                eprintln!("error: {f}");
+                worst = worst.max(f.code);
+            }
+        }
+        let Some(every) = args.every else { break };
+        if args.max_runs.is_some_and(|max| n >= max) {
+            break;
+        }
+        if !ui.quiet {
+            eprintln!(
+                "next run in {} (Ctrl-C to stop)",
+                humantime::format_duration(every)
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    conn.shutdown().await;
+    Ok(worst)
+}
+
+/// The lister's settings from the command line (prefix, overlap), validated.
+pub fn lister_settings(
+    storage: &StorageArgs,
+    overlap: Option<std::time::Duration>,
+) -> Result<ListerSettings, Failure> {
+    let defaults = ListerSettings::default();
+    let settings = ListerSettings {
+        prefix: storage.prefix.clone(),
+        overlap: overlap.unwrap_or(defaults.overlap),
+        dedupe_horizon: defaults
+            .dedupe_horizon
+            .max(overlap.unwrap_or(defaults.overlap)),
+        ..defaults
+    };
+    settings.validate().map_err(Failure::usage)?;
+    Ok(settings)
+}
+
+/// The fetcher over `store`, serving every connected tenant.
+pub fn fetcher<S: ObjectStore>(store: S, storage: &StorageArgs, conn: &Connected) -> Fetcher<S> {
+    Fetcher::new(
+        store,
+        KeyLayout::new(&storage.prefix),
+        storage.compression,
+        conn.tenants.iter().map(|(_, c)| c.clone()),
+        Clock::system(),
+        MetricsSink::Discard,
+    )
+}
+
+/// One run: list into the queue, then drain the queue through the fetcher.
+#[allow(clippy::too_many_arguments)]
+async fn once<S: ObjectStore>(
+    store: S,
+    target: &StoreTarget,
+    sqs: Option<SqsQueue>,
+    conn: &Connected,
+    args: &RunArgs,
+    settings: &ListerSettings,
+    ui: Ui,
+    n: u64,
+) -> Result<RunReport, Failure> {
+    let deadline = Instant::now() + args.timeout;
+    let progress = Progress::new(ui.quiet, false);
+    let fetcher = fetcher(store.clone(), &args.storage, conn);
+    let (summary, totals) = match sqs {
+        None => {
+            let queue = MemoryQueue::new();
+            let lister = Lister::new(
+                store,
+                queue.clone(),
+                conn.tenants.clone(),
+                settings.clone(),
+                Clock::system(),
+                MetricsSink::Discard,
+            );
+            let summary = lister.run(deadline).await;
+            let totals = drain_memory(&fetcher, &queue, deadline, &progress).await;
+            (summary, totals)
+        }
+        Some(queue) => {
+            let lister = Lister::new(
+                store,
+                queue.clone(),
+                conn.tenants.clone(),
+                settings.clone(),
+                Clock::system(),
+                MetricsSink::Discard,
+            );
+            let summary = lister.run(deadline).await;
+            let totals = drain_sqs(&fetcher, &queue, deadline, &progress)
+                .await
+                .map_err(Failure::unreachable)?;
+            (summary, totals)
+        }
+    };
+    progress.finish();
+    let unreachable = conn
+        .unreachable
+        .iter()
+        .map(|(_, why)| why.clone())
+        .collect();
+    Ok(RunReport::new(
+        n,
+        conn.source.clone(),
+        target.describe(&args.storage.prefix),
+        summary,
+        totals,
+        unreachable,
+    ))
+}

@@ -1,0 +1,213 @@
+//! The local half of the pipeline: takes messages off a queue (in-process or SQS) in batches
+//! of ten, hands them to the fetcher exactly as the Lambda runtime would, and counts what
+//! happened for the summary.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use o365_activity::queue::{MemoryQueue, Queue, SqsQueue};
+use o365_activity::store::ObjectStore;
+use o365_activity::QueueMessage;
+use o365_fetcher::{Fetcher, InboundMessage, MessageOutcome};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::progress::Progress;
+
+/// Messages handed to the fetcher at once (SQS's batch size).
+pub const BATCH: usize = 10;
+
+/// How many times the local pipeline tries a message whose failure may pass (like an SQS
+/// queue's `maxReceiveCount`).
+pub const LOCAL_ATTEMPTS: u32 = 3;
+
+/// What the fetcher did with the messages of one drain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FetchTotals {
+    /// Blobs downloaded, normalized and written.
+    pub blobs_stored: u64,
+    /// Blobs already present (repeats, replays): nothing written.
+    pub blobs_skipped: u64,
+    /// Records written.
+    pub records: u64,
+    /// Blob bytes downloaded.
+    pub bytes_in: u64,
+    /// Object bytes written.
+    pub bytes_out: u64,
+    /// Permanent failures, each with an error report under `_errors/`.
+    pub rejected: u64,
+    /// Messages still failing after the attempts allowed (left in the queue for SQS).
+    pub failed: u64,
+    /// Failures by kind (`ContentExpired`, `MalformedBlob`, ...).
+    pub errors_by_kind: BTreeMap<String, u64>,
+}
+
+impl FetchTotals {
+    /// Errors of any kind.
+    pub fn errors(&self) -> u64 {
+        self.rejected + self.failed
+    }
+
+    /// Counts one final outcome (retries are counted by the caller when they run out).
+    fn count(&mut self, outcome: &MessageOutcome, progress: &Progress) {
+        match outcome {
+            MessageOutcome::Stored {
+                records,
+                bytes_in,
+                bytes_out,
+                ..
+            } => {
+                self.blobs_stored += 1;
+                self.records += records;
+                self.bytes_in += bytes_in;
+                self.bytes_out += bytes_out;
+                progress.records(*records);
+            }
+            MessageOutcome::Duplicate { .. } => self.blobs_skipped += 1,
+            MessageOutcome::Rejected { kind, report_key } => {
+                self.rejected += 1;
+                *self
+                    .errors_by_kind
+                    .entry(kind.as_str().to_owned())
+                    .or_default() += 1;
+                tracing::warn!(kind = kind.as_str(), report = %report_key, "blob failed permanently");
+            }
+            MessageOutcome::Retry { kind, error } => {
+                self.failed += 1;
+                *self
+                    .errors_by_kind
+                    .entry(kind.as_str().to_owned())
+                    .or_default() += 1;
+                tracing::warn!(kind = kind.as_str(), %error, "blob not fetched");
+            }
+        }
+        progress.blob_done();
+    }
+}
+
+/// Drains the in-process queue through the fetcher until it is empty or `deadline` passes.
+/// A message whose failure may pass is queued again, up to [`LOCAL_ATTEMPTS`] tries.
+pub async fn drain_memory<S: ObjectStore>(
+    fetcher: &Fetcher<S>,
+    queue: &MemoryQueue,
+    deadline: Instant,
+    progress: &Progress,
+) -> FetchTotals {
+    let mut totals = FetchTotals::default();
+    let mut attempts: HashMap<String, u32> = HashMap::new();
+    let mut seq: u64 = 0;
+    progress.add_blobs(queue.len() as u64);
+    while Instant::now() < deadline {
+        let batch = queue.pop_batch(BATCH);
+        if batch.is_empty() {
+            break;
+        }
+        let mut by_id: HashMap<String, QueueMessage> = HashMap::new();
+        let inbound: Vec<InboundMessage> = batch
+            .into_iter()
+            .map(|m| {
+                seq += 1;
+                let id = format!("local-{seq}");
+                let body = m.to_json();
+                by_id.insert(id.clone(), m);
+                InboundMessage::new(id, body)
+            })
+            .collect();
+        let outcome = fetcher.handle_batch(inbound, deadline).await;
+        let mut again = Vec::new();
+        for (id, o) in &outcome.outcomes {
+            if o.is_failure() {
+                if let Some(m) = by_id.remove(id) {
+                    let n = attempts.entry(m.dedup_key()).or_insert(1);
+                    if *n < LOCAL_ATTEMPTS && Instant::now() < deadline {
+                        *n += 1;
+                        again.push(m);
+                        continue;
+                    }
+                }
+            }
+            totals.count(o, progress);
+        }
+        if !again.is_empty() {
+            // Back to the end of the queue; the same in-process queue cannot refuse it.
+            if let Err(e) = queue.send_all(&again, deadline).await {
+                tracing::error!(error = %e, "could not queue messages again");
+                totals.failed += again.len() as u64;
+            }
+        }
+    }
+    let left = queue.drain();
+    if !left.is_empty() {
+        tracing::warn!(
+            left = left.len(),
+            "the run's time ran out with messages not fetched; the next run lists them again only if they are re-listed, so replay them (o365ctl replay) or give more --timeout"
+        );
+        totals.failed += left.len() as u64;
+        *totals.errors_by_kind.entry("Deadline".into()).or_default() += left.len() as u64;
+    }
+    totals
+}
+
+/// Drains an SQS queue through the fetcher: receive ten, handle, delete what succeeded; a
+/// failed message stays and comes back after its visibility timeout (then the DLQ). Stops
+/// when two receives in a row come back empty or `deadline` passes.
+pub async fn drain_sqs<S: ObjectStore>(
+    fetcher: &Fetcher<S>,
+    queue: &SqsQueue,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<FetchTotals, o365_activity::queue::QueueError> {
+    let mut totals = FetchTotals::default();
+    let mut empty = 0;
+    if let Ok((visible, _)) = queue.approximate_depth().await {
+        progress.add_blobs(visible);
+    }
+    while Instant::now() < deadline && empty < 2 {
+        let received = queue
+            .receive(BATCH as i32, Duration::from_secs(1), None)
+            .await?;
+        if received.is_empty() {
+            empty += 1;
+            continue;
+        }
+        empty = 0;
+        let handles: HashMap<String, String> = received
+            .iter()
+            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+            .collect();
+        let inbound: Vec<InboundMessage> = received
+            .into_iter()
+            .map(|m| InboundMessage {
+                message_id: m.message_id,
+                body: m.body,
+                receive_count: Some(m.receive_count),
+            })
+            .collect();
+        let outcome = fetcher.handle_batch(inbound, deadline).await;
+        let done: Vec<String> = outcome
+            .outcomes
+            .iter()
+            .filter(|(_, o)| !o.is_failure())
+            .filter_map(|(id, _)| handles.get(id).cloned())
+            .collect();
+        for (_, o) in &outcome.outcomes {
+            totals.count(o, progress);
+        }
+        if !done.is_empty() {
+            queue.delete(&done).await?;
+        }
+    }
+    Ok(totals)
+}
+
+/// Sends messages to a queue (SQS or in-process) before `deadline`.
+pub async fn send<Q: Queue>(
+    queue: &Q,
+    messages: &[QueueMessage],
+    deadline: Instant,
+) -> Result<usize, o365_activity::queue::QueueError> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    Ok(queue.send_all(messages, deadline).await?.sent)
+}

@@ -1,0 +1,196 @@
+//! The report printed after `run` and `backfill`: where the output is, and tenants, types,
+//! blobs, records, gaps, errors and lag; as text for people or JSON for scripts.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use o365_lister::{PairOutcome, RunSummary};
+use serde::Serialize;
+
+use crate::exit::Code;
+use crate::pipeline::FetchTotals;
+
+/// Everything one run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Which run of `--every` (from 1).
+    pub run: u64,
+    /// Where the data came from.
+    pub source: String,
+    /// Where the objects are.
+    pub output: String,
+    /// Tenants worked on (reachable or not).
+    pub tenants: usize,
+    /// Distinct content types worked on.
+    pub content_types: usize,
+    /// Messages the lister queued.
+    pub queued: u64,
+    /// What the fetcher did.
+    pub fetch: FetchTotals,
+    /// Gap reports written by this run.
+    pub gaps: usize,
+    /// Failed tenant × type pairs, unreachable tenants and failed blobs.
+    pub errors: u64,
+    /// The largest lag of any pair, in seconds.
+    pub max_lag_seconds: Option<u64>,
+    /// Tenants skipped because their pre-flight check failed, with the reason.
+    pub unreachable: Vec<String>,
+    /// The lister's summary per tenant × content type.
+    pub lister: RunSummary,
+}
+
+impl RunReport {
+    /// Builds the report from the lister's and the fetcher's results.
+    pub fn new(
+        run: u64,
+        source: String,
+        output: String,
+        lister: RunSummary,
+        fetch: FetchTotals,
+        unreachable: Vec<String>,
+    ) -> RunReport {
+        let tenants: BTreeSet<_> = lister.pairs.iter().map(|p| p.tenant_id.clone()).collect();
+        let types: BTreeSet<_> = lister.pairs.iter().map(|p| p.content_type).collect();
+        let failed_pairs = lister.failed().count() as u64;
+        RunReport {
+            run,
+            source,
+            output,
+            tenants: tenants.len() + unreachable.len(),
+            content_types: types.len(),
+            queued: lister.messages_sent(),
+            gaps: lister.pairs.iter().map(|p| p.gaps.len()).sum(),
+            errors: failed_pairs + fetch.errors() + unreachable.len() as u64,
+            max_lag_seconds: lister
+                .pairs
+                .iter()
+                .filter_map(|p| p.lag)
+                .map(|d| d.as_secs())
+                .max(),
+            fetch,
+            unreachable,
+            lister,
+        }
+    }
+
+    /// The exit code this run calls for.
+    pub fn code(&self) -> Code {
+        if self.errors == 0 {
+            Code::Ok
+        } else {
+            Code::Partial
+        }
+    }
+
+    /// The report as one JSON line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let f = &self.fetch;
+        let _ = writeln!(s, "o365ctl run #{}: {}", self.run, self.source);
+        let _ = writeln!(s, "  output         {}", self.output);
+        let _ = writeln!(s, "  tenants        {}", self.tenants);
+        let _ = writeln!(s, "  content types  {}", self.content_types);
+        let _ = writeln!(
+            s,
+            "  blobs          {} stored, {} already present ({} queued)",
+            f.blobs_stored, f.blobs_skipped, self.queued
+        );
+        let _ = writeln!(s, "  records        {}", f.records);
+        let _ = writeln!(s, "  gaps           {}", self.gaps);
+        let _ = writeln!(s, "  errors         {}{}", self.errors, error_detail(self));
+        let _ = writeln!(
+            s,
+            "  lag            {}",
+            self.max_lag_seconds
+                .map(|l| format!("{} (largest of any tenant and type)", human(l)))
+                .unwrap_or_else(|| "-".into())
+        );
+        if !self.lister.pairs.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n  {:<36}  {:<27}  {:<7}  {:>6}  {:>6}  {:>8}",
+                "tenant", "content type", "result", "listed", "queued", "lag"
+            );
+            for p in &self.lister.pairs {
+                let result = match &p.outcome {
+                    PairOutcome::Ok if p.complete => "ok",
+                    PairOutcome::Ok => "partial",
+                    PairOutcome::Busy => "busy",
+                    PairOutcome::Failed(_) => "FAILED",
+                };
+                let _ = writeln!(
+                    s,
+                    "  {:<36}  {:<27}  {:<7}  {:>6}  {:>6}  {:>8}",
+                    p.tenant_id.as_str(),
+                    p.content_type.as_str(),
+                    result,
+                    p.blobs_listed,
+                    p.messages_sent,
+                    p.lag
+                        .map(|d| human(d.as_secs()))
+                        .unwrap_or_else(|| "-".into())
+                );
+                if let PairOutcome::Failed(why) = &p.outcome {
+                    let _ = writeln!(s, "      {why}");
+                }
+                for g in &p.gaps {
+                    let _ = writeln!(
+                        s,
+                        "      GAP {} .. {} could no longer be listed",
+                        g.lost_from, g.lost_to
+                    );
+                }
+            }
+        }
+        for u in &self.unreachable {
+            let _ = writeln!(s, "  skipped: {u}");
+        }
+        s
+    }
+}
+
+fn error_detail(r: &RunReport) -> String {
+    if r.fetch.errors_by_kind.is_empty() {
+        return String::new();
+    }
+    let kinds: Vec<String> = r
+        .fetch
+        .errors_by_kind
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    format!(
+        " (blobs: {}; reports under {}/_errors/)",
+        kinds.join(", "),
+        r.output
+    )
+}
+
+/// Seconds as `3h 12m` / `4m 5s` / `9s`.
+pub fn human(secs: u64) -> String {
+    let d = Duration::from_secs(secs);
+    let (h, m, s) = (d.as_secs() / 3600, d.as_secs() / 60 % 60, d.as_secs() % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(9), "9s");
+        assert_eq!(human(245), "4m 5s");
+        assert_eq!(human(3 * 3600 + 12 * 60 + 5), "3h 12m");
+    }
+}

@@ -1,0 +1,153 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! o365ctl against S3 and SQS (moto on 127.0.0.1): replay from a dead-letter queue back to
+//! the main queue (dry run first), and a run that lists into SQS and stores into S3.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use o365_activity::queue::Queue;
+use o365_activity::store::ObjectStore;
+use o365_activity::testing::MotoServer;
+use o365_activity::QueueMessage;
+use tokio::time::Instant;
+
+fn message(i: usize) -> QueueMessage {
+    QueueMessage::parse(&format!(
+        r#"{{"format_version":1,"tenant_id":"{TENANT}","content_type":"Audit.General","content_id":"dlq{i}","content_uri":"http://127.0.0.1:9/api/v1.0/{TENANT}/activity/feed/audit/dlq{i}","content_created":"2026-03-01T10:33:18.440Z","content_expiration":"2026-03-08T10:15:00.120Z"}}"#
+    ))
+    .unwrap()
+}
+
+fn aws(c: &mut tokio::process::Command, moto: &MotoServer) {
+    c.args(["--endpoint-url", moto.endpoint()])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1");
+}
+
+async fn bodies(q: &o365_activity::queue::SqsQueue) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    loop {
+        let got = q
+            .receive(10, Duration::from_secs(1), Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        if got.is_empty() {
+            return out;
+        }
+        out.extend(
+            got.into_iter()
+                .map(|m| QueueMessage::parse(&m.body).unwrap().content_id),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_moves_the_dlq_back_to_the_main_queue() {
+    let moto = MotoServer::start().await.unwrap();
+    let (main, dlq) = moto
+        .create_queue_with_dlq("o365ctl-replay", 3, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let msgs: Vec<QueueMessage> = (0..13).map(message).collect();
+    dlq.send_all(&msgs, Instant::now() + Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let mut c = bin();
+    c.args([
+        "replay",
+        "--dry-run",
+        "--from-dlq",
+        dlq.url(),
+        "--queue-url",
+        main.url(),
+    ]);
+    aws(&mut c, &moto);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let printed: BTreeSet<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| QueueMessage::parse(l).unwrap().content_id)
+        .collect();
+    assert_eq!(printed.len(), 13);
+    assert_eq!(
+        main.approximate_depth().await.unwrap().0,
+        0,
+        "a dry run sends nothing"
+    );
+    assert_eq!(
+        dlq.approximate_depth().await.unwrap().0,
+        13,
+        "and leaves the DLQ as it was"
+    );
+
+    let mut c = bin();
+    c.args(["replay", "--from-dlq", dlq.url(), "--queue-url", main.url()]);
+    aws(&mut c, &moto);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("moved 13"), "{}", stderr(&o));
+    assert_eq!(dlq.approximate_depth().await.unwrap(), (0, 0));
+    let moved = bodies(&main).await;
+    let want: BTreeSet<String> = msgs.iter().map(|m| m.content_id.clone()).collect();
+    assert_eq!(moved, want);
+
+    // A queue that does not exist: exit 3 with what to check.
+    let mut c = bin();
+    let missing = format!("{}/123456789012/no-such-queue", moto.endpoint());
+    c.args(["replay", "--from-dlq", &missing, "--queue-url", main.url()]);
+    aws(&mut c, &moto);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--endpoint-url"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_lists_into_sqs_and_stores_into_s3() {
+    let moto = MotoServer::start().await.unwrap();
+    let bucket = moto.create_bucket("o365ctl-run").await.unwrap();
+    let queue = moto
+        .create_queue("o365ctl-run", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let sim = sim(2, &[TENANT]).await;
+    let mut c = bin();
+    c.args([
+        "run",
+        "--once",
+        "--json",
+        "-q",
+        "--content-types",
+        "Audit.Exchange",
+    ])
+    .args(["--bucket", bucket.bucket(), "--queue-url", queue.url()])
+    .args(sim_flags(&sim))
+    .env("O365_CLIENT_SECRET", SECRET);
+    aws(&mut c, &moto);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = json(&o);
+    let n = s["fetch"]["blobs_stored"].as_u64().unwrap();
+    assert!(n > 0, "{s}");
+    assert_eq!(s["queued"].as_u64().unwrap(), n);
+    assert!(s["output"].as_str().unwrap().starts_with("s3://"));
+    let keys = bucket
+        .list(&format!(
+            "o365/tenant_id={TENANT}/content_type=Audit.Exchange/"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(keys.len() as u64, n);
+    assert!(!bucket.list("o365/_state/").await.unwrap().is_empty());
+    assert_eq!(
+        queue.approximate_depth().await.unwrap(),
+        (0, 0),
+        "every message handled and deleted"
+    );
+    sim.shutdown().await;
+}
