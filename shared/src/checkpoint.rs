@@ -299,6 +299,7 @@ pub struct LoadedCheckpoint {
 #[derive(Debug)]
 pub struct HeldCheckpoint {
     run_id: String,
+    lease_duration: TimeDelta,
     key: String,
     checkpoint: Checkpoint,
     etag: ETag,
@@ -424,8 +425,8 @@ impl<S: ObjectStore> CheckpointStore<S> {
         Ok(out)
     }
 
-    /// Claims a pair for `run_id` until `now + lease_duration`, creating the checkpoint if
-    /// absent. Returns [`Claim::Busy`] when another run holds a live lease.
+    /// Claims a pair for `run_id` until `now + lease_duration` (the policy's), creating the
+    /// checkpoint if absent. Returns [`Claim::Busy`] when another run holds a live lease.
     pub async fn claim(
         &self,
         tenant: &TenantId,
@@ -433,10 +434,31 @@ impl<S: ObjectStore> CheckpointStore<S> {
         run_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Claim, CheckpointError> {
+        self.claim_for(
+            tenant,
+            content_type,
+            run_id,
+            now,
+            self.policy.lease_duration,
+        )
+        .await
+    }
+
+    /// Like [`CheckpointStore::claim`] with a lease of `lease_duration` (renewed by each
+    /// commit): a run that knows its own deadline takes no longer a lease than it can use,
+    /// so a killed run blocks its pairs no longer than necessary.
+    pub async fn claim_for(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        run_id: &str,
+        now: DateTime<Utc>,
+        lease_duration: TimeDelta,
+    ) -> Result<Claim, CheckpointError> {
         let key = self.layout.checkpoint_key(tenant, content_type);
         let lease = Lease {
             run_id: run_id.to_owned(),
-            expires_at: now + self.policy.lease_duration,
+            expires_at: now + lease_duration,
         };
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let (mut doc, condition) = match self.load_key(&key).await? {
@@ -463,6 +485,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
                 PutOutcome::Written { etag } => {
                     return Ok(Claim::Held(Box::new(HeldCheckpoint {
                         run_id: run_id.to_owned(),
+                        lease_duration,
                         key,
                         checkpoint: doc,
                         etag,
@@ -550,12 +573,13 @@ impl<S: ObjectStore> CheckpointStore<S> {
         sent: &[(String, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<CommitOutcome, CheckpointError> {
-        let policy = self.policy;
+        let retention = self.policy.retention;
+        let renewed = now + held.lease_duration;
         self.update(held, now, |doc, ours| {
-            doc.record_progress(watermark, sent.iter().cloned(), policy.retention);
+            doc.record_progress(watermark, sent.iter().cloned(), retention);
             if ours {
                 if let Some(lease) = doc.lease.as_mut() {
-                    lease.expires_at = now + policy.lease_duration;
+                    lease.expires_at = renewed;
                 }
             }
         })
@@ -836,6 +860,32 @@ mod tests {
                 .unwrap(),
         );
         assert!(hb.checkpoint().is_held_by("run-b"));
+    }
+
+    #[tokio::test]
+    async fn a_short_lease_expires_sooner_and_commits_renew_it_by_as_much() {
+        let store = MapStore::default();
+        let cps = cps(&store);
+        let mut h = held(
+            cps.claim_for(
+                &tenant(),
+                ContentType::Exchange,
+                "run-a",
+                t(10, 0),
+                TimeDelta::minutes(5),
+            )
+            .await
+            .unwrap(),
+        );
+        cps.commit(&mut h, Some(t(9, 0)), &[], t(10, 2))
+            .await
+            .unwrap();
+        assert_eq!(h.checkpoint().lease.as_ref().unwrap().expires_at, t(10, 7));
+        let other = cps
+            .claim(&tenant(), ContentType::Exchange, "run-b", t(10, 8))
+            .await
+            .unwrap();
+        assert!(matches!(other, Claim::Held(_)), "{other:?}");
     }
 
     #[tokio::test]

@@ -304,34 +304,14 @@ mod tests {
             let e = ListerConfig::from_lookup(&env(&vars)).unwrap_err();
             assert!(e.to_string().contains(want), "{vars:?}: {e}");
         }
+        // Tenant mistakes come from the tenants module, with its messages.
         let c = ListerConfig::from_lookup(&env(&base())).unwrap();
-        for (json, want) in [
-            (
-                format!(
-                    r#"{{"tenants":[{{"tenant_id":"contoso","client_id":"{C}","client_secret":"x"}}]}}"#
-                ),
-                "bad tenant id",
-            ),
-            (
-                format!(r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}"}}]}}"#),
-                "no credential",
-            ),
-            (
-                format!(
-                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret_env":"MISSING_SECRET"}}]}}"#
-                ),
-                "MISSING_SECRET",
-            ),
-            (
-                format!(
-                    r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x","content_types":["Audit.Teams"]}}]}}"#
-                ),
-                "unknown content type",
-            ),
-            ("not json".to_string(), "malformed"),
-        ] {
-            let e = c.resolve_tenants(&json, &|_| None).unwrap_err();
-            assert!(e.to_string().contains(want), "{json}: {e}");
-        }
+        let e = c
+            .resolve_tenants(
+                &format!(r#"{{"tenants":[{{"tenant_id":"contoso","client_id":"{C}","client_secret":"x"}}]}}"#),
+                &|_| None,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("bad tenant id"), "{e}");
     }
 }

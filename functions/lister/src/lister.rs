@@ -3,8 +3,9 @@
 //! new blob, and advance the checkpoint only once the queue accepted the whole window.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::stream::{self, StreamExt};
 use o365_activity::api_error::AfCode;
 use o365_activity::checkpoint::{
@@ -25,6 +26,9 @@ use tracing::{info, warn};
 use crate::plan::{dedupe, floor_second, Window, WindowRules};
 use crate::settings::ListerSettings;
 use crate::summary::{PairOutcome, PairSummary, RunSummary};
+
+/// Added to a run's remaining time to size its leases.
+const LEASE_SLACK: Duration = Duration::from_secs(60);
 
 /// An explicit window that cannot be listed, or a failure while listing or sending it.
 #[derive(Debug, thiserror::Error)]
@@ -274,9 +278,14 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         if self.out_of_time(deadline) || matches!(subs, Subscriptions::OutOfTime) {
             return summary;
         }
+        // No longer a lease than this run can use: a killed run blocks its pairs only until
+        // its own deadline (plus slack), not for the full lease duration.
+        let usable = deadline.saturating_duration_since(Instant::now()) + LEASE_SLACK;
+        let lease =
+            TimeDelta::from_std(self.settings.lease_duration.min(usable)).unwrap_or(TimeDelta::MAX);
         let mut held = match self
             .checkpoints
-            .claim(tenant_id, ct, run_id, self.now())
+            .claim_for(tenant_id, ct, run_id, self.now(), lease)
             .await
         {
             Ok(Claim::Held(h)) => *h,
@@ -462,79 +471,98 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     )))
                 }
             };
-            summary.blobs_listed += listing.len() as u64;
-            // Every listed id is enqueued once the send succeeds; remembering repeats too
-            // (with their latest contentCreated) keeps ids the API lists again hours later.
-            let listed: Vec<(String, DateTime<Utc>)> = listing
-                .iter()
-                .map(|e| (e.content_id.clone(), e.content_created))
-                .collect();
-            let fresh = dedupe(listing, |id| {
-                held.checkpoint().was_sent(id) || sent_this_run.contains(id)
-            });
-            summary.duplicates_skipped += fresh.skipped as u64;
-            let messages: Vec<QueueMessage> = fresh
-                .fresh
-                .iter()
-                .map(|e| QueueMessage::from_listing(tenant_id.clone(), e))
-                .collect();
-            let created: HashMap<&str, DateTime<Utc>> = fresh
-                .fresh
-                .iter()
-                .map(|e| (e.content_id.as_str(), e.content_created))
-                .collect();
-            let sent_pairs = |ids: &[String]| -> Vec<(String, DateTime<Utc>)> {
-                ids.iter()
-                    .filter_map(|id| created.get(id.as_str()).map(|c| (id.clone(), *c)))
-                    .collect()
-            };
-            let all_ids: Vec<String> = messages.iter().map(|m| m.content_id.clone()).collect();
-            let send = if messages.is_empty() {
-                Ok(())
-            } else {
-                self.queue
-                    .send_all(&messages, self.call_deadline(deadline))
+            let outcome = self
+                .enqueue_window(held, window, listing, &mut sent_this_run, summary, deadline)
+                .await?;
+            cursor = window.end;
+            if outcome == CommitOutcome::LeaseLost {
+                warn!(tenant_id = %tenant_id, content_type = %ct, "lease taken over by another run; stopping this pair");
+                return Err(Stop::Paused);
+            }
+        }
+    }
+
+    /// Sends the blobs of one listed window that were not sent before, then commits the
+    /// window. When the queue refuses some, keeps the accepted ones in the checkpoint
+    /// without moving the watermark, and stops the pair.
+    async fn enqueue_window(
+        &self,
+        held: &mut HeldCheckpoint,
+        window: Window,
+        listing: Vec<ContentListing>,
+        sent_this_run: &mut HashSet<String>,
+        summary: &mut PairSummary,
+        deadline: Instant,
+    ) -> Result<CommitOutcome, Stop> {
+        let tenant_id = held.checkpoint().tenant_id.clone();
+        let ct = held.checkpoint().content_type;
+        summary.blobs_listed += listing.len() as u64;
+        // Every listed id is enqueued once the send succeeds; remembering repeats too
+        // (with their latest contentCreated) keeps ids the API lists again hours later.
+        let listed: Vec<(String, DateTime<Utc>)> = listing
+            .iter()
+            .map(|e| (e.content_id.clone(), e.content_created))
+            .collect();
+        let fresh = dedupe(listing, |id| {
+            held.checkpoint().was_sent(id) || sent_this_run.contains(id)
+        });
+        summary.duplicates_skipped += fresh.skipped as u64;
+        let messages: Vec<QueueMessage> = fresh
+            .fresh
+            .iter()
+            .map(|e| QueueMessage::from_listing(tenant_id.clone(), e))
+            .collect();
+        let send = if messages.is_empty() {
+            Ok(())
+        } else {
+            self.queue
+                .send_all(&messages, self.call_deadline(deadline))
+                .await
+                .map(|_| ())
+        };
+        let commit_failed =
+            |e: CheckpointError| Stop::Failed(format!("committing the checkpoint: {e}"));
+        match send {
+            Ok(()) => {
+                summary.messages_sent += messages.len() as u64;
+                sent_this_run.extend(messages.into_iter().map(|m| m.content_id));
+                let outcome = self
+                    .checkpoints
+                    .commit(held, Some(window.end), &listed, self.now())
                     .await
-                    .map(|_| ())
-            };
-            match send {
-                Ok(()) => {
-                    summary.messages_sent += all_ids.len() as u64;
-                    sent_this_run.extend(all_ids);
-                    let outcome = self
-                        .checkpoints
-                        .commit(held, Some(window.end), &listed, self.now())
+                    .map_err(commit_failed)?;
+                summary.windows += 1;
+                Ok(outcome)
+            }
+            Err(e) => {
+                // Keep what the queue did accept, so the next run does not send it again;
+                // the watermark stays, so the rest is listed again.
+                let accepted: Vec<(String, DateTime<Utc>)> = match &e {
+                    QueueError::Incomplete { accepted, .. } => {
+                        let accepted: HashSet<&str> = accepted.iter().map(String::as_str).collect();
+                        fresh
+                            .fresh
+                            .iter()
+                            .filter(|entry| accepted.contains(entry.content_id.as_str()))
+                            .map(|entry| (entry.content_id.clone(), entry.content_created))
+                            .collect()
+                    }
+                    QueueError::Call { .. } => Vec::new(),
+                };
+                summary.messages_sent += accepted.len() as u64;
+                if !accepted.is_empty() {
+                    self.checkpoints
+                        .commit(held, None, &accepted, self.now())
                         .await
-                        .map_err(|e| Stop::Failed(format!("committing the checkpoint: {e}")))?;
-                    summary.windows += 1;
-                    cursor = window.end;
-                    if outcome == CommitOutcome::LeaseLost {
-                        warn!(tenant_id = %tenant_id, content_type = %ct, "lease taken over by another run; stopping this pair");
-                        return Err(Stop::Paused);
-                    }
+                        .map_err(commit_failed)?;
                 }
-                Err(e) => {
-                    // Keep what the queue did accept, so the next run does not send it again;
-                    // the watermark stays, so the rest is listed again.
-                    let accepted = match &e {
-                        QueueError::Incomplete { accepted, .. } => sent_pairs(accepted),
-                        QueueError::Call { .. } => Vec::new(),
-                    };
-                    summary.messages_sent += accepted.len() as u64;
-                    if !accepted.is_empty() {
-                        self.checkpoints
-                            .commit(held, None, &accepted, self.now())
-                            .await
-                            .map_err(|e| Stop::Failed(format!("committing the checkpoint: {e}")))?;
-                    }
-                    if self.out_of_time(deadline) {
-                        return Err(Stop::Paused);
-                    }
-                    return Err(Stop::Failed(format!(
-                        "the queue did not accept every message of {ct} [{}, {}): {e}; the window is listed again next run",
-                        window.start, window.end
-                    )));
+                if self.out_of_time(deadline) {
+                    return Err(Stop::Paused);
                 }
+                Err(Stop::Failed(format!(
+                    "the queue did not accept every message of {ct} [{}, {}): {e}; the window is listed again next run",
+                    window.start, window.end
+                )))
             }
         }
     }

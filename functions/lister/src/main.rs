@@ -94,6 +94,10 @@ async fn handle(
 ) -> Result<Value, BoxError> {
     check_event(&event.payload)?;
     let summary = lister.run(deadline_of(event.context.deadline)).await;
+    match serde_json::to_string(&summary) {
+        Ok(json) => info!(summary = %json, "run summary"),
+        Err(e) => error!(error = %e, "run summary could not be serialized"),
+    }
     let failed: Vec<String> = summary
         .failed()
         .map(|p| {

@@ -4,15 +4,18 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use o365_activity::checkpoint::LastRunOutcome;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::SqsQueue;
+use o365_activity::store::S3Store;
 use o365_activity::testing::MotoServer;
 use o365_activity::{ContentType, QueueMessage};
-use o365_lister::{ListerSettings, PairOutcome};
+use o365_lister::ListerSettings;
+use o365_sim::SimHandle;
 
 /// Takes every message off the queue (each stays invisible for the rest of the test).
 async fn drain(q: &SqsQueue) -> Vec<QueueMessage> {
@@ -27,6 +30,24 @@ async fn drain(q: &SqsQueue) -> Vec<QueueMessage> {
         }
         out.extend(got.iter().map(|m| QueueMessage::parse(&m.body).unwrap()));
     }
+}
+
+/// A moto server with a fresh bucket and queue, and a sim with these tenants.
+async fn moto_env(
+    name: &str,
+    tenants: Vec<o365_sim::TenantSpec>,
+) -> (MotoServer, S3Store, SqsQueue, Arc<SimHandle>) {
+    let moto = MotoServer::start().await.unwrap();
+    let store = moto.create_bucket(name).await.unwrap();
+    let queue = moto
+        .create_queue(name, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let sim = start_sim(tenants, &[], |c| {
+        c.blob_window = Duration::from_secs(1800);
+    })
+    .await;
+    (moto, store, queue, sim)
 }
 
 fn two_types() -> ListerSettings {
@@ -46,16 +67,7 @@ fn only_types(expected: &mut std::collections::BTreeSet<String>) {
 
 #[tokio::test]
 async fn lists_into_sqs_with_checkpoints_in_s3() {
-    let moto = MotoServer::start().await.unwrap();
-    let store = moto.create_bucket("lister").await.unwrap();
-    let queue = moto
-        .create_queue("lister", Duration::from_secs(600))
-        .await
-        .unwrap();
-    let sim = start_sim(vec![tenant_spec(T1)], &[], |c| {
-        c.blob_window = Duration::from_secs(1800);
-    })
-    .await;
+    let (_moto, store, queue, sim) = moto_env("lister", vec![tenant_spec(T1)]).await;
     let l = lister(
         &sim,
         store.clone(),
@@ -90,44 +102,20 @@ async fn lists_into_sqs_with_checkpoints_in_s3() {
 
 #[tokio::test]
 async fn concurrent_runs_on_one_bucket_lose_and_double_nothing() {
-    let moto = MotoServer::start().await.unwrap();
-    let store = moto.create_bucket("lister-race").await.unwrap();
-    let queue = moto
-        .create_queue("lister-race", Duration::from_secs(600))
-        .await
-        .unwrap();
-    let sim = start_sim(vec![tenant_spec(T1), tenant_spec(T2)], &[], |c| {
-        c.blob_window = Duration::from_secs(1800);
-    })
-    .await;
-    let a = lister(
-        &sim,
-        store.clone(),
-        queue.clone(),
-        &[T1, T2],
-        two_types(),
-        MetricsSink::Discard,
-    );
-    let b = lister(
-        &sim,
-        store.clone(),
-        queue.clone(),
-        &[T1, T2],
-        two_types(),
-        MetricsSink::Discard,
-    );
-    for _ in 0..3 {
-        let (sa, sb) = tokio::join!(a.run(far_deadline()), b.run(far_deadline()));
-        for p in sa.pairs.iter().chain(&sb.pairs) {
-            assert!(
-                matches!(p.outcome, PairOutcome::Ok | PairOutcome::Busy),
-                "{p:?}"
-            );
-        }
-        sim.advance(Duration::from_secs(15 * 60));
-    }
-    let last = b.run(far_deadline()).await;
-    assert!(last.all_complete(), "{last:?}");
+    let (_moto, store, queue, sim) =
+        moto_env("lister-race", vec![tenant_spec(T1), tenant_spec(T2)]).await;
+    let make = || {
+        lister(
+            &sim,
+            store.clone(),
+            queue.clone(),
+            &[T1, T2],
+            two_types(),
+            MetricsSink::Discard,
+        )
+    };
+    let (a, b) = (make(), make());
+    race(&a, &b, &sim, 3, Duration::from_secs(15 * 60)).await;
     let sent = drain(&queue).await;
     let mut expected = listable(&sim.ledger(), &[T1, T2]);
     only_types(&mut expected);

@@ -12,17 +12,10 @@ use chrono::TimeDelta;
 use common::*;
 use o365_activity::checkpoint::LastRunOutcome;
 use o365_activity::metrics::MetricsSink;
-use o365_activity::store::LocalStore;
 use o365_activity::{ContentType, QueueMessage, TenantId};
 use o365_lister::plan::WindowRules;
 use o365_lister::{ListWindowError, ListerSettings, PairOutcome, RunSummary};
 use tokio::time::Instant;
-
-fn store() -> (tempfile::TempDir, LocalStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
-    (dir, store)
-}
 
 fn tid(s: &str) -> TenantId {
     s.parse().unwrap()
@@ -37,18 +30,9 @@ fn assert_all_ok(s: &RunSummary) {
 
 #[tokio::test]
 async fn first_run_backfills_everything_once_and_a_repeat_sends_nothing() {
-    let sim = start_sim(vec![tenant_spec(T1)], &[], |_| {}).await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
-    let metrics = MetricsSink::memory();
-    let l = lister(
-        &sim,
-        store,
-        queue.clone(),
-        &[T1],
-        settings(),
-        metrics.clone(),
-    );
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let (sim, queue, metrics) = (&env.sim, &env.queue, &env.metrics);
+    let l = env.lister(&[T1], settings());
 
     let first = l.run(far_deadline()).await;
     assert_all_ok(&first);
@@ -82,7 +66,16 @@ async fn first_run_backfills_everything_once_and_a_repeat_sends_nothing() {
             .sum::<u64>()
             > 0
     );
-    assert!(assert_window_rules(&sim.ledger()) > 35);
+    let ledger = sim.ledger();
+    assert!(assert_window_rules(&ledger) > 35);
+    // The backfill reached back the full 7 days (less the margin), and no further.
+    let earliest = ledger
+        .requests
+        .iter()
+        .filter_map(|r| r.start_time)
+        .min()
+        .unwrap();
+    assert_eq!(earliest, settings().window_rules().reach_start(sim.now()));
 
     // Checkpoints say what status needs, and the lag metric went out per pair.
     let cps = l.checkpoints().list().await.unwrap();
@@ -93,7 +86,7 @@ async fn first_run_backfills_everything_once_and_a_repeat_sends_nothing() {
         assert_eq!(c.last_run.as_ref().unwrap().outcome, LastRunOutcome::Ok);
     }
     assert_eq!(
-        metric_total(&metrics, "MessagesSent") as usize,
+        metric_total(metrics, "MessagesSent") as usize,
         expected.len()
     );
     assert!(metrics
@@ -107,7 +100,7 @@ async fn runs_every_few_minutes_pick_up_late_and_relisted_blobs_once() {
     // Blobs appear 1-6 h after their contentCreated, or are listed again 1-3 h later under a
     // newer contentCreated, or twice in one page: a 7 h overlap finds every late one, and
     // nothing goes out twice.
-    let sim = start_sim(
+    let env = Local::start(
         vec![tenant_spec(T1)],
         &[
             "late-blobs=0.3",
@@ -118,14 +111,13 @@ async fn runs_every_few_minutes_pick_up_late_and_relisted_blobs_once() {
         |c| c.records_per_hour = 24,
     )
     .await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
+    let (sim, queue) = (&env.sim, &env.queue);
     let s = ListerSettings {
         overlap: Duration::from_secs(7 * 3600),
         content_types: Some(vec![ContentType::Exchange, ContentType::SharePoint]),
         ..settings()
     };
-    let l = lister(&sim, store, queue.clone(), &[T1], s, MetricsSink::Discard);
+    let l = env.lister(&[T1], s);
     let mut sent: Vec<QueueMessage> = Vec::new();
     for _ in 0..40 {
         let s = l.run(far_deadline()).await;
@@ -154,57 +146,29 @@ async fn runs_every_few_minutes_pick_up_late_and_relisted_blobs_once() {
 
 #[tokio::test]
 async fn two_runs_at_once_lose_and_double_nothing() {
-    let sim = start_sim(vec![tenant_spec(T1), tenant_spec(T2)], &[], |_| {}).await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
-    let a = lister(
-        &sim,
-        store.clone(),
-        queue.clone(),
-        &[T1, T2],
-        settings(),
-        MetricsSink::Discard,
-    );
-    let b = lister(
-        &sim,
-        store.clone(),
-        queue.clone(),
-        &[T1, T2],
-        settings(),
-        MetricsSink::Discard,
-    );
-    for round in 0..3 {
-        let (sa, sb) = tokio::join!(a.run(far_deadline()), b.run(far_deadline()));
-        for p in sa.pairs.iter().chain(&sb.pairs) {
-            assert!(
-                matches!(p.outcome, PairOutcome::Ok | PairOutcome::Busy),
-                "round {round}: {p:?}"
-            );
-        }
-        sim.advance(Duration::from_secs(10 * 60));
-    }
-    // Whatever interleaving happened, one more run leaves every pair caught up.
-    let last = a.run(far_deadline()).await;
-    assert_all_ok(&last);
+    let env = Local::start(vec![tenant_spec(T1), tenant_spec(T2)], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let a = env.lister(&[T1, T2], settings());
+    let b = env.lister(&[T1, T2], settings());
+    // Whatever interleaving happens, nothing is lost or doubled.
+    race(&a, &b, sim, 3, Duration::from_secs(10 * 60)).await;
     let sent = queue.drain();
     assert_exactly_once(&sent, &listable(&sim.ledger(), &[T1, T2]));
 }
 
 #[tokio::test]
 async fn an_eight_day_outage_is_reported_once_with_the_lost_window() {
-    let sim = start_sim(vec![tenant_spec(T1)], &[], |c| {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |c| {
         c.blob_window = Duration::from_secs(3600);
     })
     .await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
-    let metrics = MetricsSink::memory();
+    let (sim, queue, metrics) = (&env.sim, &env.queue, &env.metrics);
     let s = ListerSettings {
         content_types: Some(vec![ContentType::General]),
         ..settings()
     };
     let rules: WindowRules = s.window_rules();
-    let l = lister(&sim, store, queue.clone(), &[T1], s, metrics.clone());
+    let l = env.lister(&[T1], s);
     assert_all_ok(&l.run(far_deadline()).await);
     let old_watermark = sim.now();
     queue.drain();
@@ -256,23 +220,14 @@ async fn an_eight_day_outage_is_reported_once_with_the_lost_window() {
 
 #[tokio::test]
 async fn throttling_and_server_error_storms_slow_it_down_without_loss() {
-    let sim = start_sim(
+    let env = Local::start(
         vec![tenant_spec(T1)],
         &["throttle=0.3", "server-error=0.3"],
         |_| {},
     )
     .await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
-    let metrics = MetricsSink::memory();
-    let l = lister(
-        &sim,
-        store,
-        queue.clone(),
-        &[T1],
-        settings(),
-        metrics.clone(),
-    );
+    let (sim, queue, metrics) = (&env.sim, &env.queue, &env.metrics);
+    let l = env.lister(&[T1], settings());
     let mut runs = 0;
     loop {
         runs += 1;
@@ -283,24 +238,16 @@ async fn throttling_and_server_error_storms_slow_it_down_without_loss() {
         assert!(runs < 10, "still not caught up after {runs} runs: {s:?}");
     }
     assert_exactly_once(&queue.drain(), &listable(&sim.ledger(), &[T1]));
-    assert!(metric_total(&metrics, "Throttles") > 0.0);
+    assert!(metric_total(metrics, "Throttles") > 0.0);
     assert!(metrics.lines().iter().any(|l| l.contains("ApiErrors")));
     assert_window_rules(&sim.ledger());
 }
 
 #[tokio::test]
 async fn a_run_out_of_time_keeps_its_progress_and_the_next_one_resumes() {
-    let sim = start_sim(vec![tenant_spec(T1)], &[], |_| {}).await;
-    let (dir, store) = store();
-    let queue = memory_queue();
-    let l = lister(
-        &sim,
-        store,
-        queue.clone(),
-        &[T1],
-        settings(),
-        MetricsSink::Discard,
-    );
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let l = env.lister(&[T1], settings());
 
     // No time at all: nothing is claimed or sent, nothing is marked done.
     let none = l.run(Instant::now()).await;
@@ -310,15 +257,7 @@ async fn a_run_out_of_time_keeps_its_progress_and_the_next_one_resumes() {
 
     // A deadline that may run out anywhere mid-way, then a full run.
     sim.advance(Duration::from_secs(60));
-    let slow = memory_queue();
-    let hurried = lister(
-        &sim,
-        LocalStore::new(dir.path()),
-        slow.clone(),
-        &[T1],
-        settings(),
-        MetricsSink::Discard,
-    );
+    let hurried = env.lister(&[T1], settings());
     let partial = hurried
         .run(Instant::now() + Duration::from_millis(900))
         .await;
@@ -327,24 +266,14 @@ async fn a_run_out_of_time_keeps_its_progress_and_the_next_one_resumes() {
     }
     let full = l.run(far_deadline()).await;
     assert_all_ok(&full);
-    let mut sent = slow.drain();
-    sent.extend(queue.drain());
-    assert_exactly_once(&sent, &listable(&sim.ledger(), &[T1]));
+    assert_exactly_once(&queue.drain(), &listable(&sim.ledger(), &[T1]));
 }
 
 #[tokio::test]
 async fn a_killed_run_loses_nothing() {
-    let sim = start_sim(vec![tenant_spec(T1)], &[], |_| {}).await;
-    let (dir, store) = store();
-    let queue = memory_queue();
-    let l = lister(
-        &sim,
-        store,
-        queue.clone(),
-        &[T1],
-        settings(),
-        MetricsSink::Discard,
-    );
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let l = env.lister(&[T1], settings());
     // Kill the run (drop its future) as soon as the first messages are in the queue.
     let watch = queue.clone();
     tokio::select! {
@@ -359,14 +288,7 @@ async fn a_killed_run_loses_nothing() {
     let blocked = l.run(far_deadline()).await;
     assert!(blocked.pairs.iter().any(|p| p.outcome == PairOutcome::Busy));
     sim.advance(settings().lease_duration + Duration::from_secs(60));
-    let resumed = lister(
-        &sim,
-        LocalStore::new(dir.path()),
-        queue.clone(),
-        &[T1],
-        settings(),
-        MetricsSink::Discard,
-    );
+    let resumed = env.lister(&[T1], settings());
     assert_all_ok(&resumed.run(far_deadline()).await);
     let sent = queue.drain();
     let expected = listable(&sim.ledger(), &[T1]);
@@ -383,15 +305,14 @@ async fn a_killed_run_loses_nothing() {
 
 #[tokio::test]
 async fn queue_entry_failures_are_retried_and_a_stuck_message_holds_the_window() {
-    let sim = start_sim(vec![tenant_spec(T1)], &[], |_| {}).await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
     queue.set_failure_rate(0.3);
     let s = ListerSettings {
         content_types: Some(vec![ContentType::Exchange]),
         ..settings()
     };
-    let l = lister(&sim, store, queue.clone(), &[T1], s, MetricsSink::Discard);
+    let l = env.lister(&[T1], s);
     assert_all_ok(&l.run(far_deadline()).await);
     let mut sent = queue.drain();
     queue.clear_failures();
@@ -457,17 +378,9 @@ async fn subscriptions_missing_permission_and_cooldown_are_reported_per_type() {
         o365_sim::ContentType::DlpAll,
     ];
     disabled.disabled_types = vec![o365_sim::ContentType::General];
-    let sim = start_sim(vec![disabled, no_dlp], &[], |_| {}).await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
-    let l = lister(
-        &sim,
-        store,
-        queue.clone(),
-        &[T1, T2],
-        settings(),
-        MetricsSink::Discard,
-    );
+    let env = Local::start(vec![disabled, no_dlp], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let l = env.lister(&[T1, T2], settings());
     let s = l.run(far_deadline()).await;
     for p in &s.pairs {
         let dlp_of_t2 = p.tenant_id == tid(T2) && p.content_type == ContentType::DlpAll;
@@ -524,14 +437,14 @@ async fn subscriptions_missing_permission_and_cooldown_are_reported_per_type() {
 
 #[tokio::test]
 async fn a_tenant_with_a_bad_secret_fails_alone() {
-    let sim = start_sim(vec![tenant_spec(T1), tenant_spec(T2)], &[], |_| {}).await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
-    let good = tenant_config(&sim, T1, o365_sim::DEFAULT_CLIENT_SECRET);
-    let bad = tenant_config(&sim, T2, "not-the-secret");
-    let clock_sim = std::sync::Arc::clone(&sim);
+    let env = Local::start(vec![tenant_spec(T1), tenant_spec(T2)], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let good = tenant_config(sim, T1, o365_sim::DEFAULT_CLIENT_SECRET);
+    let bad = tenant_config(sim, T2, "not-the-secret");
+    let clock_sim = std::sync::Arc::clone(sim);
+    let dir = tempfile::tempdir().unwrap();
     let l = o365_lister::Lister::new(
-        store,
+        o365_activity::store::LocalStore::new(dir.path()),
         queue.clone(),
         vec![(good.clone(), client(&good)), (bad.clone(), client(&bad))],
         settings(),
@@ -555,20 +468,12 @@ async fn a_tenant_with_a_bad_secret_fails_alone() {
 
 #[tokio::test]
 async fn explicit_windows_are_sliced_checked_and_leave_the_checkpoint_alone() {
-    let sim = start_sim(vec![tenant_spec(T1)], &["already-enabled"], |c| {
+    let env = Local::start(vec![tenant_spec(T1)], &["already-enabled"], |c| {
         c.history = Duration::from_secs(3 * 24 * 3600);
     })
     .await;
-    let (_dir, store) = store();
-    let queue = memory_queue();
-    let l = lister(
-        &sim,
-        store,
-        queue.clone(),
-        &[T1],
-        settings(),
-        MetricsSink::Discard,
-    );
+    let (sim, queue) = (&env.sim, &env.queue);
+    let l = env.lister(&[T1], settings());
     let end = sim.now() - TimeDelta::hours(2);
     let start = end - TimeDelta::hours(30);
     let n = l
@@ -629,4 +534,78 @@ async fn explicit_windows_are_sliced_checked_and_leave_the_checkpoint_alone() {
         .await
         .unwrap_err();
     assert!(unknown.to_string().contains("not configured"));
+}
+
+#[tokio::test]
+async fn a_subscription_lost_behind_the_listers_back_is_restarted_outside_the_cooldown() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let (sim, queue) = (&env.sim, &env.queue);
+    let s = ListerSettings {
+        content_types: Some(vec![ContentType::Exchange]),
+        ..settings()
+    };
+    let l = env.lister(&[T1], s);
+    // Another run says it started the subscription a minute ago; the API has none.
+    let cps = l.checkpoints();
+    let o365_activity::checkpoint::Claim::Held(held) = cps
+        .claim(&tid(T1), ContentType::Exchange, "other-run", sim.now())
+        .await
+        .unwrap()
+    else {
+        panic!("busy")
+    };
+    let mut held = *held;
+    cps.note_subscription_start(&mut held, sim.now() - TimeDelta::minutes(1), None)
+        .await
+        .unwrap();
+    let last = o365_activity::checkpoint::LastRun {
+        run_id: "other-run".into(),
+        at: sim.now(),
+        outcome: LastRunOutcome::Ok,
+        blobs: 0,
+        error: None,
+    };
+    cps.release(held, last, sim.now()).await.unwrap();
+
+    // The listing finds no subscription; a restart would break the 15-minute rule: reported.
+    let s = l.run(far_deadline()).await;
+    let PairOutcome::Failed(m) = &s.pairs[0].outcome else {
+        panic!("{s:?}")
+    };
+    assert!(m.contains("AF20022"), "{m}");
+    let starts = |sim: &o365_sim::SimHandle| {
+        sim.ledger()
+            .requests
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("start"))
+            .count()
+    };
+    assert_eq!(starts(sim), 0);
+
+    // After the cooldown the next run restarts it and collects everything.
+    sim.advance(Duration::from_secs(15 * 60));
+    let s = l.run(far_deadline()).await;
+    assert_all_ok(&s);
+    assert_eq!(starts(sim), 1);
+    let mut expected = listable(&sim.ledger(), &[T1]);
+    expected.retain(|k| k.contains("/Audit.Exchange/"));
+    assert_exactly_once(&queue.drain(), &expected);
+}
+
+#[tokio::test]
+async fn settings_the_api_would_refuse_fail_every_pair_without_a_request() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let s = ListerSettings {
+        max_window: Duration::from_secs(24 * 3600),
+        ..settings()
+    };
+    let summary = env.lister(&[T1], s).run(far_deadline()).await;
+    assert_eq!(summary.pairs.len(), 5);
+    for p in &summary.pairs {
+        let PairOutcome::Failed(m) = &p.outcome else {
+            panic!("{p:?}")
+        };
+        assert!(m.contains("max_window") && m.contains("23h59m"), "{m}");
+    }
+    assert!(env.sim.ledger().requests.is_empty());
 }

@@ -13,10 +13,10 @@ use o365_activity::cloud::Endpoints;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::{MemoryQueue, Queue};
 use o365_activity::secret::Secret;
-use o365_activity::store::ObjectStore;
+use o365_activity::store::{LocalStore, ObjectStore};
 use o365_activity::tenants::{Credential, TenantConfig, TokenEndpoint};
 use o365_activity::{ContentType, QueueMessage};
-use o365_lister::{Lister, ListerSettings};
+use o365_lister::{Lister, ListerSettings, PairOutcome};
 use o365_sim::{
     Ledger, Scenario, SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_TENANT_ID,
@@ -231,4 +231,72 @@ pub fn metric_total(sink: &MetricsSink, name: &str) -> f64 {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v.get(name).and_then(serde_json::Value::as_f64))
         .sum()
+}
+
+/// A stopped-clock sim, a directory store and an in-process queue shared by the listers of
+/// one test, and a metrics sink they all write to.
+pub struct Local {
+    /// The simulator.
+    pub sim: Arc<SimHandle>,
+    /// The queue every lister of the test sends to.
+    pub queue: MemoryQueue,
+    /// EMF lines of every lister of the test.
+    pub metrics: MetricsSink,
+    dir: tempfile::TempDir,
+}
+
+impl Local {
+    /// Starts the sim (see [`start_sim`]) and creates an empty store directory.
+    pub async fn start(
+        tenants: Vec<TenantSpec>,
+        scenarios: &[&str],
+        tweak: impl FnOnce(&mut SimConfig),
+    ) -> Local {
+        Local {
+            sim: start_sim(tenants, scenarios, tweak).await,
+            queue: memory_queue(),
+            metrics: MetricsSink::memory(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A lister over the shared directory and queue.
+    pub fn lister(
+        &self,
+        tenants: &[&str],
+        settings: ListerSettings,
+    ) -> Lister<LocalStore, MemoryQueue> {
+        lister(
+            &self.sim,
+            LocalStore::new(self.dir.path()),
+            self.queue.clone(),
+            tenants,
+            settings,
+            self.metrics.clone(),
+        )
+    }
+}
+
+/// Runs two listers at once, `rounds` times, advancing the sim by `step` after each round;
+/// every pair of both runs must come out Ok or Busy. Then runs `a` alone and asserts that it
+/// left every pair caught up.
+pub async fn race<S: ObjectStore, Q: Queue>(
+    a: &Lister<S, Q>,
+    b: &Lister<S, Q>,
+    sim: &SimHandle,
+    rounds: usize,
+    step: Duration,
+) {
+    for round in 0..rounds {
+        let (sa, sb) = tokio::join!(a.run(far_deadline()), b.run(far_deadline()));
+        for p in sa.pairs.iter().chain(&sb.pairs) {
+            assert!(
+                matches!(p.outcome, PairOutcome::Ok | PairOutcome::Busy),
+                "round {round}: {p:?}"
+            );
+        }
+        sim.advance(step);
+    }
+    let last = a.run(far_deadline()).await;
+    assert!(last.all_complete(), "{last:?}");
 }
