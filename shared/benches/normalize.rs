@@ -111,9 +111,33 @@ fn reference(input: &[u8], c: Compression) -> usize {
     out + enc.finish().unwrap().len()
 }
 
+/// The blobs to measure: `blob-{1,10,50}mb.json` from `O365_BENCH_BLOB_DIR` (made by
+/// `make bench` with o365-sim's record generator), else one generated 10 MiB blob.
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    if let Some(dir) = std::env::var_os("O365_BENCH_BLOB_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        let found: Vec<(String, Vec<u8>)> = [1, 10, 50]
+            .iter()
+            .filter_map(|mb| {
+                let bytes = std::fs::read(dir.join(format!("blob-{mb}mb.json"))).ok()?;
+                Some((format!("normalize-{mb}MB"), bytes))
+            })
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    vec![("normalize".to_string(), blob(10 << 20))]
+}
+
 fn benches(c: &mut Criterion) {
-    let input = blob(10 << 20);
-    let mut g = c.benchmark_group("normalize");
+    for (group, input) in inputs() {
+        bench_blob(c, &group, &input);
+    }
+}
+
+fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Bytes(input.len() as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
@@ -122,7 +146,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let mut s = Splitter::new(InputFormat::JsonArray, 32 << 20);
             let mut n = 0usize;
-            s.push(&input, &mut |r: &[u8]| -> Result<(), SplitError> {
+            s.push(input, &mut |r: &[u8]| -> Result<(), SplitError> {
                 let f = read_fields(std::str::from_utf8(r).unwrap()).unwrap();
                 n += f.members;
                 Ok(())
@@ -134,14 +158,14 @@ fn benches(c: &mut Criterion) {
     for comp in ["gzip:6", "gzip:1", "zstd:1"] {
         let codec: Compression = comp.parse().unwrap();
         let (out, _) = normalize_bytes(
-            &input,
+            input,
             &prov(),
             codec,
             InputFormat::JsonArray,
             Limits::default(),
         )
         .unwrap();
-        let ref_out = reference(&input, codec);
+        let ref_out = reference(input, codec);
         println!(
             "{comp}: input {} bytes, normalized {} bytes (ratio {:.2}), reference {} bytes",
             input.len(),
@@ -152,7 +176,7 @@ fn benches(c: &mut Criterion) {
         g.bench_function(format!("normalize/{comp}"), |b| {
             b.iter(|| {
                 normalize_bytes(
-                    &input,
+                    input,
                     &prov(),
                     codec,
                     InputFormat::JsonArray,
@@ -164,7 +188,7 @@ fn benches(c: &mut Criterion) {
             })
         });
         g.bench_function(format!("reference/{comp}"), |b| {
-            b.iter(|| reference(&input, codec))
+            b.iter(|| reference(input, codec))
         });
     }
     g.finish();

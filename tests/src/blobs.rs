@@ -39,7 +39,10 @@ pub async fn generate(target: usize, seed: u64) -> Result<Vec<u8>, BlobError> {
     let config = SimConfig {
         tenants: vec![tenant],
         seed,
-        clock_start: Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).single().unwrap_or_default(),
+        clock_start: Utc
+            .with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
+            .single()
+            .unwrap_or_default(),
         clock_speed: 0.0,
         history: Duration::from_secs(hours * 3600),
         records_per_hour: per_hour,

@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod blobs;
 pub mod event_source;
 pub mod lambda_process;
 pub mod logs;
 pub mod reconcile;
 pub mod runtime_api;
-pub mod blobs;
 pub mod world;

@@ -290,7 +290,9 @@ impl World {
     /// Runs the fetcher over the queue until it is empty (failures end in the DLQ).
     pub async fn drain(&self) -> anyhow::Result<DrainStats> {
         let wait = Duration::from_secs(
-            30 + 2 * u64::from(self.config.visibility_timeout) * u64::from(self.config.max_receive_count),
+            30 + 2
+                * u64::from(self.config.visibility_timeout)
+                * u64::from(self.config.max_receive_count),
         );
         Ok(self.source.drain(self.fetch_handler(), wait).await?)
     }
@@ -326,10 +328,12 @@ impl World {
     ) -> anyhow::Result<Reconciliation> {
         let ledger = self.sim.ledger();
         let dlq = self.dlq_bodies().await?;
-        Ok(reconcile::reconcile(&self.store, &self.layout, &ledger, &dlq, |b, g| {
-            expect(&ledger, b, g)
-        })
-        .await?)
+        Ok(
+            reconcile::reconcile(&self.store, &self.layout, &ledger, &dlq, |b, g| {
+                expect(&ledger, b, g)
+            })
+            .await?,
+        )
     }
 
     /// Fails if any captured log holds the client secret or a bearer token.
@@ -489,7 +493,11 @@ pub async fn throughput(records: usize, max_wait: Duration) -> anyhow::Result<Th
     process.kill().await;
     let r = world.reconcile(world.sim.now()).await?;
     let mut bytes_stored = 0u64;
-    for key in world.store.list(&format!("{}/tenant_id=", world.layout.prefix())).await? {
+    for key in world
+        .store
+        .list(&format!("{}/tenant_id=", world.layout.prefix()))
+        .await?
+    {
         if let Some(o) = world.store.get(&key).await? {
             bytes_stored += o.body.len() as u64;
         }

@@ -70,6 +70,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(e) => e.get_ref().len(),
             Encoder::Zstd(e) => e.get_ref().len(),
+            Encoder::Plain(v) => v.len(),
         }
     }
 

@@ -86,9 +86,12 @@ async fn fetch_blob(args: &[String]) -> anyhow::Result<serde_json::Value> {
     config.sim.clock_speed = 1.0;
     config.sim.history = Duration::from_secs(0);
     let world = o365_e2e::world::World::start(config).await?;
-    let blob = world
-        .sim
-        .try_publish_blob(o365_sim::DEFAULT_TENANT_ID, "Audit.General", body.clone(), Vec::new())?;
+    let blob = world.sim.try_publish_blob(
+        o365_sim::DEFAULT_TENANT_ID,
+        "Audit.General",
+        body.clone(),
+        Vec::new(),
+    )?;
     let message = o365_e2e::world::message_for(&blob)?;
     world.source.send_raw(&[message.to_json()]).await?;
     let delivery = world
@@ -102,7 +105,9 @@ async fn fetch_blob(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let p = LambdaProcess::start(&path, "o365-fetcher", &api, &env, &world.logs).await?;
     let idle = p.pid().and_then(peak_rss_kib);
     let t = std::time::Instant::now();
-    let res = api.invoke(&delivery.event, Duration::from_secs(600)).await?;
+    let res = api
+        .invoke(&delivery.event, Duration::from_secs(600))
+        .await?;
     let seconds = t.elapsed().as_secs_f64();
     let peak = p.pid().and_then(peak_rss_kib);
     let cpu = p.pid().and_then(o365_e2e::world::cpu_seconds);

@@ -12,7 +12,11 @@ use crate::config_with;
 /// Reads one error report (any key whose last segment is `<id>.json`) as text.
 async fn report_text(world: &World, id: &str) -> Option<String> {
     use o365_activity::store::ObjectStore;
-    let keys = world.store.list(&world.layout.errors_prefix()).await.unwrap();
+    let keys = world
+        .store
+        .list(&world.layout.errors_prefix())
+        .await
+        .unwrap();
     let key = keys.iter().find(|k| k.ends_with(&format!("/{id}.json")))?;
     let obj = world.store.get(key).await.unwrap()?;
     Some(String::from_utf8_lossy(&obj.body).into_owned())
@@ -22,17 +26,27 @@ async fn report_text(world: &World, id: &str) -> Option<String> {
 async fn bad_blobs_are_reported_not_stored() {
     let world = World::start(config_with(&[])).await.unwrap();
     let huge = {
-        let mut s = String::from("[{\"Id\":\"huge\",\"CreationTime\":\"2026-03-02T00:00:00\",\"Pad\":\"");
+        let mut s =
+            String::from("[{\"Id\":\"huge\",\"CreationTime\":\"2026-03-02T00:00:00\",\"Pad\":\"");
         s.push_str(&"x".repeat(33 << 20));
         s.push_str("\"}]");
         s.into_bytes()
     };
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("not JSON", b"<html>502 Bad Gateway</html>".to_vec()),
-        ("truncated array", b"[{\"Id\":\"a\",\"CreationTime\":\"2026-03-02T00:00:00\"},{\"Id\":".to_vec()),
-        ("object, not array", b"{\"Id\":\"a\",\"CreationTime\":\"2026-03-02T00:00:00\"}".to_vec()),
+        (
+            "truncated array",
+            b"[{\"Id\":\"a\",\"CreationTime\":\"2026-03-02T00:00:00\"},{\"Id\":".to_vec(),
+        ),
+        (
+            "object, not array",
+            b"{\"Id\":\"a\",\"CreationTime\":\"2026-03-02T00:00:00\"}".to_vec(),
+        ),
         ("array of numbers", b"[1,2,3]".to_vec()),
-        ("invalid UTF-8", b"[{\"Id\":\"a\xff\xfe\",\"CreationTime\":\"2026-03-02T00:00:00\"}]".to_vec()),
+        (
+            "invalid UTF-8",
+            b"[{\"Id\":\"a\xff\xfe\",\"CreationTime\":\"2026-03-02T00:00:00\"}]".to_vec(),
+        ),
         ("empty body", Vec::new()),
         ("record over the size limit", huge),
     ];
@@ -53,15 +67,23 @@ async fn bad_blobs_are_reported_not_stored() {
         .into_iter()
         .map(|s| s.content_id)
         .collect();
-    let errors = read_error_reports(&world.store, &world.layout).await.unwrap();
+    let errors = read_error_reports(&world.store, &world.layout)
+        .await
+        .unwrap();
     let dlq = dlq_content_ids(&world.dlq_bodies().await.unwrap());
     for (what, id) in &ids {
         assert!(!stored.contains(id), "{what}: a broken blob was stored");
-        assert!(errors.contains(id) || dlq.contains(id), "{what}: not reported");
+        assert!(
+            errors.contains(id) || dlq.contains(id),
+            "{what}: not reported"
+        );
         if let Some(text) = report_text(&world, id).await {
             let v: serde_json::Value = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{what}: the error report is not JSON ({e}): {text}"));
-            assert!(v.to_string().len() > 40, "{what}: the report says too little: {text}");
+            assert!(
+                v.to_string().len() > 40,
+                "{what}: the report says too little: {text}"
+            );
             assert!(!text.contains("panicked"), "{what}: {text}");
         }
     }
@@ -74,10 +96,19 @@ async fn odd_but_valid_records_are_kept_exactly() {
     // Wrong types in the common fields: the records are kept as they are (normalized values
     // that cannot be read are left out), nothing is dropped.
     let body = br#"[{"Id":"odd-1","CreationTime":12345,"RecordType":"not-a-number","UserType":[],"ClientIP":{"x":1},"Operation":null},{"Id":"odd-2","CreationTime":"yesterday","RecordType":99999,"UserType":-1,"ClientIP":"999.1.1.1:99999"},{"Id":"odd-3","CreationTime":"2026-03-02T00:00:00","Nested":{"deep":[[[[[[1]]]]]]},"Unicode":"\u00e9\ud83d\ude00"}]"#;
-    let ids = vec!["odd-1".to_string(), "odd-2".to_string(), "odd-3".to_string()];
+    let ids = vec![
+        "odd-1".to_string(),
+        "odd-2".to_string(),
+        "odd-3".to_string(),
+    ];
     let blob = world
         .sim
-        .try_publish_blob(DEFAULT_TENANT_ID, "Audit.General", body.to_vec(), ids.clone())
+        .try_publish_blob(
+            DEFAULT_TENANT_ID,
+            "Audit.General",
+            body.to_vec(),
+            ids.clone(),
+        )
         .unwrap();
     world
         .source
@@ -86,7 +117,9 @@ async fn odd_but_valid_records_are_kept_exactly() {
         .unwrap();
     world.drain().await.unwrap();
     let stored = read_stored(&world.store, &world.layout).await.unwrap();
-    let errors = read_error_reports(&world.store, &world.layout).await.unwrap();
+    let errors = read_error_reports(&world.store, &world.layout)
+        .await
+        .unwrap();
     match stored.iter().find(|s| s.content_id == blob.content_id) {
         Some(s) => {
             assert_eq!(s.record_ids, ids, "every record kept, in order");
@@ -103,7 +136,13 @@ async fn odd_but_valid_records_are_kept_exactly() {
 async fn malformed_queue_messages_are_rejected() {
     let world = World::start(config_with(&[])).await.unwrap();
     world.sim.advance(crate::hours(2));
-    let blob = world.sim.ledger().published.first().cloned().expect("a blob");
+    let blob = world
+        .sim
+        .ledger()
+        .published
+        .first()
+        .cloned()
+        .expect("a blob");
     let good = serde_json::to_value(message_for(&blob).unwrap()).unwrap();
     let with = |k: &str, v: serde_json::Value| {
         let mut m = good.clone();
@@ -152,6 +191,9 @@ async fn malformed_queue_messages_are_rejected() {
         "every malformed message is reported exactly once ({rejected} reports, {} in the DLQ, {stats:?})",
         dlq.len()
     );
-    assert!(read_stored(&world.store, &world.layout).await.unwrap().is_empty());
+    assert!(read_stored(&world.store, &world.layout)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(!world.logs.text().contains("panicked"));
 }

@@ -17,7 +17,10 @@ async fn throttling_storm() {
     config.sim.blob_window = hours(3);
     let world = World::start(config).await.unwrap();
     world.cycle(hours(6), 3).await.unwrap();
-    assert!(answered(&world, 403, Some("AF429")) > 0, "AF429 as 403 was injected");
+    assert!(
+        answered(&world, 403, Some("AF429")) > 0,
+        "AF429 as 403 was injected"
+    );
     assert!(answered(&world, 429, None) > 0, "429 was injected");
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
@@ -32,14 +35,25 @@ async fn server_errors_and_dropped_connections() {
     let world = World::start(config).await.unwrap();
     world.cycle(hours(4), 6).await.unwrap();
     let ledger = world.sim.ledger();
-    assert!(ledger.requests.iter().any(|r| r.status >= 500), "5xx was injected");
     assert!(
-        ledger.requests.iter().any(|r| r.fault.as_deref().is_some_and(|f| f.contains("drop"))),
+        ledger.requests.iter().any(|r| r.status >= 500),
+        "5xx was injected"
+    );
+    assert!(
+        ledger
+            .requests
+            .iter()
+            .any(|r| r.fault.as_deref().is_some_and(|f| f.contains("drop"))),
         "dropped connections were injected"
     );
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    finish("5xx and dropped connections", &faults.join(", "), &world, &r);
+    finish(
+        "5xx and dropped connections",
+        &faults.join(", "),
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +71,12 @@ async fn slow_responses_near_the_deadline() {
     world.cycle(hours(6), 1).await.unwrap();
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    finish("slow responses near the deadline", "slow=0.3 (0.5-2 s), 1.5 s invocations", &world, &r);
+    finish(
+        "slow responses near the deadline",
+        "slow=0.3 (0.5-2 s), 1.5 s invocations",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,10 +90,18 @@ async fn duplicate_listings_and_shuffled_pages() {
     let world = World::start(config_with(&faults)).await.unwrap();
     world.cycle(hours(2), 12).await.unwrap();
     let ledger = world.sim.ledger();
-    assert!(ledger.published.iter().any(|b| !b.relisted_at.is_empty()), "blobs were re-listed");
+    assert!(
+        ledger.published.iter().any(|b| !b.relisted_at.is_empty()),
+        "blobs were re-listed"
+    );
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    finish("duplicate listings, shuffled pages", &faults.join(", "), &world, &r);
+    finish(
+        "duplicate listings, shuffled pages",
+        &faults.join(", "),
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,13 +116,23 @@ async fn late_blobs_inside_the_overlap() {
     let late = ledger
         .published
         .iter()
-        .filter(|b| b.fault.as_deref().is_some_and(|f| f.contains("late")) && b.available_at <= horizon)
+        .filter(|b| {
+            b.fault.as_deref().is_some_and(|f| f.contains("late")) && b.available_at <= horizon
+        })
         .count();
     assert!(late > 0, "late blobs were published");
     let r = world.reconcile(horizon).await.unwrap();
-    assert_eq!(r.unreachable_blobs, 0, "with a 7 h overlap every late blob (1-6 h) is found: {r}");
+    assert_eq!(
+        r.unreachable_blobs, 0,
+        "with a 7 h overlap every late blob (1-6 h) is found: {r}"
+    );
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    finish("late blobs inside the overlap", "late-blobs=0.3 (1-6 h), overlap 7 h", &world, &r);
+    finish(
+        "late blobs inside the overlap",
+        "late-blobs=0.3 (1-6 h), overlap 7 h",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +154,11 @@ async fn late_blobs_beyond_the_overlap() {
             .into_iter()
             .map(|s| s.content_id)
             .collect();
-    for b in ledger.published.iter().filter(|b| b.available_at <= horizon) {
+    for b in ledger
+        .published
+        .iter()
+        .filter(|b| b.available_at <= horizon)
+    {
         if !stored.contains(&b.content_id) {
             let lateness = b.available_at - b.content_created;
             assert!(
@@ -127,8 +168,16 @@ async fn late_blobs_beyond_the_overlap() {
             );
         }
     }
-    println!("late blobs beyond a 30 min overlap, never listable: {}", r.unreachable_blobs);
-    finish("late blobs beyond the overlap", "late-blobs=0.3 (1-6 h), overlap 30 min", &world, &r);
+    println!(
+        "late blobs beyond a 30 min overlap, never listable: {}",
+        r.unreachable_blobs
+    );
+    finish(
+        "late blobs beyond the overlap",
+        "late-blobs=0.3 (1-6 h), overlap 30 min",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +199,7 @@ async fn duplicate_sqs_deliveries() {
                 let fut = inner(event);
                 async move {
                     let out = fut.await;
-                    if n % 2 == 0 {
+                    if n.is_multiple_of(2) {
                         HandlerOutcome::NoResponse("response lost".into())
                     } else {
                         out
@@ -161,20 +210,40 @@ async fn duplicate_sqs_deliveries() {
         )
         .await
         .unwrap();
-    assert!(stats.no_response > 0 && stats.deliveries > stats.deleted, "{stats:?}");
+    assert!(
+        stats.no_response > 0 && stats.deliveries > stats.deleted,
+        "{stats:?}"
+    );
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    finish("duplicate SQS deliveries", "every message sent twice; every other batch's response lost", &world, &r);
+    finish(
+        "duplicate SQS deliveries",
+        "every message sent twice; every other batch's response lost",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_and_malformed_blobs() {
-    let faults = ["early-expiry=0.15", "truncated-blobs=0.1", "malformed-blobs=0.1"];
+    let faults = [
+        "early-expiry=0.15",
+        "truncated-blobs=0.1",
+        "malformed-blobs=0.1",
+    ];
     let world = World::start(config_with(&faults)).await.unwrap();
     world.cycle(hours(3), 8).await.unwrap();
     let r = world.reconcile(world.sim.now()).await.unwrap();
-    assert!(r.reported_failures > 0, "malformed and expired blobs are reported: {r}");
-    finish("expired and malformed blobs", &faults.join(", "), &world, &r);
+    assert!(
+        r.reported_failures > 0,
+        "malformed and expired blobs are reported: {r}"
+    );
+    finish(
+        "expired and malformed blobs",
+        &faults.join(", "),
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +251,9 @@ async fn forged_message_pointing_at_another_host() {
     use tokio::io::AsyncReadExt;
     let world = World::start(config_with(&[])).await.unwrap();
     // "Another host": a listener of this test that must never see a connection.
-    let other = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let other = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
     let port = other.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
@@ -197,10 +268,20 @@ async fn forged_message_pointing_at_another_host() {
     let ledger = world.sim.ledger();
     let blob = ledger.published.first().expect("a published blob");
     let tenant = &blob.tenant_id;
-    let sim_host = world.sim.base_url().trim_start_matches("http://").to_string();
+    let sim_host = world
+        .sim
+        .base_url()
+        .trim_start_matches("http://")
+        .to_string();
     let forged_uris = [
-        format!("http://127.0.0.1:{port}/api/v1.0/{tenant}/activity/feed/audit/{}", blob.content_id),
-        format!("http://localhost:{port}/api/v1.0/{tenant}/activity/feed/audit/{}", blob.content_id),
+        format!(
+            "http://127.0.0.1:{port}/api/v1.0/{tenant}/activity/feed/audit/{}",
+            blob.content_id
+        ),
+        format!(
+            "http://localhost:{port}/api/v1.0/{tenant}/activity/feed/audit/{}",
+            blob.content_id
+        ),
         format!("http://{sim_host}@127.0.0.1:{port}/api/v1.0/{tenant}/activity/feed/audit/x"),
         format!("https://127.0.0.1:{port}/api/v1.0/{tenant}/activity/feed/audit/x"),
     ];
@@ -214,14 +295,25 @@ async fn forged_message_pointing_at_another_host() {
     world.source.send_raw(&bodies).await.unwrap();
     world.drain().await.unwrap();
     spy.abort();
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "the forged host saw a connection");
-    let errors = o365_e2e::reconcile::read_error_reports(&world.store, &world.layout).await.unwrap();
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the forged host saw a connection"
+    );
+    let errors = o365_e2e::reconcile::read_error_reports(&world.store, &world.layout)
+        .await
+        .unwrap();
     let dlq = o365_e2e::reconcile::dlq_content_ids(&world.dlq_bodies().await.unwrap());
     for i in 0..forged_uris.len() {
         let id = format!("forged{i}");
-        assert!(errors.contains(&id) || dlq.contains(&id), "forged message {i} is reported");
+        assert!(
+            errors.contains(&id) || dlq.contains(&id),
+            "forged message {i} is reported"
+        );
     }
-    let stored = o365_e2e::reconcile::read_stored(&world.store, &world.layout).await.unwrap();
+    let stored = o365_e2e::reconcile::read_stored(&world.store, &world.layout)
+        .await
+        .unwrap();
     assert!(stored.is_empty(), "nothing is stored for a forged message");
     world.assert_no_leaks().unwrap();
     println!("SCENARIO|forged message to another host|4 forged content_uri|0|0|0|0|4|0|0|0|0");

@@ -43,7 +43,10 @@ pub fn finish(name: &str, faults: &str, world: &World, r: &Reconciliation) {
         r.doubled.len(),
         r.doubled_records
     );
-    println!("{name}: {:.1} s real time", world.started.elapsed().as_secs_f64());
+    println!(
+        "{name}: {:.1} s real time",
+        world.started.elapsed().as_secs_f64()
+    );
     if let Err(e) = r.check() {
         panic!("{name}: the bucket does not match the ledger:\n{e}");
     }

@@ -85,7 +85,12 @@ async fn fetcher_binary_through_the_runtime_api() {
     p.kill().await;
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    finish("fetcher binary via the Runtime API", "none (real o365-fetcher process)", &world, &r);
+    finish(
+        "fetcher binary via the Runtime API",
+        "none (real o365-fetcher process)",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +176,12 @@ async fn fetcher_killed_mid_write() {
     }
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    finish("fetcher killed mid-write", "SIGKILL of o365-fetcher after its first upload; batch redelivered", &world, &r);
+    finish(
+        "fetcher killed mid-write",
+        "SIGKILL of o365-fetcher after its first upload; batch redelivered",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,9 +193,16 @@ async fn lister_binary_with_good_and_bad_schedule_events() {
         .await
         .unwrap();
     println!("o365-lister (debug build) ready after {:?}", p.cold_start);
-    let res = api.invoke(&schedule_event(), Duration::from_secs(120)).await.unwrap();
+    let res = api
+        .invoke(&schedule_event(), Duration::from_secs(120))
+        .await
+        .unwrap();
     assert!(matches!(res, InvocationResult::Response(_)), "{res:?}");
-    let (visible, _) = world.source.depth_of(&world.source.queue_url).await.unwrap();
+    let (visible, _) = world
+        .source
+        .depth_of(&world.source.queue_url)
+        .await
+        .unwrap();
     assert!(visible > 0, "the lister binary queued the blobs");
     for bad in [
         serde_json::json!("hello"),
@@ -202,7 +219,12 @@ async fn lister_binary_with_good_and_bad_schedule_events() {
     world.drain().await.unwrap();
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert!(!world.logs.text().contains("panicked"));
-    finish("lister binary via the Runtime API", "4 malformed schedule events", &world, &r);
+    finish(
+        "lister binary via the Runtime API",
+        "4 malformed schedule events",
+        &world,
+        &r,
+    );
 }
 
 /// Starts `package` with each broken configuration; each must stop at init with an error
@@ -221,7 +243,13 @@ async fn bad_configuration_is_a_clear_error(package: &str, extra: (&str, &str)) 
         ("BUCKET", set("BUCKET", None)),
         ("TENANTS", set("TENANTS_JSON", None)),
         ("tenant", set("TENANTS_JSON", Some("{\"tenants\": 5}"))),
-        ("tenant", set("TENANTS_JSON", Some("{\"tenants\": [{\"tenant_id\": \"nope\", \"client_id\": \"x\"}]}"))),
+        (
+            "tenant",
+            set(
+                "TENANTS_JSON",
+                Some("{\"tenants\": [{\"tenant_id\": \"nope\", \"client_id\": \"x\"}]}"),
+            ),
+        ),
         (extra.0, set(extra.0, Some(extra.1))),
     ];
     let path = binary(package, package).await.unwrap();

@@ -56,10 +56,18 @@ async fn soak_two_weeks_every_fault() {
         }
     }
     let day_start = world.sim.now() - chrono::Duration::hours(24);
-    world.replay(|b| b.content_created >= day_start, 1).await.unwrap();
+    world
+        .replay(|b| b.content_created >= day_start, 1)
+        .await
+        .unwrap();
     world.drain().await.unwrap();
     world.sim.advance(Duration::from_secs(60));
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert!(r.stored_blobs > 0, "{r}");
-    finish("soak: 14 days, 4 tenants, every fault", &faults.join(", "), &world, &r);
+    finish(
+        "soak: 14 days, 4 tenants, every fault",
+        &faults.join(", "),
+        &world,
+        &r,
+    );
 }

@@ -16,7 +16,11 @@ async fn steady_state_over_three_days() {
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert!(r.published_blobs > 0, "{r}");
     assert_eq!(r.stored_blobs, r.published_blobs, "{r}");
-    assert_eq!(r.gap_blobs + r.unreachable_blobs + r.reported_failures, 0, "{r}");
+    assert_eq!(
+        r.gap_blobs + r.unreachable_blobs + r.reported_failures,
+        0,
+        "{r}"
+    );
     finish("steady state, 3 days", "none", &world, &r);
 }
 
@@ -30,7 +34,10 @@ async fn replay_of_a_whole_day_twice() {
         .replay(|b| b.content_created >= day_start, 2)
         .await
         .unwrap();
-    assert!(sent > 100, "a day holds more than 50 blobs, replayed {sent}");
+    assert!(
+        sent > 100,
+        "a day holds more than 50 blobs, replayed {sent}"
+    );
     world.drain().await.unwrap();
     let after = world.sim.ledger();
     assert_eq!(
@@ -39,7 +46,12 @@ async fn replay_of_a_whole_day_twice() {
     );
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert_eq!(r.doubled.len(), 0, "{r}");
-    finish("replay of a day, twice", "every message of a day sent twice more", &world, &r);
+    finish(
+        "replay of a day, twice",
+        "every message of a day sent twice more",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +88,8 @@ async fn many_tenants_with_one_broken_tenant() {
     let no_dlp = ids[5].clone();
     let r = world
         .reconcile_with(|ledger, blob, gaps| {
-            if blob.tenant_id == broken || (blob.tenant_id == no_dlp && blob.content_type == "DLP.All")
+            if blob.tenant_id == broken
+                || (blob.tenant_id == no_dlp && blob.content_type == "DLP.All")
             {
                 Expect::Unreachable
             } else {
@@ -85,13 +98,18 @@ async fn many_tenants_with_one_broken_tenant() {
         })
         .await
         .unwrap();
-    let stored_tenants: std::collections::BTreeSet<String> = o365_e2e::reconcile::read_stored(&world.store, &world.layout)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.tenant_id)
-        .collect();
-    assert_eq!(stored_tenants.len(), 5, "every tenant but the broken one is collected: {stored_tenants:?}");
+    let stored_tenants: std::collections::BTreeSet<String> =
+        o365_e2e::reconcile::read_stored(&world.store, &world.layout)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.tenant_id)
+            .collect();
+    assert_eq!(
+        stored_tenants.len(),
+        5,
+        "every tenant but the broken one is collected: {stored_tenants:?}"
+    );
     assert!(!stored_tenants.contains(&broken));
     finish(
         "many tenants, one broken",
@@ -109,11 +127,20 @@ async fn two_listers_at_once() {
         let (a, b) = (world.lister().unwrap(), world.lister().unwrap());
         let deadline = tokio::time::Instant::now() + world.config.list_deadline;
         let (ra, rb) = tokio::join!(a.run(deadline), b.run(deadline));
-        assert_eq!(ra.failed().count() + rb.failed().count(), 0, "{ra:?} {rb:?}");
+        assert_eq!(
+            ra.failed().count() + rb.failed().count(),
+            0,
+            "{ra:?} {rb:?}"
+        );
         world.drain().await.unwrap();
     }
     let r = world.reconcile(world.sim.now()).await.unwrap();
-    finish("two listers at once", "two concurrent lister runs every 3 h", &world, &r);
+    finish(
+        "two listers at once",
+        "two concurrent lister runs every 3 h",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +153,11 @@ async fn lister_killed_mid_window() {
     let deadline = tokio::time::Instant::now() + world.config.list_deadline;
     let watcher = async {
         loop {
-            let (visible, in_flight) = world.source.depth_of(&world.source.queue_url).await.unwrap();
+            let (visible, in_flight) = world
+                .source
+                .depth_of(&world.source.queue_url)
+                .await
+                .unwrap();
             if visible + in_flight > 0 {
                 return visible + in_flight;
             }
@@ -142,9 +173,17 @@ async fn lister_killed_mid_window() {
     world.cycle(Duration::from_secs(20 * 60), 1).await.unwrap();
     world.cycle(hours(2), 2).await.unwrap();
     let r = world.reconcile(world.sim.now()).await.unwrap();
-    assert!(seen > 0, "the run was cut off after it had queued part of its window");
+    assert!(
+        seen > 0,
+        "the run was cut off after it had queued part of its window"
+    );
     println!("killed the lister after {seen} messages were queued");
-    finish("lister killed mid-window", "lister run aborted after its first sends", &world, &r);
+    finish(
+        "lister killed mid-window",
+        "lister run aborted after its first sends",
+        &world,
+        &r,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +199,10 @@ async fn eight_day_outage() {
     world.drain().await.unwrap();
     world.cycle(hours(8), 2).await.unwrap();
     let r = world.reconcile(world.sim.now()).await.unwrap();
-    assert!(!r.gaps.is_empty(), "an 8-day outage loses a window: a gap report must say so; {r}");
+    assert!(
+        !r.gaps.is_empty(),
+        "an 8-day outage loses a window: a gap report must say so; {r}"
+    );
     assert!(r.gap_blobs > 0, "{r}");
     finish("8-day outage", "no lister run for 8 days", &world, &r);
 }
