@@ -206,3 +206,57 @@ async fn eight_day_outage() {
     assert!(r.gap_blobs > 0, "{r}");
     finish("8-day outage", "no lister run for 8 days", &world, &r);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_catches_loss_and_strays() {
+    use o365_activity::store::{ObjectMeta, ObjectStore, PutCondition};
+    let world = World::start(WorldConfig::default()).await.unwrap();
+    world.cycle(hours(4), 1).await.unwrap();
+    let good = world.reconcile(world.sim.now()).await.unwrap();
+    good.check().unwrap();
+    let stored = o365_e2e::reconcile::read_stored(&world.store, &world.layout)
+        .await
+        .unwrap();
+    assert!(stored.len() >= 3, "{good}");
+    let meta = ObjectMeta {
+        content_type: "application/x-ndjson".into(),
+        content_encoding: Some("gzip".into()),
+    };
+    // Lose one blob, store a copy of another under a wrong partition, add a stray object.
+    let lost = &stored[0];
+    let doubled = &stored[1];
+    let body = world.store.get(&doubled.key).await.unwrap().unwrap().body;
+    let client = world.moto.s3();
+    client
+        .delete_object()
+        .bucket(world.store.bucket())
+        .key(&lost.key)
+        .send()
+        .await
+        .unwrap();
+    let second = doubled.key.replace("/hour=", "/hour=9");
+    world
+        .store
+        .put(&second, body.clone(), &meta, PutCondition::Overwrite)
+        .await
+        .unwrap();
+    let stray = format!(
+        "{}/tenant_id={}/content_type=Audit.General/dt=2026-01-01/hour=00/stray.json.gz",
+        world.layout.prefix(),
+        o365_sim::DEFAULT_TENANT_ID
+    );
+    world
+        .store
+        .put(&stray, body, &meta, PutCondition::Overwrite)
+        .await
+        .unwrap();
+    let bad = world.reconcile(world.sim.now()).await.unwrap();
+    assert_eq!(bad.lost, vec![lost.content_id.clone()], "{bad}");
+    assert_eq!(
+        bad.unexpected_objects.len(),
+        2,
+        "{:?}",
+        bad.unexpected_objects
+    );
+    assert!(bad.check().is_err());
+}
