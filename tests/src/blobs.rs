@@ -31,9 +31,27 @@ pub enum BlobError {
 
 /// A JSON array of about `target` bytes of records from every content type, interleaved.
 pub async fn generate(target: usize, seed: u64) -> Result<Vec<u8>, BlobError> {
-    let hours = 2u64;
-    // Average record size is about 1 KB; ask for twice what is needed and cut.
-    let per_hour = ((target / 1000) as u64 * 2 / (hours * 5)).max(50) as u32;
+    // Average record size is about 1 KB; ask for more until the simulator made enough.
+    let mut per_hour = ((target / 1000) as u64 / 5).max(50) as u32;
+    let mut last = 0;
+    for _ in 0..5 {
+        match generate_with(target, seed, per_hour).await {
+            Err(BlobError::TooSmall { got, .. }) => {
+                last = got;
+                let scale = (target as f64 / got.max(1) as f64 * 1.3).clamp(1.5, 20.0);
+                per_hour = (f64::from(per_hour) * scale) as u32;
+            }
+            other => return other,
+        }
+    }
+    Err(BlobError::TooSmall {
+        got: last,
+        want: target,
+    })
+}
+
+async fn generate_with(target: usize, seed: u64, per_hour: u32) -> Result<Vec<u8>, BlobError> {
+    let hours = 3u64;
     let mut tenant = TenantSpec::new(DEFAULT_TENANT_ID);
     tenant.enabled_types = ContentType::ALL.to_vec();
     let config = SimConfig {

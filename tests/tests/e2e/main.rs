@@ -50,6 +50,10 @@ pub fn finish(name: &str, faults: &str, world: &World, r: &Reconciliation) {
     if let Err(e) = r.check() {
         panic!("{name}: the bucket does not match the ledger:\n{e}");
     }
+    assert!(
+        !world.logs.text().is_empty(),
+        "{name}: no log was captured, so the secret scan would prove nothing"
+    );
     if let Err(e) = world.assert_no_leaks() {
         panic!("{name}: secrets in the logs:\n{e}");
     }
