@@ -35,6 +35,7 @@ echo "== building release binaries"
 cargo build --release --quiet -p o365-e2e --bin o365-e2e-bench
 cargo build --release --quiet -p o365-fetcher -p o365-lister -p o365ctl
 BIN="$TARGET/release"
+export O365_E2E_BIN_DIR="$(cd "$BIN" && pwd)"
 B="$BIN/o365-e2e-bench"
 
 echo "== blobs from o365-sim's record generator"
@@ -45,7 +46,7 @@ done
 
 echo "== 1. normalize (criterion)"
 rm -rf "$TARGET/criterion/normalize"
-O365_BENCH_BLOB_DIR="$(cd "$WORK" && pwd)" cargo bench --quiet -p o365-activity --bench normalize -- --noplot \
+O365_BENCH_BLOB_DIR="$(cd "$WORK" && pwd)" cargo bench --quiet -p o365-activity --bench normalize --  \
   2>&1 | tee "$WORK/criterion.log"
 
 echo "== 2. memory"

@@ -69,8 +69,20 @@ pub fn is_release() -> bool {
     bin_dir().is_some_and(|d| d.file_name().is_some_and(|n| n == "release"))
 }
 
-/// Builds (if stale) and returns the path of a workspace binary of the same profile.
+/// Builds (if stale) and returns the path of a workspace binary of the same profile; with
+/// `O365_E2E_BIN_DIR` set (by `make bench`), takes the prebuilt binary from there instead.
 pub async fn binary(package: &str, bin: &str) -> Result<PathBuf, ProcessError> {
+    if let Some(dir) = std::env::var_os("O365_E2E_BIN_DIR") {
+        let path = PathBuf::from(dir).join(bin);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ProcessError::Build {
+                bin: bin.to_string(),
+                detail: format!("{} does not exist (O365_E2E_BIN_DIR)", path.display()),
+            })
+        };
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--quiet", "-p", package, "--bin", bin]);

@@ -33,7 +33,10 @@ async fn cold_start(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let logs = o365_e2e::logs::LogBuffer::default();
     let moto = o365_activity::testing::MotoServer::start().await?;
     let sim = o365_e2e::world::start_sim(o365_sim::SimConfig::default()).await?;
-    let env = o365_e2e::world::lambda_env(&moto, &sim, "bench-cold-start", None);
+    let queue = moto
+        .create_queue("bench-cold-start", Duration::from_secs(30))
+        .await?;
+    let env = o365_e2e::world::lambda_env(&moto, &sim, "bench-cold-start", Some(queue.url()));
     let mut times = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..runs {
