@@ -185,12 +185,37 @@ fn only(input: &[u8]) -> bool {
     true
 }
 
+/// The blobs to measure: `blob-{1,10,50}mb.json` from `O365_BENCH_BLOB_DIR` (made by
+/// `make bench` with o365-sim's record generator), else one generated 10 MiB blob.
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    if let Some(dir) = std::env::var_os("O365_BENCH_BLOB_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        let found: Vec<(String, Vec<u8>)> = [1, 10, 50]
+            .iter()
+            .filter_map(|mb| {
+                let bytes = std::fs::read(dir.join(format!("blob-{mb}mb.json"))).ok()?;
+                Some((format!("normalize-{mb}MB"), bytes))
+            })
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    vec![("normalize".to_string(), blob(10 << 20))]
+}
+
 fn benches(c: &mut Criterion) {
-    let input = blob(10 << 20);
-    if only(&input) {
+    let inputs = inputs();
+    if inputs.first().is_some_and(|(_, input)| only(input)) {
         return;
     }
-    let mut g = c.benchmark_group("normalize");
+    for (group, input) in &inputs {
+        bench_blob(c, group, input);
+    }
+}
+
+fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Bytes(input.len() as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
