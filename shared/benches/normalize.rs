@@ -224,7 +224,7 @@ fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
         b.iter(|| {
             let mut s = Splitter::new(InputFormat::JsonArray, 32 << 20);
             let mut n = 0usize;
-            s.push(&input, &mut |r: &[u8]| -> Result<(), SplitError> {
+            s.push(input, &mut |r: &[u8]| -> Result<(), SplitError> {
                 let f = read_fields(std::str::from_utf8(r).unwrap()).unwrap();
                 n += f.members;
                 Ok(())
@@ -235,9 +235,9 @@ fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
     });
     for comp in ["gzip:6", "gzip:1", "zstd:1"] {
         let codec: Compression = comp.parse().unwrap();
-        let (out, _) = ours(&input, codec);
-        let ref_out = reference(&input, codec);
-        interleaved_ratio(&input, codec, 15);
+        let (out, _) = ours(input, codec);
+        let ref_out = reference(input, codec);
+        interleaved_ratio(input, codec, 15);
         println!(
             "{comp}: input {} bytes, normalized {} bytes (ratio {:.2}), reference {} bytes",
             input.len(),
@@ -246,18 +246,18 @@ fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
             ref_out
         );
         g.bench_function(format!("normalize/{comp}"), |b| {
-            b.iter(|| ours(&input, codec).0.len())
+            b.iter(|| ours(input, codec).0.len())
         });
         g.bench_function(format!("reference/{comp}"), |b| {
-            b.iter(|| reference(&input, codec))
+            b.iter(|| reference(input, codec))
         });
     }
     // Where the time goes: compressing the lines each path produces, without any JSON work.
     let codec = Compression::Zstd { level: 1 };
-    let (our_out, _) = ours(&input, codec);
+    let (our_out, _) = ours(input, codec);
     let our_lines = zstd::stream::decode_all(&our_out[..]).unwrap();
     let mut ref_lines = Vec::new();
-    for r in serde_json::from_slice::<Vec<&RawValue>>(&input).unwrap() {
+    for r in serde_json::from_slice::<Vec<&RawValue>>(input).unwrap() {
         let t = r.get().as_bytes();
         ref_lines.extend_from_slice(&t[..t.len() - 1]);
         ref_lines.extend_from_slice(FIXED);
@@ -271,7 +271,7 @@ fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
             ("splitter", &mut || {
                 let mut s = Splitter::new(InputFormat::JsonArray, 32 << 20);
                 let mut n = 0usize;
-                s.push(&input, &mut |r: &[u8]| -> Result<(), SplitError> {
+                s.push(input, &mut |r: &[u8]| -> Result<(), SplitError> {
                     n += r.len();
                     Ok(())
                 })
@@ -281,7 +281,7 @@ fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
             ("splitter+read_fields", &mut || {
                 let mut s = Splitter::new(InputFormat::JsonArray, 32 << 20);
                 let mut n = 0usize;
-                s.push(&input, &mut |r: &[u8]| -> Result<(), SplitError> {
+                s.push(input, &mut |r: &[u8]| -> Result<(), SplitError> {
                     n += read_fields(std::str::from_utf8(r).unwrap())
                         .unwrap()
                         .members;
@@ -291,11 +291,11 @@ fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
                 black_box(n);
             }),
             ("rawvalue split", &mut || {
-                let records: Vec<&RawValue> = serde_json::from_slice(&input).unwrap();
+                let records: Vec<&RawValue> = serde_json::from_slice(input).unwrap();
                 black_box(records.len());
             }),
             ("rawvalue split+Few", &mut || {
-                let records: Vec<&RawValue> = serde_json::from_slice(&input).unwrap();
+                let records: Vec<&RawValue> = serde_json::from_slice(input).unwrap();
                 let mut n = 0usize;
                 for r in records {
                     let few: Few = serde_json::from_str(r.get()).unwrap();
@@ -337,7 +337,7 @@ fn bench_blob(c: &mut Criterion, group: &str, input: &[u8]) {
     }
     g.bench_function("reference_split_and_read_only", |b| {
         b.iter(|| {
-            let records: Vec<&RawValue> = serde_json::from_slice(&input).unwrap();
+            let records: Vec<&RawValue> = serde_json::from_slice(input).unwrap();
             let mut n = 0usize;
             for r in records {
                 let few: Few = serde_json::from_str(r.get()).unwrap();
