@@ -36,6 +36,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_target(false)
         .init();
 
+    // Configuration problems end the cold start with their readable message (not Debug).
+    let (fetcher, margin) = match build().await {
+        Ok(built) => built,
+        Err(e) => {
+            tracing::error!(error = %e, "fetcher configuration is unusable");
+            return Err(e.to_string().into());
+        }
+    };
+    let fetcher = &fetcher;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let deadline = deadline_of(event.context.deadline, margin);
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(
+            fetcher.handle_sqs_event(event.payload, deadline).await,
+        )
+    }))
+    .await
+}
+
+/// Reads the configuration and builds the handler once per cold start.
+async fn build() -> Result<(Fetcher<S3Store>, u64), lambda_runtime::Error> {
     let cfg = FetcherConfig::from_env()?;
     let sdk = o365_activity::aws::sdk_config(cfg.endpoint_url.as_deref()).await;
     let env = |k: &str| std::env::var(k).ok();
@@ -68,13 +88,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .with_limits(cfg.limits);
     tracing::info!(tenants = tenants.len(), bucket = %cfg.bucket, prefix = %cfg.prefix, compression = %cfg.compression, "fetcher ready");
 
-    let margin = cfg.deadline_margin_ms;
-    let fetcher = &fetcher;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let deadline = deadline_of(event.context.deadline, margin);
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(
-            fetcher.handle_sqs_event(event.payload, deadline).await,
-        )
-    }))
-    .await
+    Ok((fetcher, cfg.deadline_margin_ms))
 }

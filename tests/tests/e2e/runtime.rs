@@ -278,3 +278,8 @@ async fn bad_configuration_is_a_clear_error(package: &str, extra: (&str, &str)) 
 async fn lister_bad_configuration_is_a_clear_error() {
     bad_configuration_is_a_clear_error("o365-lister", ("OVERLAP_MINUTES", "-5")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetcher_bad_configuration_is_a_clear_error() {
+    bad_configuration_is_a_clear_error("o365-fetcher", ("MAX_CONCURRENCY", "0")).await;
+}
