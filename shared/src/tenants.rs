@@ -55,6 +55,29 @@ pub struct TenantConfig {
     pub token_endpoint: TokenEndpoint,
 }
 
+/// Where a Lambda function's tenants configuration (the JSON of [`TenantsFile`]) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantsSource {
+    /// A Secrets Manager secret (its ARN or name) holding the JSON (`TENANTS_SECRET_ARN`, AWS).
+    SecretArn(String),
+    /// The JSON itself (`TENANTS_JSON`: local runs and tests).
+    Json(String),
+}
+
+/// Gives a deployment-wide `PUBLISHER_ID` to every tenant left with the fallback publisher
+/// (its own tenant id), i.e. that set no `publisher_id` of its own and had no file-wide
+/// default; the lister and the fetcher share this rule so both send the same identifier.
+pub fn apply_publisher_default(tenants: &mut [TenantConfig], publisher_id: Option<&str>) {
+    if let Some(p) = publisher_id {
+        for t in tenants
+            .iter_mut()
+            .filter(|t| t.publisher_id == t.tenant_id.as_str())
+        {
+            t.publisher_id = p.to_ascii_lowercase();
+        }
+    }
+}
+
 /// A configuration that cannot be used; each message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -412,6 +435,20 @@ mod tests {
         );
         assert_eq!(t[0].publisher_id, C);
         assert_eq!(t[0].token_endpoint, TokenEndpoint::V1);
+    }
+
+    #[test]
+    fn publisher_default_fills_only_tenants_without_their_own() {
+        let f = TenantsFile::from_json(&format!(
+            r#"{{"tenants":[{{"tenant_id":"{T}","client_id":"{C}","client_secret":"x"}},{{"tenant_id":"00000000-0000-0000-0000-000000000002","client_id":"{C}","client_secret":"x","publisher_id":"{C}"}}]}}"#
+        ))
+        .unwrap();
+        let mut t = f.resolve(&no_env).unwrap();
+        apply_publisher_default(&mut t, None);
+        assert_eq!(t[0].publisher_id, T);
+        apply_publisher_default(&mut t, Some("00000000-0000-0000-0000-0000000000A1"));
+        assert_eq!(t[0].publisher_id, "00000000-0000-0000-0000-0000000000a1");
+        assert_eq!(t[1].publisher_id, C);
     }
 
     #[test]

@@ -14,14 +14,8 @@ pub const MAX_MAX_CONCURRENCY: usize = 64;
 /// Default time kept free before the Lambda deadline, in milliseconds.
 pub const DEFAULT_DEADLINE_MARGIN_MS: u64 = 5_000;
 
-/// Where the tenants configuration comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TenantsSource {
-    /// A Secrets Manager secret (name or ARN) holding the JSON tenants configuration.
-    SecretArn(String),
-    /// The JSON tenants configuration itself (local runs, tests).
-    Json(String),
-}
+/// Where the tenants configuration comes from (shared with the other function).
+pub use o365_activity::tenants::TenantsSource;
 
 /// Everything the fetcher needs to know from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,14 +190,7 @@ impl FetcherConfig {
     /// Gives `PUBLISHER_ID` to every tenant left with the fallback publisher (its own tenant
     /// id): the same rule as the lister's, so both send the same `PublisherIdentifier`.
     pub fn apply_publisher_default(&self, tenants: &mut [TenantConfig]) {
-        if let Some(p) = &self.publisher_id {
-            for t in tenants
-                .iter_mut()
-                .filter(|t| t.publisher_id == t.tenant_id.as_str())
-            {
-                t.publisher_id = p.to_ascii_lowercase();
-            }
-        }
+        o365_activity::tenants::apply_publisher_default(tenants, self.publisher_id.as_deref());
     }
 }
 

@@ -10,14 +10,8 @@ use o365_activity::ContentType;
 
 use crate::settings::{ListerSettings, SettingsError};
 
-/// Where the tenants configuration (the JSON of [`TenantsFile`]) comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TenantsSource {
-    /// A Secrets Manager secret (its ARN or name) holding the JSON (AWS).
-    SecretArn(String),
-    /// The JSON itself, from `TENANTS_JSON` (local runs and tests).
-    Json(String),
-}
+/// Where the tenants configuration comes from (shared with the other function).
+pub use o365_activity::tenants::TenantsSource;
 
 /// The lister's deployment settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,14 +189,7 @@ impl ListerConfig {
     /// Gives `PUBLISHER_ID` to every tenant left with the fallback publisher (its own tenant
     /// id), i.e. that set no `publisher_id` of its own and had no file-wide default.
     pub fn apply_publisher_default(&self, tenants: &mut [TenantConfig]) {
-        if let Some(p) = &self.publisher_id {
-            for t in tenants
-                .iter_mut()
-                .filter(|t| t.publisher_id == t.tenant_id.as_str())
-            {
-                t.publisher_id = p.to_ascii_lowercase();
-            }
-        }
+        o365_activity::tenants::apply_publisher_default(tenants, self.publisher_id.as_deref());
     }
 }
 
