@@ -44,18 +44,19 @@ fn env(name: &str) -> Option<String> {
 async fn build() -> Result<Lister<S3Store, SqsQueue>, BoxError> {
     let config = ListerConfig::from_env()?;
     // Tenants from TENANTS_JSON are checked before any AWS set-up, so mistakes surface at once.
-    let (sdk, mut tenants) = match &config.tenants {
+    let (sdk, tenants) = match &config.tenants {
         TenantsSource::Json(json) => {
             let tenants = config.resolve_tenants(json, &env)?;
             (sdk_config(None).await, tenants)
         }
         TenantsSource::SecretArn(arn) => {
             let sdk = sdk_config(None).await;
-            let tenants = load_tenants_from_secret(&secrets_client(&sdk), arn, &env).await?;
+            let mut tenants = load_tenants_from_secret(&secrets_client(&sdk), arn, &env).await?;
+            // `resolve_tenants` applies PUBLISHER_ID on the JSON path; the secret path here.
+            config.apply_publisher_default(&mut tenants);
             (sdk, tenants)
         }
     };
-    config.apply_publisher_default(&mut tenants);
     let mut with_clients = Vec::with_capacity(tenants.len());
     for tenant in tenants {
         let client = ActivityClient::new(&tenant, ClientOptions::default())
