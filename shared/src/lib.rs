@@ -5,6 +5,7 @@
 pub mod api_error;
 pub mod aws;
 pub mod checkpoint;
+pub mod claim;
 pub mod client;
 pub mod clock;
 pub mod cloud;

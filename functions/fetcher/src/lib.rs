@@ -7,248 +7,50 @@
 //! 2. find the tenant's client (unknown tenant → error report);
 //! 3. check `content_uri` is under that tenant's API root (forged → error report; no request
 //!    is made, so the bearer token never leaves);
-//! 4. skip if the object already exists (a replay or duplicate delivery);
-//! 5. stream the download through [`BlobNormalizer`] into a create-only upload
-//!    (`If-None-Match: *`; a 412 means another delivery won: success);
+//! 4. claim the content id (`_ids/`, create-only) or read the data key an earlier delivery
+//!    pinned there (`claim.rs`), and skip if that object already exists (a replay, a duplicate
+//!    delivery, a later listing of the same content id);
+//! 5. stream the download through the normalizer into a create-only upload
+//!    (`If-None-Match: *`; a 412 means another delivery won: success) (`store_blob.rs`);
 //! 6. blob-specific permanent failures (expired, not found, malformed) → error report under
-//!    `_errors/`; anything that may pass later (throttling, 5xx, network, deadline, storage,
-//!    credentials) → the message is reported failed so SQS redelivers it (then the DLQ).
+//!    `_errors/` (`report.rs`); anything that may pass later (throttling, 5xx, network,
+//!    deadline, storage, credentials) → the message is reported failed so SQS redelivers it
+//!    (then the DLQ).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use o365_activity::api_error::AfCode;
-use o365_activity::client::{ActivityClient, ClientError};
+use o365_activity::client::ActivityClient;
 use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
-use o365_activity::error_report::{ErrorReport, ReportedMessage};
-use o365_activity::keys::KeyLayout;
+use o365_activity::keys::{KeyLayout, ObjectKey};
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::{MetricSet, MetricsSink};
-use o365_activity::normalize::{
-    BlobNormalizer, InputFormat, Limits, NormalizeError, NormalizeStats, Provenance,
-};
-use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutCondition, PutOutcome};
+use o365_activity::normalize::Limits;
+use o365_activity::store::ObjectStore;
 use o365_activity::TenantId;
 use tokio::time::Instant;
 
+mod claim;
 pub mod config;
+mod failure;
+mod metrics;
+pub mod outcome;
+mod report;
+mod store_blob;
 
 pub use config::{FetcherConfig, FetcherConfigError, TenantsSource};
+pub use outcome::{BatchOutcome, ErrorKind, InboundMessage, MessageOutcome};
+
+use failure::Failure;
 
 /// `Content-Type` of stored blobs.
 pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
 
 /// Longest wait for abandoning an upload after a failure.
 const ABORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// The failure of running out of the invocation's time.
-fn out_of_time() -> Failure {
-    Failure::retry(
-        ErrorKind::Deadline,
-        "the invocation's time ran out before the blob was stored; the queue will deliver it again",
-    )
-}
-
-/// Why a message did not produce an object, as a metric dimension (`Errors{Kind=…}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The body is not a valid queue message.
-    MalformedMessage,
-    /// The message names a tenant this deployment does not serve.
-    UnknownTenant,
-    /// `content_uri` is not under the tenant's API root.
-    ForgedUri,
-    /// The API says the content expired (AF20051).
-    ContentExpired,
-    /// The API says the content does not exist or its id is invalid (AF20050, AF20052, 404).
-    ContentNotFound,
-    /// The blob is not a JSON array of valid JSON objects (or is truncated).
-    MalformedBlob,
-    /// Throttled by the API (retryable).
-    Throttled,
-    /// A transient API or network failure (retryable).
-    Transient,
-    /// The API refused for a reason an operator must fix (credentials, subscription).
-    ApiRefused,
-    /// The Lambda's time ran out (retryable).
-    Deadline,
-    /// The store failed.
-    Storage,
-    /// Compressing the output failed.
-    Internal,
-}
-
-impl ErrorKind {
-    /// The metric dimension value and the error report's `kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::MalformedMessage => "MalformedMessage",
-            ErrorKind::UnknownTenant => "UnknownTenant",
-            ErrorKind::ForgedUri => "ForgedUri",
-            ErrorKind::ContentExpired => "ContentExpired",
-            ErrorKind::ContentNotFound => "ContentNotFound",
-            ErrorKind::MalformedBlob => "MalformedBlob",
-            ErrorKind::Throttled => "Throttled",
-            ErrorKind::Transient => "Transient",
-            ErrorKind::ApiRefused => "ApiRefused",
-            ErrorKind::Deadline => "Deadline",
-            ErrorKind::Storage => "Storage",
-            ErrorKind::Internal => "Internal",
-        }
-    }
-}
-
-/// One queue message as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboundMessage {
-    /// The queue's message id (what a partial batch failure names).
-    pub message_id: String,
-    /// The body.
-    pub body: String,
-    /// How many times the queue has delivered it (SQS `ApproximateReceiveCount`), if known.
-    pub receive_count: Option<u32>,
-}
-
-impl InboundMessage {
-    /// A message with an unknown receive count.
-    pub fn new(message_id: impl Into<String>, body: impl Into<String>) -> InboundMessage {
-        InboundMessage {
-            message_id: message_id.into(),
-            body: body.into(),
-            receive_count: None,
-        }
-    }
-}
-
-impl From<(String, String)> for InboundMessage {
-    /// A `(message_id, body)` pair, receive count unknown.
-    fn from((message_id, body): (String, String)) -> InboundMessage {
-        InboundMessage::new(message_id, body)
-    }
-}
-
-/// What became of one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MessageOutcome {
-    /// The blob was downloaded, normalized and written.
-    Stored {
-        /// Its key.
-        key: String,
-        /// Records written.
-        records: u64,
-        /// Blob bytes downloaded.
-        bytes_in: u64,
-        /// Object bytes written.
-        bytes_out: u64,
-    },
-    /// The object already existed (replay or duplicate delivery); nothing was downloaded
-    /// unless `raced` (another delivery finished first while this one was writing).
-    Duplicate {
-        /// Its key.
-        key: String,
-        /// Whether this delivery downloaded too and lost the create-only race.
-        raced: bool,
-    },
-    /// A permanent failure, recorded in an error report; the message is done.
-    Rejected {
-        /// Why.
-        kind: ErrorKind,
-        /// Where the report was written.
-        report_key: String,
-    },
-    /// A failure that may pass; the message is handed back to the queue.
-    Retry {
-        /// Why.
-        kind: ErrorKind,
-        /// The error, as text.
-        error: String,
-    },
-}
-
-impl MessageOutcome {
-    /// Whether the queue should deliver the message again.
-    pub fn is_failure(&self) -> bool {
-        matches!(self, MessageOutcome::Retry { .. })
-    }
-}
-
-/// What became of a batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchOutcome {
-    /// Messages to hand back to the queue (partial batch failure).
-    pub failed_message_ids: Vec<String>,
-    /// Every message's outcome, in the batch's order.
-    pub outcomes: Vec<(String, MessageOutcome)>,
-}
-
-/// A failure while handling one message, before it is reported.
-#[derive(Debug)]
-struct Failure {
-    kind: ErrorKind,
-    error: String,
-    permanent: bool,
-}
-
-impl Failure {
-    fn permanent(kind: ErrorKind, error: impl ToString) -> Failure {
-        Failure {
-            kind,
-            error: error.to_string(),
-            permanent: true,
-        }
-    }
-
-    fn retry(kind: ErrorKind, error: impl ToString) -> Failure {
-        Failure {
-            kind,
-            error: error.to_string(),
-            permanent: false,
-        }
-    }
-
-    fn from_client(e: &ClientError) -> Failure {
-        let code = e.af_code();
-        let status = match e {
-            ClientError::Api { status, .. } => Some(*status),
-            _ => None,
-        };
-        match (e, code) {
-            (ClientError::ForeignUri { .. }, _) => Failure::permanent(ErrorKind::ForgedUri, e),
-            (_, Some(AfCode::ContentExpired)) => Failure::permanent(ErrorKind::ContentExpired, e),
-            (_, Some(AfCode::ContentNotFound | AfCode::ContentIdInvalid)) => {
-                Failure::permanent(ErrorKind::ContentNotFound, e)
-            }
-            (ClientError::DeadlineExceeded { .. }, _) => Failure::retry(ErrorKind::Deadline, e),
-            (_, Some(AfCode::Throttled)) => Failure::retry(ErrorKind::Throttled, e),
-            _ if status == Some(429) => Failure::retry(ErrorKind::Throttled, e),
-            _ if status == Some(404) => Failure::permanent(ErrorKind::ContentNotFound, e),
-            _ if e.is_retryable() => Failure::retry(ErrorKind::Transient, e),
-            // Credentials, permissions, subscriptions: an operator fixes these, then the
-            // queue's redelivery (or a DLQ redrive) fetches the blob.
-            _ => Failure::retry(ErrorKind::ApiRefused, e),
-        }
-    }
-
-    fn from_store(e: &o365_activity::store::StoreError) -> Failure {
-        Failure {
-            kind: ErrorKind::Storage,
-            error: e.to_string(),
-            permanent: !e.is_retryable(),
-        }
-    }
-
-    fn from_normalize(e: &NormalizeError) -> Failure {
-        if e.is_bad_input() {
-            Failure::permanent(ErrorKind::MalformedBlob, e)
-        } else {
-            Failure::retry(ErrorKind::Internal, e)
-        }
-    }
-}
 
 /// The fetcher for one deployment: a store, a key layout, a codec and one client per tenant.
 #[derive(Clone)]
@@ -413,7 +215,8 @@ impl<S: ObjectStore> Fetcher<S> {
         client
             .check_uri(&msg.content_uri)
             .map_err(|e| Failure::from_client(&e))?;
-        let key = self.keys.data_key(msg, self.compression);
+        let data = self.claim_content_id(msg).await?;
+        let key = self.keys.key(&ObjectKey::Data(data));
         if self
             .store
             .exists(&key)
@@ -427,201 +230,5 @@ impl<S: ObjectStore> Fetcher<S> {
             return Ok(MessageOutcome::Duplicate { key, raced: false });
         }
         self.download_and_store(client, msg, &key, deadline).await
-    }
-
-    /// Streams the blob through the normalizer into a create-only upload.
-    async fn download_and_store(
-        &self,
-        client: &ActivityClient,
-        msg: &QueueMessage,
-        key: &str,
-        deadline: Instant,
-    ) -> Result<MessageOutcome, Failure> {
-        let mut body =
-            tokio::time::timeout_at(deadline, client.download(&msg.content_uri, deadline))
-                .await
-                .map_err(|_| out_of_time())?
-                .map_err(|e| Failure::from_client(&e))?;
-        let provenance = Provenance::for_message(msg, self.clock.now());
-        let mut normalizer = BlobNormalizer::new(
-            &provenance,
-            self.compression,
-            InputFormat::JsonArray,
-            self.limits,
-        )
-        .map_err(|e| Failure::from_normalize(&e))?;
-        let meta = ObjectMeta {
-            content_type: NDJSON_CONTENT_TYPE.to_owned(),
-            content_encoding: Some(self.compression.content_encoding().to_owned()),
-        };
-        let mut upload = tokio::time::timeout_at(deadline, self.store.begin_upload(key, &meta))
-            .await
-            .map_err(|_| out_of_time())?
-            .map_err(|e| Failure::from_store(&e))?;
-        let streamed = tokio::time::timeout_at(deadline, async {
-            while let Some(chunk) = body.chunk().await.map_err(|e| Failure::from_client(&e))? {
-                normalizer
-                    .push(&chunk)
-                    .map_err(|e| Failure::from_normalize(&e))?;
-                let out = normalizer.take_output();
-                if !out.is_empty() {
-                    upload
-                        .write(out)
-                        .await
-                        .map_err(|e| Failure::from_store(&e))?;
-                }
-            }
-            let (rest, stats) = normalizer
-                .finish()
-                .map_err(|e| Failure::from_normalize(&e))?;
-            upload
-                .write(rest)
-                .await
-                .map_err(|e| Failure::from_store(&e))?;
-            Ok::<NormalizeStats, Failure>(stats)
-        })
-        .await
-        .unwrap_or_else(|_| Err(out_of_time()));
-        let stats = match streamed {
-            Ok(stats) => stats,
-            Err(f) => {
-                // Runs in the safety margin kept before the Lambda deadline.
-                match tokio::time::timeout(ABORT_TIMEOUT, upload.abort()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(key, error = %e, "could not abort the upload; the bucket's lifecycle rule removes incomplete uploads"),
-                    Err(_) => tracing::warn!(key, "aborting the upload timed out; the bucket's lifecycle rule removes incomplete uploads"),
-                }
-                return Err(f);
-            }
-        };
-        let finished = tokio::time::timeout_at(deadline, upload.finish())
-            .await
-            .map_err(|_| out_of_time())?;
-        match finished.map_err(|e| Failure::from_store(&e))? {
-            PutOutcome::Written { .. } => {
-                self.stored_metrics(msg, &stats);
-                tracing::info!(
-                    key,
-                    records = stats.records,
-                    bytes_in = stats.bytes_in,
-                    bytes_out = stats.bytes_out,
-                    "blob stored"
-                );
-                Ok(MessageOutcome::Stored {
-                    key: key.to_owned(),
-                    records: stats.records,
-                    bytes_in: stats.bytes_in,
-                    bytes_out: stats.bytes_out,
-                })
-            }
-            PutOutcome::PreconditionFailed => {
-                tracing::info!(key, "another delivery stored this blob first");
-                self.blob_metrics(msg)
-                    .count("DuplicatesSkipped", 1)
-                    .emit(&self.metrics);
-                Ok(MessageOutcome::Duplicate {
-                    key: key.to_owned(),
-                    raced: true,
-                })
-            }
-        }
-    }
-
-    fn blob_metrics(&self, msg: &QueueMessage) -> MetricSet {
-        MetricSet::new()
-            .dimension("TenantId", msg.tenant_id.as_str())
-            .dimension("ContentType", msg.content_type.as_str())
-    }
-
-    fn stored_metrics(&self, msg: &QueueMessage, stats: &NormalizeStats) {
-        let stored = self.clock.now();
-        let secs = |from: DateTime<Utc>| (stored - from).num_milliseconds() as f64 / 1000.0;
-        let mut m = self.blob_metrics(msg);
-        m.count("BlobsStored", 1)
-            .count("Records", stats.records)
-            .bytes("BytesIn", stats.bytes_in)
-            .bytes("BytesOut", stats.bytes_out)
-            .seconds("ContentCreatedToStoredSeconds", secs(msg.content_created));
-        if let Some(oldest) = stats.earliest_event() {
-            m.seconds("CreationToStoredMaxSeconds", secs(oldest));
-        }
-        if let Some(mean) = stats.mean_event() {
-            m.seconds("CreationToStoredMeanSeconds", secs(mean));
-        }
-        m.emit(&self.metrics);
-    }
-
-    /// Counts a failure; writes the error report of a permanent one. A report that cannot be
-    /// written turns the failure into a retry, so nothing ends silently.
-    async fn conclude(
-        &self,
-        m: &InboundMessage,
-        msg: Option<&QueueMessage>,
-        f: Failure,
-    ) -> MessageOutcome {
-        let mut metrics = match msg {
-            Some(msg) => self.blob_metrics(msg),
-            None => MetricSet::new(),
-        }
-        .dimension("Kind", f.kind.as_str());
-        metrics.count("Errors", 1);
-        metrics.emit(&self.metrics);
-        if !f.permanent {
-            tracing::warn!(message_id = %m.message_id, kind = f.kind.as_str(), error = %f.error, "message handed back to the queue");
-            return MessageOutcome::Retry {
-                kind: f.kind,
-                error: f.error,
-            };
-        }
-        tracing::error!(message_id = %m.message_id, kind = f.kind.as_str(), error = %f.error, "message failed permanently; writing an error report");
-        let now = self.clock.now();
-        let (report_key, message) = match msg {
-            Some(msg) => (
-                self.keys.error_key(msg),
-                ReportedMessage::Parsed(msg.clone()),
-            ),
-            None => (
-                self.keys.rejected_message_key(now, &m.message_id),
-                ReportedMessage::raw(&m.body),
-            ),
-        };
-        let report = ErrorReport {
-            kind: f.kind.as_str().to_owned(),
-            error: f.error.clone(),
-            at: now,
-            message_id: m.message_id.clone(),
-            attempts: m.receive_count,
-            message,
-            collector_version: o365_activity::COLLECTOR_VERSION.to_owned(),
-        };
-        let meta = ObjectMeta {
-            content_type: "application/json".to_owned(),
-            content_encoding: None,
-        };
-        match self
-            .store
-            .put(
-                &report_key,
-                report.to_json().into_bytes().into(),
-                &meta,
-                PutCondition::Overwrite,
-            )
-            .await
-        {
-            Ok(_) => MessageOutcome::Rejected {
-                kind: f.kind,
-                report_key,
-            },
-            Err(e) => {
-                tracing::error!(report_key, error = %e, "could not write the error report; handing the message back");
-                MessageOutcome::Retry {
-                    kind: ErrorKind::Storage,
-                    error: format!(
-                        "{} (and the error report could not be written: {e})",
-                        f.error
-                    ),
-                }
-            }
-        }
     }
 }

@@ -17,6 +17,7 @@ use o365_activity::compression::Compression;
 use o365_activity::keys::KeyLayout;
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::MetricsSink;
+use o365_activity::normalize::o365::read_line;
 use o365_activity::secret::Secret;
 use o365_activity::store::{LocalStore, ObjectStore};
 use o365_activity::tenants::{Credential, TenantConfig, TokenEndpoint};
@@ -192,11 +193,12 @@ async fn assert_stored_exactly<S: ObjectStore>(store: &S, msg: &QueueMessage, id
     let got: Vec<&str> = lines.iter().map(|l| l["Id"].as_str().unwrap()).collect();
     assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
     for l in &lines {
-        let o = &l["_o365"];
-        assert_eq!(o["tenant_id"], msg.tenant_id.as_str());
-        assert_eq!(o["content_id"], msg.content_id.as_str());
-        assert_eq!(o["content_type"], msg.content_type.as_str());
-        assert!(o["event_time"].as_str().unwrap().ends_with('Z'));
+        let line = read_line(l.to_string().as_bytes()).unwrap();
+        let o = line.o365().unwrap();
+        assert_eq!(o.tenant_id.as_deref(), Some(msg.tenant_id.as_str()));
+        assert_eq!(o.content_id.as_deref(), Some(msg.content_id.as_str()));
+        assert_eq!(o.content_type.as_deref(), Some(msg.content_type.as_str()));
+        assert!(o.event_time.is_some());
     }
 }
 
@@ -286,6 +288,111 @@ async fn duplicates_and_replays_write_once_and_replays_do_not_download() {
     assert_eq!(store.list(&prefix).await.unwrap(), vec![data_key(&msg)]);
     assert_stored_exactly(&store, &msg, &ids).await;
     assert!(metrics.lines().join("\n").contains("\"DuplicatesSkipped\""));
+}
+
+/// Issue 12 item 2: one content id, one object, whatever `contentCreated` or compression a
+/// later message carries (a re-listing after the horizon, a backfill, a compression change).
+#[tokio::test]
+async fn one_object_per_content_id_whatever_a_later_message_says() {
+    let sim = sim(&[]).await;
+    let moto = MotoServer::start().await.unwrap();
+    let store = moto.create_bucket("fetcher-ids").await.unwrap();
+    let (f, _) = fetcher(store.clone(), vec![client(T, &sim.base_url())]);
+    let (body, ids) = records(20, "ids");
+    let blob = sim.publish_blob(T, EXCHANGE, body, ids.clone());
+    let first = message_for(&blob);
+    let out = f.handle_batch(vec![inbound("a", &first)], deadline()).await;
+    assert!(matches!(out.outcomes[0].1, MessageOutcome::Stored { .. }));
+
+    // The same content id listed again 3 hours later (another `hour=` partition)...
+    let mut later = first.clone();
+    later.content_created = first.content_created + chrono::Duration::hours(3);
+    assert_ne!(data_key(&later), data_key(&first));
+    // ...and delivered to a deployment that now writes zstd.
+    let zstd = Fetcher::new(
+        store.clone(),
+        keys(),
+        Compression::Zstd { level: 1 },
+        vec![client(T, &sim.base_url())],
+        Clock::fixed(t0()),
+        MetricsSink::memory(),
+    );
+    for (f, id) in [(&f, "b"), (&zstd, "c")] {
+        let out = f.handle_batch(vec![inbound(id, &later)], deadline()).await;
+        assert_eq!(
+            out.outcomes[0].1,
+            MessageOutcome::Duplicate {
+                key: data_key(&first),
+                raced: false
+            }
+        );
+    }
+    assert_eq!(served(&sim, &blob.content_id), 1);
+    let all = store.list(&keys().data_root()).await.unwrap();
+    assert_eq!(all, vec![data_key(&first)]);
+    assert_stored_exactly(&store, &first, &ids).await;
+    let claim = store
+        .get(&keys().claim_key(&first))
+        .await
+        .unwrap()
+        .expect("claim written");
+    let claim: Value = serde_json::from_slice(&claim.body).unwrap();
+    assert_eq!(claim["data_key"], data_key(&first).as_str());
+}
+
+/// A fetcher killed between the claim and the write leaves a claim without data: the next
+/// delivery, whatever its `contentCreated`, writes the data at the pinned key. Data stored
+/// before claims existed is still found by the HEAD of the computed key.
+#[tokio::test]
+async fn a_claim_without_data_and_data_without_a_claim_both_end_in_one_object() {
+    let (sim, dir, store, f, _) = local_setup(&[]).await;
+    let (body, ids) = records(5, "pin");
+    let blob = sim.publish_blob(T, EXCHANGE, body, ids.clone());
+    let first = message_for(&blob);
+    let claim = o365_activity::claim::ContentClaim {
+        data_key: data_key(&first),
+        content_id: first.content_id.clone(),
+        claimed_at: t0(),
+        collector_version: "0".into(),
+    };
+    store
+        .put(
+            &keys().claim_key(&first),
+            claim.to_json().into_bytes().into(),
+            &o365_activity::store::ObjectMeta {
+                content_type: "application/json".into(),
+                content_encoding: None,
+            },
+            o365_activity::store::PutCondition::IfNoneMatch,
+        )
+        .await
+        .unwrap();
+    let mut later = first.clone();
+    later.content_created = first.content_created + chrono::Duration::hours(5);
+    let out = f.handle_batch(vec![inbound("a", &later)], deadline()).await;
+    assert!(
+        matches!(&out.outcomes[0].1, MessageOutcome::Stored { key, .. } if *key == data_key(&first)),
+        "{:?}",
+        out.outcomes
+    );
+    assert_stored_exactly(&store, &first, &ids).await;
+
+    // Stored by an older build (no claim): the claim is created for the computed key, whose
+    // HEAD finds the object.
+    let (body, ids) = records(3, "old");
+    let old = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+    let out = f.handle_batch(vec![inbound("b", &old)], deadline()).await;
+    assert!(matches!(out.outcomes[0].1, MessageOutcome::Stored { .. }));
+    std::fs::remove_file(dir.path().join(keys().claim_key(&old))).unwrap();
+    let out = f.handle_batch(vec![inbound("c", &old)], deadline()).await;
+    assert_eq!(
+        out.outcomes[0].1,
+        MessageOutcome::Duplicate {
+            key: data_key(&old),
+            raced: false
+        }
+    );
+    assert_eq!(store.list(&keys().data_root()).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -1,0 +1,111 @@
+//! Step 5: the download streamed through the normalizer into a create-only upload.
+
+use o365_activity::client::ActivityClient;
+use o365_activity::message::QueueMessage;
+use o365_activity::normalize::{BlobNormalizer, InputFormat, NormalizeStats, Provenance};
+use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutOutcome};
+use tokio::time::Instant;
+
+use crate::failure::{out_of_time, Failure};
+use crate::outcome::MessageOutcome;
+use crate::{Fetcher, ABORT_TIMEOUT, NDJSON_CONTENT_TYPE};
+
+impl<S: ObjectStore> Fetcher<S> {
+    /// Streams the blob through the normalizer into a create-only upload.
+    pub(crate) async fn download_and_store(
+        &self,
+        client: &ActivityClient,
+        msg: &QueueMessage,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<MessageOutcome, Failure> {
+        let mut body =
+            tokio::time::timeout_at(deadline, client.download(&msg.content_uri, deadline))
+                .await
+                .map_err(|_| out_of_time())?
+                .map_err(|e| Failure::from_client(&e))?;
+        let provenance = Provenance::for_message(msg, self.clock.now());
+        let mut normalizer = BlobNormalizer::new(
+            &provenance,
+            self.compression,
+            InputFormat::JsonArray,
+            self.limits,
+        )
+        .map_err(|e| Failure::from_normalize(&e))?;
+        let meta = ObjectMeta {
+            content_type: NDJSON_CONTENT_TYPE.to_owned(),
+            content_encoding: Some(self.compression.content_encoding().to_owned()),
+        };
+        let mut upload = tokio::time::timeout_at(deadline, self.store.begin_upload(key, &meta))
+            .await
+            .map_err(|_| out_of_time())?
+            .map_err(|e| Failure::from_store(&e))?;
+        let streamed = tokio::time::timeout_at(deadline, async {
+            while let Some(chunk) = body.chunk().await.map_err(|e| Failure::from_client(&e))? {
+                normalizer
+                    .push(&chunk)
+                    .map_err(|e| Failure::from_normalize(&e))?;
+                let out = normalizer.take_output();
+                if !out.is_empty() {
+                    upload
+                        .write(out)
+                        .await
+                        .map_err(|e| Failure::from_store(&e))?;
+                }
+            }
+            let (rest, stats) = normalizer
+                .finish()
+                .map_err(|e| Failure::from_normalize(&e))?;
+            upload
+                .write(rest)
+                .await
+                .map_err(|e| Failure::from_store(&e))?;
+            Ok::<NormalizeStats, Failure>(stats)
+        })
+        .await
+        .unwrap_or_else(|_| Err(out_of_time()));
+        let stats = match streamed {
+            Ok(stats) => stats,
+            Err(f) => {
+                // Runs in the safety margin kept before the Lambda deadline.
+                match tokio::time::timeout(ABORT_TIMEOUT, upload.abort()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(key, error = %e, "could not abort the upload; the bucket's lifecycle rule removes incomplete uploads"),
+                    Err(_) => tracing::warn!(key, "aborting the upload timed out; the bucket's lifecycle rule removes incomplete uploads"),
+                }
+                return Err(f);
+            }
+        };
+        let finished = tokio::time::timeout_at(deadline, upload.finish())
+            .await
+            .map_err(|_| out_of_time())?;
+        match finished.map_err(|e| Failure::from_store(&e))? {
+            PutOutcome::Written { .. } => {
+                self.stored_metrics(msg, &stats);
+                tracing::info!(
+                    key,
+                    records = stats.records,
+                    bytes_in = stats.bytes_in,
+                    bytes_out = stats.bytes_out,
+                    "blob stored"
+                );
+                Ok(MessageOutcome::Stored {
+                    key: key.to_owned(),
+                    records: stats.records,
+                    bytes_in: stats.bytes_in,
+                    bytes_out: stats.bytes_out,
+                })
+            }
+            PutOutcome::PreconditionFailed => {
+                tracing::info!(key, "another delivery stored this blob first");
+                self.blob_metrics(msg)
+                    .count("DuplicatesSkipped", 1)
+                    .emit(&self.metrics);
+                Ok(MessageOutcome::Duplicate {
+                    key: key.to_owned(),
+                    raced: true,
+                })
+            }
+        }
+    }
+}
