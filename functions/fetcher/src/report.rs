@@ -64,10 +64,13 @@ impl<S: ObjectStore> Fetcher<S> {
             )
             .await
         {
-            Ok(_) => MessageOutcome::Rejected {
-                kind: f.kind,
-                report_key,
-            },
+            Ok(_) => {
+                self.permanent_failure_metrics(f.kind);
+                MessageOutcome::Rejected {
+                    kind: f.kind,
+                    report_key,
+                }
+            }
             Err(e) => {
                 tracing::error!(report_key, error = %e, "could not write the error report; handing the message back");
                 MessageOutcome::Retry {
@@ -79,5 +82,17 @@ impl<S: ObjectStore> Fetcher<S> {
                 }
             }
         }
+    }
+
+    /// `PermanentFailures` by `Kind` and as a plain total: what the alarms watch. Emitted once
+    /// per message that ended with an error report (nothing retries it).
+    fn permanent_failure_metrics(&self, kind: ErrorKind) {
+        MetricSet::new()
+            .dimension("Kind", kind.as_str())
+            .count("PermanentFailures", 1)
+            .emit(&self.metrics);
+        MetricSet::new()
+            .count("PermanentFailures", 1)
+            .emit(&self.metrics);
     }
 }

@@ -525,7 +525,7 @@ async fn forged_uris_never_reach_any_server() {
 
 #[tokio::test]
 async fn expired_malformed_and_unknown_end_in_error_reports_not_retries() {
-    let (sim, _dir, store, f, _) = local_setup(&[]).await;
+    let (sim, _dir, store, f, metrics) = local_setup(&[]).await;
     let bad_bodies: [&[u8]; 5] = [
         b"not json at all",
         b"{\"Id\":\"x\"}",
@@ -600,6 +600,16 @@ async fn expired_malformed_and_unknown_end_in_error_reports_not_retries() {
     assert_eq!(r["message"]["raw_body"], "{\"format_version\":1}");
     let errors = store.list(&keys().errors_prefix()).await.unwrap();
     assert_eq!(errors.len(), want.len(), "{errors:?}");
+    // Every permanent failure is counted for the alarm: by kind, and as a plain total.
+    let lines = metrics.lines();
+    let permanent: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("\"PermanentFailures\""))
+        .collect();
+    assert_eq!(permanent.len(), 2 * want.len(), "{permanent:?}");
+    assert!(permanent
+        .iter()
+        .any(|l| l.contains("\"Kind\":\"ContentExpired\"")));
     // A new delivery of a permanently failed blob is reported again, still not retried.
     let again = f
         .handle_batch(vec![inbound("again", &msgs[0])], deadline())

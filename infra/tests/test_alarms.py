@@ -1,0 +1,82 @@
+"""Every alarm on the collector's own namespace watches a metric a function really emits, and
+the loss signals of issue 13 each have an alarm and a dashboard widget (offline: reads the
+template and the functions' sources).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "infra"))
+
+import sam_translate  # noqa: E402
+
+
+def _alarms() -> dict[str, dict[str, Any]]:
+    template = sam_translate.load_template(REPO / "infra" / "template.yaml")
+    return {lid: r["Properties"] for lid, r in template["Resources"].items()
+            if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _sources() -> str:
+    return "".join(p.read_text() for p in (REPO / "functions").glob("*/src/**/*.rs"))
+
+
+def _watched(props: dict[str, Any]) -> set[tuple[str, str]]:
+    """(namespace, metric) pairs an alarm watches, from MetricName or Metrics Insights SQL."""
+    out = set()
+    if "MetricName" in props:
+        out.add((props["Namespace"], props["MetricName"]))
+    for m in props.get("Metrics", []):
+        expr = m.get("Expression", "")
+        for fn_metric, source in re.findall(r"SELECT \w+\((\w+)\) FROM (?:SCHEMA\()?(\w+)", expr):
+            out.add((source, fn_metric))
+    return out
+
+
+def test_every_collector_alarm_watches_an_emitted_metric() -> None:
+    sources = _sources()
+    checked = 0
+    for lid, props in _alarms().items():
+        watched = _watched(props)
+        assert watched, f"{lid} watches nothing this test can read"
+        for namespace, metric in watched:
+            if namespace == "O365Collector":
+                assert f'"{metric}"' in sources, f"{lid} watches {metric}, which no function emits"
+                checked += 1
+    assert checked >= 3
+
+
+def test_permanent_failures_and_queue_age_are_alarmed() -> None:
+    alarms = _alarms()
+    watched = {pair for props in alarms.values() for pair in _watched(props)}
+    assert ("O365Collector", "PermanentFailures") in watched
+    assert ("AWS/SQS", "ApproximateAgeOfOldestMessage") in watched
+    queue_age = next(p for p in alarms.values() if p.get("MetricName") == "ApproximateAgeOfOldestMessage")
+    assert queue_age["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["Queue", "QueueName"]}
+    # Emitted with the Kind dimension (the alarm's SCHEMA) and as a plain total.
+    report = (REPO / "functions" / "fetcher" / "src" / "report.rs").read_text()
+    assert '.dimension("Kind", kind.as_str())' in report
+    assert report.count('.count("PermanentFailures", 1)') == 2
+
+
+def test_queue_age_threshold_leaves_time_before_expiry() -> None:
+    template = sam_translate.load_template(REPO / "infra" / "template.yaml")
+    params = template["Parameters"]
+    threshold = int(params["QueueAgeAlarmThresholdSeconds"]["Default"])
+    timeout = params["FetcherTimeout"]["Default"]
+    visibility = template["Mappings"]["FetcherTimeouts"][timeout]["VisibilityTimeout"]
+    retry_path = int(params["MaxReceiveCount"]["Default"]) * int(visibility)
+    # Above the slowest retry path at the defaults (no false alarm while SQS retries), and at
+    # most a day, so more than 6 days of a blob's 7-day life remain when it fires.
+    assert retry_path < threshold <= 24 * 3600
+
+
+def test_dashboard_shows_both() -> None:
+    text = (REPO / "infra" / "template.yaml").read_text()
+    assert 'MetricName=\\"PermanentFailures\\"' in text
+    assert '"value": ${QueueAgeAlarmThresholdSeconds}' in text
