@@ -38,6 +38,7 @@ pub mod config;
 mod failure;
 mod metrics;
 pub mod outcome;
+mod quarantine;
 mod report;
 mod store_blob;
 
@@ -216,7 +217,7 @@ impl<S: ObjectStore> Fetcher<S> {
             .check_uri(&msg.content_uri)
             .map_err(|e| Failure::from_client(&e))?;
         let data = self.claim_content_id(msg).await?;
-        let key = self.keys.key(&ObjectKey::Data(data));
+        let key = self.keys.key(&ObjectKey::Data(data.clone()));
         if self
             .store
             .exists(&key)
@@ -229,6 +230,6 @@ impl<S: ObjectStore> Fetcher<S> {
                 .emit(&self.metrics);
             return Ok(MessageOutcome::Duplicate { key, raced: false });
         }
-        self.download_and_store(client, msg, &key, deadline).await
+        self.download_and_store(client, msg, &data, deadline).await
     }
 }

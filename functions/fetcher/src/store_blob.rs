@@ -1,13 +1,14 @@
 //! Step 5: the download streamed through the normalizer into a create-only upload.
 
 use o365_activity::client::ActivityClient;
+use o365_activity::keys::{DataKey, ObjectKey};
 use o365_activity::message::QueueMessage;
 use o365_activity::normalize::{BlobNormalizer, InputFormat, NormalizeStats, Provenance};
 use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutOutcome};
 use tokio::time::Instant;
 
 use crate::failure::{out_of_time, Failure};
-use crate::outcome::MessageOutcome;
+use crate::outcome::{ErrorKind, MessageOutcome};
 use crate::{Fetcher, ABORT_TIMEOUT, NDJSON_CONTENT_TYPE};
 
 impl<S: ObjectStore> Fetcher<S> {
@@ -16,9 +17,10 @@ impl<S: ObjectStore> Fetcher<S> {
         &self,
         client: &ActivityClient,
         msg: &QueueMessage,
-        key: &str,
+        data: &DataKey,
         deadline: Instant,
     ) -> Result<MessageOutcome, Failure> {
+        let key = &self.keys.key(&ObjectKey::Data(data.clone()));
         let mut body =
             tokio::time::timeout_at(deadline, client.download(&msg.content_uri, deadline))
                 .await
@@ -31,7 +33,8 @@ impl<S: ObjectStore> Fetcher<S> {
             InputFormat::JsonArray,
             self.limits,
         )
-        .map_err(|e| Failure::from_normalize(&e))?;
+        .map_err(|e| Failure::from_normalize(&e))?
+        .salvage();
         let meta = ObjectMeta {
             content_type: NDJSON_CONTENT_TYPE.to_owned(),
             content_encoding: Some(self.compression.content_encoding().to_owned()),
@@ -65,14 +68,51 @@ impl<S: ObjectStore> Fetcher<S> {
         .await
         .unwrap_or_else(|_| Err(out_of_time()));
         let stats = match streamed {
+            Ok(stats) if stats.records_rejected > 0 && stats.records == 0 => {
+                abandon(upload, key).await;
+                let kept = self.quarantine(client, msg, data, deadline).await?;
+                self.quarantine_metrics(msg, stats.records_rejected);
+                return Err(Failure::permanent(
+                    ErrorKind::MalformedBlob,
+                    format!(
+                        "every record of the blob was rejected ({} records; the first: {}); the raw blob is kept at {kept}",
+                        stats.records_rejected,
+                        stats.first_rejection.as_deref().unwrap_or("unknown")
+                    ),
+                ));
+            }
+            Ok(stats) if stats.records_rejected > 0 => {
+                // The raw body is kept before the good records are committed, so a failure
+                // here hands the message back with nothing half done.
+                let kept = match self.quarantine(client, msg, data, deadline).await {
+                    Ok(kept) => kept,
+                    Err(f) => {
+                        abandon(upload, key).await;
+                        return Err(f);
+                    }
+                };
+                self.quarantine_metrics(msg, stats.records_rejected);
+                tracing::warn!(
+                    key,
+                    quarantine = kept,
+                    rejected = stats.records_rejected,
+                    first = stats.first_rejection.as_deref().unwrap_or("unknown"),
+                    "records rejected by normalization; the good ones are stored, the raw blob is kept"
+                );
+                stats
+            }
             Ok(stats) => stats,
+            Err(f) if f.permanent && f.kind == ErrorKind::MalformedBlob => {
+                abandon(upload, key).await;
+                let kept = self.quarantine(client, msg, data, deadline).await?;
+                self.quarantine_metrics(msg, 0);
+                return Err(Failure::permanent(
+                    ErrorKind::MalformedBlob,
+                    format!("{}; the raw blob is kept at {kept}", f.error),
+                ));
+            }
             Err(f) => {
-                // Runs in the safety margin kept before the Lambda deadline.
-                match tokio::time::timeout(ABORT_TIMEOUT, upload.abort()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(key, error = %e, "could not abort the upload; the bucket's lifecycle rule removes incomplete uploads"),
-                    Err(_) => tracing::warn!(key, "aborting the upload timed out; the bucket's lifecycle rule removes incomplete uploads"),
-                }
+                abandon(upload, key).await;
                 return Err(f);
             }
         };
@@ -107,5 +147,19 @@ impl<S: ObjectStore> Fetcher<S> {
                 })
             }
         }
+    }
+}
+
+/// Abandons an upload after a failure; runs in the safety margin kept before the deadline.
+pub(crate) async fn abandon<U: ObjectUpload>(upload: U, key: &str) {
+    match tokio::time::timeout(ABORT_TIMEOUT, upload.abort()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(key, error = %e, "could not abort the upload; the bucket's lifecycle rule removes incomplete uploads")
+        }
+        Err(_) => tracing::warn!(
+            key,
+            "aborting the upload timed out; the bucket's lifecycle rule removes incomplete uploads"
+        ),
     }
 }

@@ -14,7 +14,7 @@ use o365_activity::client::{ActivityClient, ClientOptions, RetryPolicy};
 use o365_activity::clock::Clock;
 use o365_activity::cloud::Endpoints;
 use o365_activity::compression::Compression;
-use o365_activity::keys::KeyLayout;
+use o365_activity::keys::{DataKey, KeyLayout};
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::normalize::o365::read_line;
@@ -395,6 +395,56 @@ async fn a_claim_without_data_and_data_without_a_claim_both_end_in_one_object() 
     assert_eq!(store.list(&keys().data_root()).await.unwrap().len(), 2);
 }
 
+/// Issue 13 item 2: one bad record among good ones. Every good record is stored, the raw body
+/// is kept under `_quarantine/`, the bad records are counted, nothing is discarded.
+#[tokio::test]
+async fn a_blob_with_bad_records_stores_the_good_ones_and_keeps_the_raw_body() {
+    let (sim, _dir, store, f, metrics) = local_setup(&[]).await;
+    let f = f.with_limits(o365_activity::normalize::Limits {
+        max_record_bytes: 4096,
+    });
+    let good = |id: &str| format!(r#"{{"Id":"{id}","CreationTime":"2026-03-01T11:00:00"}}"#);
+    let mut body = format!("[{},", good("g1")).into_bytes();
+    body.extend_from_slice(b"{\"Id\":\"bad\xff\"},7,\"s,]\",[1,[2]],");
+    body.extend_from_slice(format!(r#"{{"Id":"big","Pad":"{}"}},"#, "x".repeat(5000)).as_bytes());
+    body.extend_from_slice(br#"{"Id":"dup","_o365":{}},"#);
+    body.extend_from_slice(format!("{}]", good("g2")).as_bytes());
+    let blob = sim.publish_blob(T, EXCHANGE, body.clone(), vec!["g1".into(), "g2".into()]);
+    let msg = message_for(&blob);
+    let out = f.handle_batch(vec![inbound("a", &msg)], deadline()).await;
+    assert!(
+        matches!(out.outcomes[0].1, MessageOutcome::Stored { records: 2, .. }),
+        "{:?}",
+        out.outcomes
+    );
+    assert_stored_exactly(&store, &msg, &["g1".into(), "g2".into()]).await;
+    let data = DataKey::for_message(&msg, Compression::default());
+    let kept = store
+        .get(&keys().quarantine_key(&data))
+        .await
+        .unwrap()
+        .expect("raw body kept");
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&kept.body[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    assert_eq!(raw, body, "the raw body is kept byte for byte");
+    let lines = metrics.lines().join("\n");
+    assert!(lines.contains("\"RecordsQuarantined\":6"), "{lines}");
+    assert!(lines.contains("\"BlobsQuarantined\":1"), "{lines}");
+    // A redelivery is a duplicate: nothing downloaded, nothing written twice.
+    let out = f.handle_batch(vec![inbound("b", &msg)], deadline()).await;
+    assert!(matches!(
+        out.outcomes[0].1,
+        MessageOutcome::Duplicate { .. }
+    ));
+    assert_eq!(
+        served(&sim, &blob.content_id),
+        2,
+        "one download, one for the raw copy"
+    );
+}
+
 #[tokio::test]
 async fn a_large_blob_streams_through_to_s3() {
     let sim = sim(&[]).await;
@@ -530,7 +580,7 @@ async fn expired_malformed_and_unknown_end_in_error_reports_not_retries() {
         b"not json at all",
         b"{\"Id\":\"x\"}",
         b"[{\"Id\":\"a\"},{\"Id\":",
-        b"[{\"Id\":\"a\"},7]",
+        b"[7,\"x\"]",
         b"[{\"Id\":\"a\",\"_o365\":{}}]",
     ];
     let mut msgs = Vec::new();
@@ -587,6 +637,15 @@ async fn expired_malformed_and_unknown_end_in_error_reports_not_retries() {
         assert!(
             !store.exists(&data_key(m)).await.unwrap(),
             "no object for a failed blob"
+        );
+    }
+    // The raw body of every blob the API served but normalization refused is kept.
+    for m in &msgs[..bad_bodies.len()] {
+        let data = DataKey::for_message(m, Compression::default());
+        assert!(
+            store.exists(&keys().quarantine_key(&data)).await.unwrap(),
+            "raw body of {} kept",
+            m.content_id
         );
     }
     let r = report(&store, &keys().error_key(&expiring)).await;

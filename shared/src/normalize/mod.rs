@@ -174,6 +174,16 @@ pub enum NormalizeError {
 }
 
 impl NormalizeError {
+    /// Whether one record is bad while the input around it is fine (salvage leaves it out).
+    pub fn is_bad_record(&self) -> bool {
+        matches!(
+            self,
+            NormalizeError::InvalidUtf8 { .. }
+                | NormalizeError::InvalidRecord { .. }
+                | NormalizeError::ReservedMember { .. }
+        )
+    }
+
     /// Whether the input itself is bad (permanent), as opposed to a failure of ours.
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, NormalizeError::Compress(_))
@@ -185,6 +195,11 @@ impl NormalizeError {
 pub struct NormalizeStats {
     /// Records written.
     pub records: u64,
+    /// Salvage mode: records left out (not UTF-8, not valid JSON, not an object, over the
+    /// size limit, already normalized); the caller keeps the raw input.
+    pub records_rejected: u64,
+    /// Salvage mode: why the first record was left out.
+    pub first_rejection: Option<String>,
     /// Input bytes read.
     pub bytes_in: u64,
     /// Uncompressed output bytes (the NDJSON lines).
@@ -234,6 +249,12 @@ struct LineWriter {
     encoder: Encoder,
     stats: NormalizeStats,
     seen: u64,
+    /// Salvage mode: bad records are counted and left out instead of failing the input.
+    salvage: bool,
+    /// Salvage mode: records this writer left out (the splitter counts its own).
+    rejected: u64,
+    /// Salvage mode: why this writer left out its first record.
+    first_rejection: Option<String>,
 }
 
 /// Appends an integer in decimal (the hot path avoids `fmt` machinery).
@@ -351,8 +372,27 @@ impl LineWriter {
         Ok(())
     }
 
+    /// In salvage mode, a bad record is counted and left out; other errors pass through.
+    fn salvaged(&mut self, res: Result<(), NormalizeError>) -> Result<(), NormalizeError> {
+        match res {
+            Err(e) if self.salvage && e.is_bad_record() => {
+                self.rejected += 1;
+                if self.first_rejection.is_none() {
+                    self.first_rejection = Some(e.to_string());
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// A record the splitter delimited: validate, read and write it.
     fn record(&mut self, rec: &[u8]) -> Result<(), NormalizeError> {
+        let res = self.record_strict(rec);
+        self.salvaged(res)
+    }
+
+    fn record_strict(&mut self, rec: &[u8]) -> Result<(), NormalizeError> {
         self.seen += 1;
         let record = self.seen;
         let text = std::str::from_utf8(rec).map_err(|e| NormalizeError::InvalidUtf8 {
@@ -376,7 +416,8 @@ impl LineWriter {
         };
         let n = stream.byte_offset();
         self.seen += 1;
-        self.write_line(&text.as_bytes()[..n], &f)?;
+        let res = self.write_line(&text.as_bytes()[..n], &f);
+        self.salvaged(res)?;
         Ok(Some(n))
     }
 
@@ -487,9 +528,22 @@ impl BlobNormalizer {
                 encoder,
                 stats: NormalizeStats::default(),
                 seen: 0,
+                salvage: false,
+                rejected: 0,
+                first_rejection: None,
             },
             failed: false,
         }
+    }
+
+    /// Salvage mode: a record that is not UTF-8, not valid JSON, not an object, over the size
+    /// limit or already normalized is counted ([`NormalizeStats::records_rejected`]) and left
+    /// out, and the rest is written; an input that is not an array of records at all, or is
+    /// cut short, still fails. The caller keeps the raw input when anything was left out.
+    pub fn salvage(mut self) -> BlobNormalizer {
+        self.splitter = self.splitter.salvage();
+        self.writer.salvage = true;
+        self
     }
 
     /// Feeds the next input chunk. After an error the normalizer refuses further input.
@@ -504,6 +558,14 @@ impl BlobNormalizer {
             &mut |rec: &[u8]| writer.borrow_mut().record(rec),
         );
         self.writer.stats.bytes_in = self.splitter.bytes();
+        self.writer.stats.records_rejected = self.writer.rejected + self.splitter.skipped();
+        if self.writer.stats.first_rejection.is_none() {
+            self.writer.stats.first_rejection = self
+                .writer
+                .first_rejection
+                .clone()
+                .or_else(|| self.splitter.first_skipped().map(str::to_owned));
+        }
         if res.is_err() {
             self.failed = true;
         }

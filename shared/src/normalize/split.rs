@@ -85,6 +85,9 @@ enum State {
     After,
     /// After the closing `]`: only whitespace may follow.
     Done,
+    /// Salvage: inside an array element that is not an object (a string, number or literal),
+    /// skipped up to the `,` or `]` after it.
+    SkipScalar,
 }
 
 /// The streaming splitter. Push chunks; each complete record is handed to a callback.
@@ -102,6 +105,14 @@ pub struct Splitter {
     base: u64,
     records: u64,
     max_record: usize,
+    /// Salvage: skip records that are not objects or over the limit instead of failing.
+    salvage: bool,
+    /// Salvage: the current record is skipped (scanned to its end, not kept).
+    discard: bool,
+    /// Salvage: records skipped so far.
+    skipped: u64,
+    /// Salvage: why the first record was skipped.
+    first_skipped: Option<String>,
 }
 
 /// Describes a byte for an error message.
@@ -134,6 +145,35 @@ impl Splitter {
             base: 0,
             records: 0,
             max_record,
+            salvage: false,
+            discard: false,
+            skipped: 0,
+            first_skipped: None,
+        }
+    }
+
+    /// Salvage mode: an array element that is not an object, or a record over the size limit,
+    /// is skipped and counted ([`Splitter::skipped`]) instead of failing the whole input.
+    /// The input's structure (array, commas, brackets, completeness) is still checked.
+    pub fn salvage(mut self) -> Splitter {
+        self.salvage = true;
+        self
+    }
+
+    /// Records skipped in salvage mode.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Why the first record was skipped in salvage mode.
+    pub fn first_skipped(&self) -> Option<&str> {
+        self.first_skipped.as_deref()
+    }
+
+    fn note_skipped(&mut self, why: SplitError) {
+        self.skipped += 1;
+        if self.first_skipped.is_none() {
+            self.first_skipped = Some(why.to_string());
         }
     }
 
@@ -169,14 +209,30 @@ impl Splitter {
         }
     }
 
-    /// Starts a record at `buf[i]`, which must be `{`.
+    /// Starts a record at `buf[i]`, which must be `{` (in salvage mode, another array
+    /// element is skipped instead).
     fn open_record(&mut self, buf: &[u8], i: usize) -> Result<(), SplitError> {
         if buf[i] != b'{' {
-            return Err(SplitError::NotAnObject {
+            let err = SplitError::NotAnObject {
                 record: self.records + 1,
                 offset: self.base + i as u64,
                 found: describe(buf[i]),
-            });
+            };
+            if !(self.salvage && self.format == InputFormat::JsonArray) {
+                return Err(err);
+            }
+            self.note_skipped(err);
+            self.in_string = false;
+            self.escape = false;
+            self.depth = 0;
+            if buf[i] == b'[' {
+                // Scanned like a record (brackets nest), then dropped.
+                self.state = State::InRecord;
+                self.discard = true;
+            } else {
+                self.state = State::SkipScalar;
+            }
+            return Ok(());
         }
         self.state = State::InRecord;
         self.depth = 0;
@@ -251,6 +307,9 @@ impl Splitter {
         let Some(parse) = parse else {
             return Ok(None);
         };
+        if self.discard || self.state != State::InRecord {
+            return Ok(None);
+        }
         // The chunk's valid UTF-8 prefix, checked once per chunk.
         let text = *valid.get_or_insert_with(|| match std::str::from_utf8(buf) {
             Ok(t) => t,
@@ -374,6 +433,19 @@ impl Splitter {
                     match self.scan(buf, i) {
                         Some(end) => {
                             let whole = self.pending.len() + (end - from);
+                            if whole > self.max_record && self.salvage && !self.discard {
+                                self.note_skipped(self.too_large());
+                                self.discard = true;
+                            }
+                            if self.discard {
+                                self.discard = false;
+                                self.pending.clear();
+                                self.records += 1;
+                                self.state = State::After;
+                                start = None;
+                                i = end;
+                                continue;
+                            }
                             if whole > self.max_record {
                                 return Err(self.too_large().into());
                             }
@@ -394,6 +466,18 @@ impl Splitter {
                             i = end;
                         }
                         None => {
+                            if !self.discard
+                                && self.salvage
+                                && self.pending.len() + (len - from) > self.max_record
+                            {
+                                self.note_skipped(self.too_large());
+                                self.discard = true;
+                                self.pending.clear();
+                            }
+                            if self.discard {
+                                i = len;
+                                continue;
+                            }
                             if self.pending.len() + (len - from) > self.max_record {
                                 return Err(self.too_large().into());
                             }
@@ -430,6 +514,28 @@ impl Splitter {
                         }
                     }
                 }
+                State::SkipScalar => {
+                    let b = buf[i];
+                    if self.in_string {
+                        if self.escape {
+                            self.escape = false;
+                        } else if b == b'\\' {
+                            self.escape = true;
+                        } else if b == b'"' {
+                            self.in_string = false;
+                        }
+                        i += 1;
+                    } else if b == b'"' {
+                        self.in_string = true;
+                        i += 1;
+                    } else if b == b',' || b == b']' {
+                        // The element ends here; `After` reads the separator.
+                        self.records += 1;
+                        self.state = State::After;
+                    } else {
+                        i += 1;
+                    }
+                }
                 State::Done => {
                     let b = buf[i];
                     if !is_ws(b) {
@@ -454,6 +560,7 @@ impl Splitter {
         };
         match (self.state, self.format) {
             (State::InRecord, _) => Err(truncated("the input ends inside a record")),
+            (State::SkipScalar, _) => Err(truncated("the input ends inside an array element")),
             (State::Done, _) | (State::Start | State::After, InputFormat::Ndjson) => Ok(()),
             (State::Start, InputFormat::Auto) if self.bom_seen == 0 => Ok(()),
             (State::Start, _) => Err(truncated("the input is empty; expected a JSON array")),
@@ -578,5 +685,74 @@ mod tests {
         ));
         let mut one = Splitter::new(InputFormat::JsonArray, 10);
         assert!(one.push(b"[{\"abcdefghijkl\":1}]", &mut sink).is_err());
+    }
+
+    #[test]
+    fn salvage_skips_bad_elements_at_any_chunk_size() {
+        let input = br#"[{"a":1}, 7 ,"s,]\"",[1,[2,"]"]],{"big":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},true,{"b":2}]"#;
+        for n in 1..input.len() + 1 {
+            let mut s = Splitter::new(InputFormat::JsonArray, 24).salvage();
+            let mut out = Vec::new();
+            for c in input.chunks(n) {
+                s.push(c, &mut |r: &[u8]| -> Result<(), SplitError> {
+                    out.push(String::from_utf8_lossy(r).into_owned());
+                    Ok(())
+                })
+                .unwrap();
+            }
+            s.finish().unwrap();
+            assert_eq!(out, vec![r#"{"a":1}"#, r#"{"b":2}"#], "chunk {n}");
+            assert_eq!(s.skipped(), 5, "chunk {n}");
+            assert_eq!(s.records(), 7, "chunk {n}");
+            assert!(s.first_skipped().unwrap().contains("record 2"));
+        }
+    }
+
+    #[test]
+    fn salvage_still_refuses_a_broken_structure() {
+        for bad in [
+            &b"not json"[..],
+            b"{\"a\":1}",
+            b"[{\"a\":1},7",
+            b"[{\"a\":1} {\"b\":2}]",
+            b"[1,2,",
+            b"",
+        ] {
+            let mut s = Splitter::new(InputFormat::JsonArray, 1 << 10).salvage();
+            let res = s
+                .push(bad, &mut |_: &[u8]| -> Result<(), SplitError> { Ok(()) })
+                .and_then(|()| s.finish());
+            assert!(res.is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn salvage_through_the_normalizer_counts_every_bad_record() {
+        use crate::compression::Compression;
+        use crate::normalize::{BlobNormalizer, Limits, Provenance};
+        let prov = Provenance {
+            tenant_id: None,
+            content_type: None,
+            content_id: None,
+            content_created: None,
+            fetched_at: chrono::Utc::now(),
+        };
+        let input = b"[{\"Id\":\"a\"},{\"Id\":\"\xff\"},{\"Id\":tru},{\"Id\":\"b\",\"_o365\":1},[],{\"Id\":\"c\"}]";
+        for n in [1, 3, input.len()] {
+            let mut norm = BlobNormalizer::new(
+                &prov,
+                Compression::Gzip { level: 1 },
+                InputFormat::JsonArray,
+                Limits::default(),
+            )
+            .unwrap()
+            .salvage();
+            for c in input.chunks(n) {
+                norm.push(c).unwrap();
+            }
+            let (_, stats) = norm.finish().unwrap();
+            assert_eq!((stats.records, stats.records_rejected), (2, 4), "chunk {n}");
+            assert!(stats.first_rejection.unwrap().contains("record 2"));
+        }
     }
 }
