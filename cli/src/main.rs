@@ -11,6 +11,7 @@ mod interrupt;
 mod pipeline;
 mod progress;
 mod relist;
+mod spool;
 mod summary;
 mod target;
 mod window;

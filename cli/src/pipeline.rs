@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::progress::Progress;
+use crate::spool::Spool;
 
 /// Messages handed to the fetcher at once (SQS's batch size).
 pub const BATCH: usize = 10;
@@ -40,12 +41,30 @@ pub struct FetchTotals {
     pub failed: u64,
     /// Failures by kind (`ContentExpired`, `MalformedBlob`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Messages not fetched when the run ended, kept in the spool for the next run.
+    pub spooled: u64,
 }
 
 impl FetchTotals {
     /// Errors of any kind.
     pub fn errors(&self) -> u64 {
         self.rejected + self.failed
+    }
+
+    /// Adds another drain's totals (the spool drained first, then the new listing).
+    pub fn merge(mut self, other: FetchTotals) -> FetchTotals {
+        self.blobs_stored += other.blobs_stored;
+        self.blobs_skipped += other.blobs_skipped;
+        self.records += other.records;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.rejected += other.rejected;
+        self.failed += other.failed;
+        self.spooled += other.spooled;
+        for (k, n) in other.errors_by_kind {
+            *self.errors_by_kind.entry(k).or_default() += n;
+        }
+        self
     }
 
     /// `; N stored, N already present, N records, N errors`, for one-line summaries.
@@ -104,6 +123,19 @@ pub async fn drain_memory<S: ObjectStore>(
     deadline: Instant,
     progress: &Progress,
 ) -> FetchTotals {
+    drain_spooled(fetcher, queue, None, deadline, progress).await
+}
+
+/// [`drain_memory`] for a queue behind a [`Spool`]: a message leaves the spool once its blob
+/// is stored, found stored, or rejected with an error report; anything else (the deadline, an
+/// interrupt, a failure that may pass) stays for the next run.
+pub async fn drain_spooled<S: ObjectStore>(
+    fetcher: &Fetcher<S>,
+    queue: &MemoryQueue,
+    spool: Option<&Spool>,
+    deadline: Instant,
+    progress: &Progress,
+) -> FetchTotals {
     let mut totals = FetchTotals::default();
     let mut attempts: HashMap<String, u32> = HashMap::new();
     let mut seq: u64 = 0;
@@ -136,6 +168,8 @@ pub async fn drain_memory<S: ObjectStore>(
                         continue;
                     }
                 }
+            } else if let (Some(spool), Some(m)) = (spool, by_id.get(id)) {
+                spool.remove(m);
             }
             totals.count(o, progress);
         }
@@ -148,7 +182,17 @@ pub async fn drain_memory<S: ObjectStore>(
         }
     }
     let left = queue.drain();
-    if !left.is_empty() {
+    if !left.is_empty() && spool.is_some() {
+        // Not an error of the blobs: they are spooled and fetched first by the next run.
+        tracing::warn!(
+            left = left.len(),
+            "the run's time ran out with messages not fetched; they stay in the spool and the next run fetches them first"
+        );
+        totals.spooled += left.len() as u64;
+        // Still counted as not fetched in this run (exit code 3), under `Deadline`.
+        totals.failed += left.len() as u64;
+        *totals.errors_by_kind.entry("Deadline".into()).or_default() += left.len() as u64;
+    } else if !left.is_empty() {
         tracing::warn!(
             left = left.len(),
             "the run's time ran out with messages not fetched; the next run lists them again only if they are re-listed, so replay them (o365ctl replay) or give more --timeout"

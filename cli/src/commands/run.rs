@@ -17,8 +17,9 @@ use crate::config::process_env;
 use crate::connect::Connected;
 use crate::exit::{CmdResult, Code, Failure};
 use crate::interrupt::Interrupts;
-use crate::pipeline::{drain_memory, drain_sqs};
+use crate::pipeline::{drain_spooled, drain_sqs, FetchTotals};
 use crate::progress::Progress;
+use crate::spool::{Spool, SpooledQueue};
 use crate::summary::RunReport;
 use crate::target::{with_store, StoreTarget};
 
@@ -163,11 +164,35 @@ async fn once<S: ObjectStore>(
     let fetcher = fetcher(store.clone(), &args.storage, conn);
     let (summary, totals) = match sqs {
         None => {
+            // What an earlier run listed but did not store is fetched first.
+            let spool = Spool::open(&args.storage.out).map_err(|e| {
+                Failure::usage(anyhow::anyhow!(
+                    "cannot use the spool under {}: {e}",
+                    args.storage.out.display()
+                ))
+            })?;
             let queue = MemoryQueue::new();
-            let lister = lister(store, queue.clone(), conn, settings);
+            let earlier = spool.load();
+            let mut totals = FetchTotals::default();
+            if !earlier.is_empty() {
+                tracing::info!(
+                    messages = earlier.len(),
+                    "fetching what an earlier run listed but did not store"
+                );
+                queue
+                    .send_all(&earlier, deadline)
+                    .await
+                    .map_err(Failure::unreachable)?;
+                totals = drain_spooled(&fetcher, &queue, Some(&spool), deadline, &progress).await;
+            }
+            let spooled = SpooledQueue {
+                queue: queue.clone(),
+                spool: spool.clone(),
+            };
+            let lister = lister(store, spooled, conn, settings);
             let summary = lister.run_until(deadline, interrupts.cancel()).await;
-            let totals = drain_memory(&fetcher, &queue, deadline, &progress).await;
-            (summary, totals)
+            let fresh = drain_spooled(&fetcher, &queue, Some(&spool), deadline, &progress).await;
+            (summary, totals.merge(fresh))
         }
         Some(queue) => {
             let lister = lister(store, queue.clone(), conn, settings);

@@ -197,3 +197,42 @@ async fn malformed_queue_messages_are_rejected() {
         .is_empty());
     assert!(!world.logs.text().contains("panicked"));
 }
+
+/// Issue 13 item 2: a blob with one bad record among good ones, through SQS and the fetcher:
+/// every good record stored, the raw body kept under `_quarantine/`, nothing discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_record_among_good_ones_is_quarantined_not_fatal() {
+    use o365_activity::keys::ObjectKey;
+    use o365_activity::store::ObjectStore;
+    let world = World::start(config_with(&[])).await.unwrap();
+    let body = b"[{\"Id\":\"ok-1\",\"CreationTime\":\"2026-03-02T00:00:00\"},{\"Id\":\"bad-\xff\"},{\"Id\":\"ok-2\",\"CreationTime\":\"2026-03-02T00:00:01\"}]".to_vec();
+    let ids = vec!["ok-1".to_string(), "ok-2".to_string()];
+    let blob = world
+        .sim
+        .try_publish_blob(DEFAULT_TENANT_ID, "Audit.General", body, ids.clone())
+        .unwrap();
+    world
+        .source
+        .send_raw(&[message_for(&blob).unwrap().to_json()])
+        .await
+        .unwrap();
+    world.drain().await.unwrap();
+    let stored = read_stored(&world.store, &world.layout).await.unwrap();
+    let s = stored
+        .iter()
+        .find(|s| s.content_id == blob.content_id)
+        .expect("the good records are stored");
+    assert_eq!(s.record_ids, ids);
+    let kept: Vec<String> = world
+        .store
+        .list(&world.layout.quarantine_prefix())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| {
+            matches!(world.layout.parse(k), Some(ObjectKey::Quarantine(q)) if q.content_id == blob.content_id)
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "the raw body is kept once");
+    world.assert_no_leaks().unwrap();
+}
