@@ -137,6 +137,52 @@ impl KeyLayout {
     pub fn errors_prefix(&self) -> String {
         self.join("_errors/")
     }
+
+    /// Prefix of every stored blob, all tenants and content types (`<prefix>/tenant_id=`).
+    pub fn data_root_prefix(&self) -> String {
+        self.join("tenant_id=")
+    }
+
+    /// Key of the manifest entry of a stored blob: its data key moved under `_manifest/` with
+    /// the `.json` extension (`_manifest/tenant_id=…/content_type=…/dt=…/hour=…/<id>.json`), so
+    /// entry and object always share the partition. `None` if `data_key` is not a data key of
+    /// this layout.
+    pub fn manifest_key(&self, data_key: &str) -> Option<String> {
+        let rest = if self.prefix.is_empty() {
+            data_key
+        } else {
+            data_key
+                .strip_prefix(self.prefix.as_str())?
+                .strip_prefix('/')?
+        };
+        if !rest.starts_with("tenant_id=") {
+            return None;
+        }
+        let stem = [Compression::default(), Compression::Zstd { level: 1 }]
+            .iter()
+            .find_map(|c| rest.strip_suffix(&format!(".{}", c.extension())))?;
+        Some(self.join(&format!("_manifest/{stem}.json")))
+    }
+
+    /// Prefix of all manifest entries.
+    pub fn manifests_prefix(&self) -> String {
+        self.join("_manifest/")
+    }
+}
+
+/// The hour a data, manifest or quarantine key is partitioned under (its `dt=` and `hour=`
+/// segments), or `None` when the key has no such partition.
+pub fn partition_hour(key: &str) -> Option<DateTime<Utc>> {
+    let mut dt = None;
+    let mut hour = None;
+    for seg in key.split('/') {
+        if let Some(d) = seg.strip_prefix("dt=") {
+            dt = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        } else if let Some(h) = seg.strip_prefix("hour=") {
+            hour = h.parse::<u32>().ok().filter(|h| *h < 24 && seg.len() == 7);
+        }
+    }
+    Some(dt?.and_hms_opt(hour?, 0, 0)?.and_utc())
 }
 
 #[cfg(test)]
@@ -165,6 +211,36 @@ mod tests {
         );
         let root = KeyLayout::new("").data_key(&msg(), Compression::Zstd { level: 1 });
         assert!(root.starts_with("tenant_id=") && root.ends_with(".json.zst"));
+    }
+
+    #[test]
+    fn manifest_key_mirrors_the_data_key() {
+        let l = KeyLayout::new("p");
+        let data = l.data_key(&msg(), Compression::default());
+        let m = l.manifest_key(&data).unwrap();
+        assert_eq!(
+            m,
+            "p/_manifest/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/dt=2026-03-01/hour=07/20260301101500120000001$20260301103318440000002$audit_exchange$Audit_Exchange$na0001.json"
+        );
+        let zst = l.data_key(&msg(), Compression::Zstd { level: 3 });
+        assert_eq!(l.manifest_key(&zst).unwrap(), m);
+        let root = KeyLayout::new("");
+        let data = root.data_key(&msg(), Compression::default());
+        assert!(root
+            .manifest_key(&data)
+            .unwrap()
+            .starts_with("_manifest/tenant_id="));
+        assert_eq!(l.manifest_key("q/tenant_id=x/a.json.gz"), None);
+        assert_eq!(l.manifest_key("p/_errors/tenant_id=x/a.json"), None);
+        assert_eq!(l.manifest_key("p/tenant_id=x/a.parquet"), None);
+        assert_eq!(
+            partition_hour(&m),
+            Some(Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap())
+        );
+        assert_eq!(partition_hour(&data), partition_hour(&m));
+        assert_eq!(partition_hour("p/_state/x/checkpoint.json"), None);
+        assert_eq!(partition_hour("p/dt=2026-03-01/hour=24/x"), None);
+        assert_eq!(partition_hour("p/dt=2026-02-30/hour=01/x"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod compression;
 pub mod content_type;
 pub mod keys;
 pub mod listing;
+pub mod manifest;
 pub mod message;
 pub mod metrics;
 pub mod normalize;
