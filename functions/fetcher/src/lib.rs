@@ -655,7 +655,9 @@ impl<S: ObjectStore> Fetcher<S> {
                 &report_key,
                 report.to_string().into_bytes().into(),
                 &meta,
-                PutCondition::Overwrite,
+                // Create-only, as the bucket policy demands under `_errors/`: the first report
+                // of a blob stays; a later one for the same blob (412) adds nothing.
+                PutCondition::IfNoneMatch,
             )
             .await
         {
