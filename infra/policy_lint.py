@@ -150,6 +150,7 @@ def main(path: str) -> int:
     renderer = Renderer(template)
     findings = 0
     checked = 0
+    noted: set[str] = set()
     for lid, res in sorted(template["Resources"].items()):
         get = POLICY_PROPERTIES.get(res["Type"])
         if get is None:
@@ -169,7 +170,10 @@ def main(path: str) -> int:
                     None,
                 )
                 if why:
-                    print(f"  allowed in {lid}: {f.issue} ({why})")
+                    note = f"  allowed in {lid}: {f.issue} ({why})"
+                    if note not in noted:
+                        noted.add(note)
+                        print(note)
                     continue
                 findings += 1
                 print(f"{lid}: {text} - {f.location}")

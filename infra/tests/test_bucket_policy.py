@@ -190,3 +190,27 @@ def test_object_lock_is_an_option_that_turns_versioning_on() -> None:
     assert bucket["ObjectLockEnabled"]["Fn::If"][0] == "ObjectLockOn"
     rule = bucket["ObjectLockConfiguration"]["Fn::If"][1]["Rule"]["DefaultRetention"]
     assert rule == {"Mode": {"Ref": "ObjectLockMode"}, "Days": {"Ref": "ObjectLockRetentionDays"}}
+
+
+PARLIAMENT = REPO / ".venv-parliament" / "bin" / "python"
+
+
+@pytest.mark.skipif(not PARLIAMENT.exists(), reason="run infra/lint.sh once to create .venv-parliament")
+def test_the_policy_linter_passes_the_template_and_fails_a_bad_policy(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    template = _template()
+    good = tmp_path / "good.cfn.json"
+    good.write_text(json.dumps(sam_translate.translate(template)), encoding="utf-8")
+    run = [str(PARLIAMENT), str(REPO / "infra" / "policy_lint.py")]
+    ok = subprocess.run([*run, str(good)], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # A role statement with an action that does not exist must fail the lint.
+    statements = template["Resources"]["FetcherRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements.append({"Effect": "Allow", "Action": "s3:PutObjectt", "Resource": "*"})
+    bad = tmp_path / "bad.cfn.json"
+    bad.write_text(json.dumps(sam_translate.translate(template)), encoding="utf-8")
+    failed = subprocess.run([*run, str(bad)], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FetcherRole: UNKNOWN_ACTION" in failed.stdout, failed.stdout
