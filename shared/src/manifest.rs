@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::keys::{partition_hour, KeyLayout};
+use crate::keys::KeyLayout;
 use crate::store::{ObjectMeta, ObjectStore, ObjectUpload, PutCondition, PutOutcome, StoreError};
 use crate::{ContentType, TenantId};
 
@@ -213,11 +213,11 @@ pub struct HourRange {
 impl HourRange {
     /// Whether the hour partition of `key` overlaps the range; keys without one never do
     /// unless the range is unbounded.
-    fn holds(&self, key: &str) -> bool {
+    fn holds(&self, layout: &KeyLayout, key: &str) -> bool {
         if self.start.is_none() && self.end.is_none() {
             return true;
         }
-        let Some(hour) = partition_hour(key) else {
+        let Some(hour) = layout.parse(key).and_then(|k| k.partition_hour()) else {
             return false;
         };
         let hour_end = hour.checked_add_signed(TimeDelta::hours(1)).unwrap_or(hour);
@@ -237,13 +237,13 @@ pub async fn verify<S: ObjectStore>(
         .list(&layout.manifests_prefix())
         .await?
         .into_iter()
-        .filter(|k| range.holds(k))
+        .filter(|k| range.holds(layout, k))
         .collect();
     let mut unrecorded: BTreeSet<String> = store
-        .list(&layout.data_root_prefix())
+        .list(&layout.data_root())
         .await?
         .into_iter()
-        .filter(|k| range.holds(k))
+        .filter(|k| range.holds(layout, k))
         .collect();
     let mut report = VerifyReport {
         objects: u64::try_from(unrecorded.len()).unwrap_or(u64::MAX),
