@@ -78,6 +78,12 @@ impl KeyLayout {
         ))
     }
 
+    /// Key of a tenant's connection health: the problem that made the last `o365ctl run`
+    /// skip it (for `o365ctl status`), or none.
+    pub fn tenant_health_key(&self, tenant: &TenantId) -> String {
+        self.join(&format!("_state/tenant_id={tenant}/tenant.json"))
+    }
+
     /// Prefix of all checkpoints.
     pub fn state_prefix(&self) -> String {
         self.join("_state/")
