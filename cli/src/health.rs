@@ -4,7 +4,7 @@
 //! endpoint) with the kind, the reason and when, even if it never had a checkpoint.
 
 use chrono::{DateTime, Utc};
-use o365_activity::keys::KeyLayout;
+use o365_activity::keys::{KeyLayout, ObjectKey};
 use o365_activity::store::{ObjectMeta, ObjectStore, PutCondition, StoreError};
 use o365_activity::{ContentType, TenantId};
 use serde::{Deserialize, Serialize};
@@ -82,7 +82,7 @@ pub async fn load_all<S: ObjectStore>(
 ) -> Result<Vec<TenantHealth>, StoreError> {
     let mut out = Vec::new();
     for key in store.list(&layout.state_prefix()).await? {
-        if !key.ends_with("/tenant.json") {
+        if !matches!(layout.parse(&key), Some(ObjectKey::TenantHealth(_))) {
             continue;
         }
         if let Some(obj) = store.get(&key).await? {

@@ -346,9 +346,18 @@ async fn status_counts_error_reports_by_kind() {
     assert_eq!(run(c).await.status.code(), Some(0));
     let rejected = dir.path().join("o365/_errors/rejected/dt=2026-03-01");
     std::fs::create_dir_all(&rejected).unwrap();
+    let report = o365_activity::error_report::ErrorReport {
+        kind: "MalformedMessage".into(),
+        error: "not a queue message".into(),
+        at: chrono::Utc::now(),
+        message_id: "m-1".into(),
+        attempts: Some(1),
+        message: o365_activity::error_report::ReportedMessage::raw("garbage"),
+        collector_version: "test".into(),
+    };
     std::fs::write(
         rejected.join("m-1.json"),
-        r#"{"kind":"MalformedMessage","error":"not a message","at":"2026-03-01T10:00:00.000Z"}"#,
+        serde_json::to_vec(&report).unwrap(),
     )
     .unwrap();
     let mut c = bin();

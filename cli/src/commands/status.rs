@@ -214,8 +214,8 @@ async fn error_reports<S: ObjectStore>(
     {
         let body = store.get(&key).await.map_err(|e| unreadable(e.into()))?;
         let kind = body
-            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.body).ok())
-            .and_then(|v| v["kind"].as_str().map(str::to_owned))
+            .and_then(|o| o365_activity::error_report::ErrorReport::parse(&key, &o.body).ok())
+            .map(|r| r.kind)
             .unwrap_or_else(|| {
                 key.get(prefix.len()..)
                     .and_then(|rest| rest.split('/').next())
