@@ -10,6 +10,7 @@
 //! <prefix>/_quarantine/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json.gz   raw blob
 //! <prefix>/_ids/tenant_id=<t>/content_type=<ct>/<content_id>.json                              content-id claim
 //! <prefix>/_manifest/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json   manifest entry
+//! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
 //! ```
 //!
 //! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
@@ -242,6 +243,8 @@ pub enum ObjectKey {
     Claim(ClaimKey),
     /// A blob's manifest entry.
     Manifest(ManifestKey),
+    /// A tenant's connection health (why the last `o365ctl run` skipped it, if it did).
+    TenantHealth(TenantId),
 }
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
@@ -274,6 +277,7 @@ impl ObjectKey {
             ),
             ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
             ObjectKey::Manifest(m) => m.render(),
+            ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
         }
     }
 
@@ -288,7 +292,8 @@ impl ObjectKey {
         Some(d.date.and_hms_opt(d.hour, 0, 0)?.and_utc())
     }
 
-    /// The tenant and content type the object belongs to (none for a rejected message).
+    /// The tenant and content type the object belongs to (none for a rejected message or a
+    /// tenant's health).
     pub fn pair(&self) -> Option<PairKey> {
         match self {
             ObjectKey::Data(d)
@@ -301,7 +306,7 @@ impl ObjectKey {
             ObjectKey::Gap(GapKey { pair, .. })
             | ObjectKey::Error(ErrorKey { pair, .. })
             | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
-            ObjectKey::Rejected(_) => None,
+            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) => None,
         }
     }
 }
@@ -389,6 +394,7 @@ impl KeyLayout {
         let parts: Vec<&str> = rest.split('/').collect();
         let parsed = match parts.as_slice() {
             ["_state", t, ct, "checkpoint.json"] => ObjectKey::Checkpoint(pair_of(t, ct)?),
+            ["_state", t, "tenant.json"] => ObjectKey::TenantHealth(tenant_of(t)?),
             ["_gaps", t, ct, name] => {
                 let (from, to) = name.strip_suffix(".json")?.split_once('_')?;
                 ObjectKey::Gap(GapKey {
@@ -457,6 +463,12 @@ impl KeyLayout {
             tenant_id: tenant.clone(),
             content_type,
         }))
+    }
+
+    /// Key of a tenant's connection health: the problem that made the last `o365ctl run`
+    /// skip it (for `o365ctl status`), or none.
+    pub fn tenant_health_key(&self, tenant: &TenantId) -> String {
+        self.key(&ObjectKey::TenantHealth(tenant.clone()))
     }
 
     /// Prefix of all checkpoints.
@@ -654,11 +666,12 @@ mod tests {
                 l.claim_key(&m),
                 l.manifest_key(&l.data_key(&m, Compression::default()))
                     .unwrap(),
+                l.tenant_health_key(&m.tenant_id),
             ];
             for k in keys {
                 let parsed = l.parse(&k).unwrap_or_else(|| panic!("{k} does not parse"));
                 assert_eq!(l.key(&parsed), k);
-                if !matches!(parsed, ObjectKey::Rejected(_)) {
+                if !matches!(parsed, ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_)) {
                     assert_eq!(parsed.pair().unwrap().tenant_id, m.tenant_id);
                 }
             }
