@@ -34,6 +34,14 @@ pub struct PairStatus {
     pub last_run_at: Option<DateTime<Utc>>,
     /// What went wrong in the last run.
     pub last_error: Option<String>,
+    /// The kind of that failure (e.g. `Permission`, `Listing`, `Queue`).
+    pub last_error_kind: Option<String>,
+    /// No progress for several runs, or no window completed long after the first attempt.
+    pub stalled: bool,
+    /// How far the watermark was ahead of the last run's clock, beyond the tolerance.
+    pub watermark_ahead_seconds: Option<i64>,
+    /// The last reach sweep of the pair, if any.
+    pub last_sweep: Option<o365_activity::checkpoint::LastSweep>,
     /// Gap reports: windows that could no longer be listed.
     pub gaps: Vec<String>,
     /// Error reports of blobs that failed permanently.
@@ -214,6 +222,10 @@ async fn pairs<S: ObjectStore>(
             }
             .to_owned(),
             last_run_at: last.as_ref().map(|l| l.at),
+            last_error_kind: last.as_ref().and_then(|l| l.error_kind.clone()),
+            stalled: last.as_ref().is_some_and(|l| l.stalled),
+            watermark_ahead_seconds: last.as_ref().and_then(|l| l.watermark_ahead_seconds),
+            last_sweep: cp.as_ref().and_then(|c| c.last_sweep.clone()),
             last_error: last.and_then(|l| l.error),
             gaps: gaps
                 .iter()
@@ -279,8 +291,35 @@ fn table(s: &Status) -> String {
                 o365_activity::time::format_listing_time(until)
             );
         }
+        if p.stalled {
+            let _ = writeln!(
+                out,
+                "    STALLED: no progress for several runs (or no window completed since the first attempt)"
+            );
+        }
         if let Some(e) = &p.last_error {
-            let _ = writeln!(out, "    last error: {e}");
+            let kind = p.last_error_kind.as_deref().unwrap_or("error");
+            let _ = writeln!(out, "    last error ({kind}): {e}");
+        }
+        if let Some(ahead) = p.watermark_ahead_seconds {
+            let _ = writeln!(
+                out,
+                "    clock: the checkpoint was {ahead} s ahead of the last run's clock (listing went on from now)"
+            );
+        }
+        if let Some(s) = &p.last_sweep {
+            let _ = writeln!(
+                out,
+                "    last sweep: {} listed {}, recovered {} ({} near expiry){}",
+                o365_activity::time::format_listing_time(s.at),
+                s.listed,
+                s.recovered,
+                s.near_expiry,
+                s.error
+                    .as_deref()
+                    .map(|e| format!(", did not finish: {e}"))
+                    .unwrap_or_default()
+            );
         }
         for g in &p.gaps {
             let _ = writeln!(out, "    gap: {g} could no longer be listed");
