@@ -79,6 +79,9 @@ impl fmt::Display for Failure {
     }
 }
 
+/// What a command returns: an exit code, or a failure carrying one.
+pub type CmdResult = Result<Code, Failure>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +100,3 @@ mod tests {
         assert_eq!(f.to_string(), "outer: inner");
     }
 }
-
-/// What a command returns: an exit code, or a failure carrying one.
-pub type CmdResult = Result<Code, Failure>;
