@@ -26,12 +26,14 @@ pub struct PairStatus {
     /// The content type.
     pub content_type: ContentType,
     /// Everything before this was listed and queued (`None`: never listed).
+    #[serde(serialize_with = "millis")]
     pub checkpoint: Option<DateTime<Utc>>,
     /// How far the checkpoint trails now, in seconds.
     pub lag_seconds: Option<u64>,
     /// `ok`, `partial`, `failed`, or `never`.
     pub last_run: String,
     /// When the last run ended.
+    #[serde(serialize_with = "millis")]
     pub last_run_at: Option<DateTime<Utc>>,
     /// What went wrong in the last run: one line.
     pub last_error: Option<String>,
@@ -49,7 +51,17 @@ pub struct PairStatus {
     /// Error reports of blobs that failed permanently.
     pub blob_errors: usize,
     /// While a run works on the pair: when its lease expires.
+    #[serde(serialize_with = "millis")]
     pub leased_until: Option<DateTime<Utc>>,
+}
+
+/// Serializes an optional instant to the millisecond, like every other time the product
+/// writes (chrono's default would print nanoseconds).
+fn millis<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&o365_activity::time::format_listing_time(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// The whole status.
