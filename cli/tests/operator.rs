@@ -17,6 +17,37 @@ wesvBVMkuN4AUI+2IDsLzv4fuwjrthS1TYXTlD/njsNOvBwhv4rLh2ie
 -----END PRIVATE KEY-----
 ";
 
+/// A test-only RSA key that does not belong to `sim/tests/fixtures/test-only-cert.pem`.
+const OTHER_RSA_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC4Uycsb6ld8lyI
+wd0T5kswzSPeKxRYHwntZB4r2dplDxSNCX437QNs0RwE9TQtMoxhFMVRJQtcnTVQ
+MVZwfvsUSrPmEdrdpJALCkVEc/zpC4owGXfbaD8Ah0GeBJUgSdPQJVZLxavfgN5x
+Or9OdWuOfgOV3mZBOY6vAJuOFB3/sTlHPAgf96muELadWRwbykwB1VkSeKlYMDBe
+WDoFPb0kmlidv/uJsOtVh1jTXGZajsy54froGmDhi+Ol0IWRBJAfWZP0QFb7yipK
+2jsgldAeZUdpXI4cZl8MUTXo7c4x+Ru3c1uZBj2poeLJJvW5R5HeVTMt4MskTBYp
+NM+Xc8SxAgMBAAECggEAWf/j9zr4QBJoIzBBYYeHPCdV9ZMkRli1cK97Wd7v13tT
+BgBWHDmCfB3oJ/WQCeeOCpLpO1MypoBuOR81/QzLTJ+jElmye5lv6awUoTVfDm0f
+hpfQ4ZUXegsQu3ayV8ckgJPSfIHih2l1c2UDZuxHXZZi6sjiNcPESuepjGh/M0qB
+j/63c5M2lkricjDVfC9wqjWqe/GrOrtjDXT8TcXWA1VeIPEl6JHUtIVHUDBlVOln
+6wk/UlZDySsMcyhYpxnJV5g9AMWiNVGKr9Mm1gb3isMWyk51dKkTQRdeMG5boJnk
+lDC4U0Dv0cO0VzbCKUcNQMk6nFrLZ9sd+2tKQ3nVbwKBgQDhKsxkhfnxX0DpAsH1
+jAJ75Wo7NYU4P02jSu4VOqAWrr8iBA/nMCNNNb39dVflsXYTL4A3yiebiYf1bjIK
+z+UAOEJT1EomZumjvAMyWj4uUGvu+Vcytmk1R3ji5MPiQPfwBaxTVHfP+2Wu1iWF
+GSTDCEvDTZl4Qkv9ZPxz6ay3RwKBgQDRkKG1UcjerSlTngtTuOG7BHm0DXRYrn6P
+KkVLBaGyLeBKJ3fCgsOQdxN3puargbnfZcm5lYul9bkf2jYTTRsgYsrHz5ZbPyE0
+4sEsMqldYbYVgFnnfNVBVgGdW+mqB1pOf5H+zs/7Gu7DzuJfWVZQAN6jHcCYd3l6
+3R1Gt2OQRwKBgQCpEZLBVBv1kjlR/KEYt5VR5FPcu3YZYubv2p5kUE3OWk3nw7cR
+N4L6QYUz4D0smhB3nW4f9enBjwYIUkK+/ZUMkjGzci5vIU0DhXO9Bie0bOxuVsiT
+qoXa3Jy3eWBf7bp9fjUDqOQBxdl26xLnGpcQ3pTMw+KdeuJGFOK+QlJOlwKBgDB5
+/G4tFQItnDmzfXtIcS8Jwf1cf2VkN/J2HMFV9Cl7Yz7EEnf0N7jbUq2C9ikGQTDk
+It3DMiKZzNEJcSjV1UiQkcfWxTkmSVAqg/TtYzAuwigHIMTjo5ERjB4SfOLQAJvX
+9rWysXmsqT6yRLs5tzWafeXNpBegy4EYVQVetrFRAoGACaKl/h0LJNp99R5wIWvh
+p7ftfgYfOzT5yLLl1s9CI98Gk15RLfZPExGHi6OyhLMtWlzoPKcvJyJpwm68vrla
+I6B8Ooc7WkxkW9cIkX9nksVyaZZ/FNIltVpRPrb/aysYeZPeSLOuOXXlEvlwLUkt
+PVnFVPgVv84tlHVL8bReR2o=
+-----END PRIVATE KEY-----
+";
+
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -131,6 +162,21 @@ async fn malformed_config_never_echoes_values() {
         "{e}"
     );
     assert_eq!(e.lines().count(), 1, "{e}");
+
+    // A missing file: its cause once, not "…(os error 2): …(os error 2)".
+    let mut c = bin();
+    c.args(["run", "--once", "--config"])
+        .arg(dir.path().join("missing.toml"))
+        .arg("--out")
+        .arg(dir.path());
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("os error 2").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Issue 19 #4 and #6: a refused secret is one line (no log line repeating it), and a key
@@ -176,6 +222,26 @@ async fn one_error_one_line_and_credential_exit_codes() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("RSA private key"), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+
+    // A certificate and a key that do not belong together: found before any request.
+    std::fs::write(&key, OTHER_RSA_KEY).unwrap();
+    let requests = sim.ledger().requests.len();
+    let mut c = bin();
+    c.args(["run", "--once", "--out"])
+        .arg(dir.path())
+        .args(sim_flags(&sim))
+        .arg("--client-certificate")
+        .arg(&cert)
+        .arg("--key-file")
+        .arg(&key);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not belong to the certificate"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(sim.ledger().requests.len(), requests, "a request was sent");
     sim.shutdown().await;
 }
 
@@ -274,6 +340,9 @@ async fn four_tenants_each_fail_alone_and_status_shows_why() {
             .contains("UNSET_SECRET_VARIABLE"),
         "{st}"
     );
+    // Times to the millisecond, not the nanosecond.
+    let at = missing["last_run_at"].as_str().unwrap();
+    assert_eq!(at.len(), "2026-03-01T10:00:00.000Z".len(), "{at}");
     let bad = pair(&st, BAD_SECRET, "Audit.General");
     assert_eq!(bad["last_run"], "failed", "{st}");
     assert_eq!(bad["last_error_kind"], "credentials", "{st}");
