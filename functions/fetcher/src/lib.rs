@@ -11,7 +11,8 @@
 //!    pinned there (`claim.rs`), and skip if that object already exists (a replay, a duplicate
 //!    delivery, a later listing of the same content id);
 //! 5. stream the download through the normalizer into a create-only upload
-//!    (`If-None-Match: *`; a 412 means another delivery won: success) (`store_blob.rs`);
+//!    (`If-None-Match: *`; a 412 means another delivery won: success) (`store_blob.rs`),
+//!    hashing the bytes as they go, then its create-only manifest entry under `_manifest/`;
 //! 6. blob-specific permanent failures (expired, not found, malformed) → error report under
 //!    `_errors/` (`report.rs`); anything that may pass later (throttling, 5xx, network,
 //!    deadline, storage, credentials) → the message is reported failed so SQS redelivers it
@@ -36,6 +37,7 @@ use tokio::time::Instant;
 mod claim;
 pub mod config;
 mod failure;
+mod manifest;
 mod metrics;
 pub mod outcome;
 mod quarantine;

@@ -69,7 +69,7 @@ impl<S: ObjectStore> Fetcher<S> {
         .await
         .unwrap_or_else(|_| Err(out_of_time()));
         if let Err(f) = streamed {
-            abandon(upload, &key).await;
+            abandon(upload.abort(), &key).await;
             return Err(f);
         }
         // Written, or kept by another delivery first (412): either way the body is kept.

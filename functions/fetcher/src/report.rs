@@ -60,7 +60,9 @@ impl<S: ObjectStore> Fetcher<S> {
                 &report_key,
                 report.to_json().into_bytes().into(),
                 &json_meta(),
-                PutCondition::Overwrite,
+                // Create-only, as the bucket policy demands under `_errors/`: the first report
+                // of a blob stays; a later one for the same blob (412) adds nothing.
+                PutCondition::IfNoneMatch,
             )
             .await
         {

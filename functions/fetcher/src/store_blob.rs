@@ -2,9 +2,10 @@
 
 use o365_activity::client::ActivityClient;
 use o365_activity::keys::{DataKey, ObjectKey};
+use o365_activity::manifest::HashingUpload;
 use o365_activity::message::QueueMessage;
 use o365_activity::normalize::{BlobNormalizer, InputFormat, NormalizeStats, Provenance};
-use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutOutcome};
+use o365_activity::store::{ObjectMeta, ObjectStore, PutOutcome, StoreError};
 use tokio::time::Instant;
 
 use crate::failure::{out_of_time, Failure};
@@ -42,6 +43,7 @@ impl<S: ObjectStore> Fetcher<S> {
         let mut upload = tokio::time::timeout_at(deadline, self.store.begin_upload(key, &meta))
             .await
             .map_err(|_| out_of_time())?
+            .map(HashingUpload::new)
             .map_err(|e| Failure::from_store(&e))?;
         let streamed = tokio::time::timeout_at(deadline, async {
             while let Some(chunk) = body.chunk().await.map_err(|e| Failure::from_client(&e))? {
@@ -69,7 +71,7 @@ impl<S: ObjectStore> Fetcher<S> {
         .unwrap_or_else(|_| Err(out_of_time()));
         let stats = match streamed {
             Ok(stats) if stats.records_rejected > 0 && stats.records == 0 => {
-                abandon(upload, key).await;
+                abandon(upload.abort(), key).await;
                 let kept = self.quarantine(client, msg, data, deadline).await?;
                 self.quarantine_metrics(msg, stats.records_rejected);
                 return Err(Failure::permanent(
@@ -87,7 +89,7 @@ impl<S: ObjectStore> Fetcher<S> {
                 let kept = match self.quarantine(client, msg, data, deadline).await {
                     Ok(kept) => kept,
                     Err(f) => {
-                        abandon(upload, key).await;
+                        abandon(upload.abort(), key).await;
                         return Err(f);
                     }
                 };
@@ -103,7 +105,7 @@ impl<S: ObjectStore> Fetcher<S> {
             }
             Ok(stats) => stats,
             Err(f) if f.permanent && f.kind == ErrorKind::MalformedBlob => {
-                abandon(upload, key).await;
+                abandon(upload.abort(), key).await;
                 let kept = self.quarantine(client, msg, data, deadline).await?;
                 self.quarantine_metrics(msg, 0);
                 return Err(Failure::permanent(
@@ -112,15 +114,18 @@ impl<S: ObjectStore> Fetcher<S> {
                 ));
             }
             Err(f) => {
-                abandon(upload, key).await;
+                abandon(upload.abort(), key).await;
                 return Err(f);
             }
         };
         let finished = tokio::time::timeout_at(deadline, upload.finish())
             .await
             .map_err(|_| out_of_time())?;
-        match finished.map_err(|e| Failure::from_store(&e))? {
+        let (outcome, digest) = finished.map_err(|e| Failure::from_store(&e))?;
+        match outcome {
             PutOutcome::Written { .. } => {
+                self.record_in_manifest(msg, key, stats.records, digest)
+                    .await;
                 self.stored_metrics(msg, &stats);
                 tracing::info!(
                     key,
@@ -151,8 +156,11 @@ impl<S: ObjectStore> Fetcher<S> {
 }
 
 /// Abandons an upload after a failure; runs in the safety margin kept before the deadline.
-pub(crate) async fn abandon<U: ObjectUpload>(upload: U, key: &str) {
-    match tokio::time::timeout(ABORT_TIMEOUT, upload.abort()).await {
+pub(crate) async fn abandon(
+    abort: impl std::future::Future<Output = Result<(), StoreError>>,
+    key: &str,
+) {
+    match tokio::time::timeout(ABORT_TIMEOUT, abort).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::warn!(key, error = %e, "could not abort the upload; the bucket's lifecycle rule removes incomplete uploads")
