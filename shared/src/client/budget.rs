@@ -82,6 +82,63 @@ impl BudgetOptions {
     }
 }
 
+/// A budget setting in the environment that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "environment variable {var}={value:?} is invalid: expected a whole number from {min} to {max}"
+)]
+pub struct BudgetEnvError {
+    /// The variable.
+    pub var: &'static str,
+    /// Its value.
+    pub value: String,
+    /// Smallest accepted.
+    pub min: u32,
+    /// Largest accepted.
+    pub max: u32,
+}
+
+impl BudgetOptions {
+    /// Reads `API_RATE_PER_MINUTE` (the tenant's rate, default [`DEFAULT_RATE_PER_MINUTE`])
+    /// and `API_BURST` (default one second's worth); with `processes_var`, also that
+    /// variable (how many processes spend the rate at once, e.g. `FETCHER_MAX_CONCURRENCY`)
+    /// and takes this process's [`BudgetOptions::share_of`] it.
+    pub fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+        processes_var: Option<&'static str>,
+    ) -> Result<BudgetOptions, BudgetEnvError> {
+        let number =
+            |var: &'static str, min: u32, max: u32| -> Result<Option<u32>, BudgetEnvError> {
+                match env(var)
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                {
+                    None => Ok(None),
+                    Some(v) => v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .map(Some)
+                        .ok_or(BudgetEnvError {
+                            var,
+                            value: v,
+                            min,
+                            max,
+                        }),
+                }
+            };
+        let rate = number("API_RATE_PER_MINUTE", 1, 1_000_000)?.unwrap_or(DEFAULT_RATE_PER_MINUTE);
+        let mut options = BudgetOptions::per_minute(rate);
+        if let Some(burst) = number("API_BURST", 1, 1_000_000)? {
+            options.burst = burst;
+        }
+        match processes_var {
+            Some(var) => Ok(options.share_of(number(var, 1, 10_000)?.unwrap_or(1))),
+            None => Ok(options),
+        }
+    }
+}
+
 /// Which kind of call is waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallClass {
@@ -635,6 +692,41 @@ mod tests {
         let o = BudgetOptions::per_minute(3).share_of(10);
         assert_eq!((o.rate_per_minute, o.burst), (1, 1));
         assert_eq!(BudgetOptions::per_minute(0).rate_per_minute, 1);
+    }
+
+    #[test]
+    fn settings_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let o = BudgetOptions::from_env(&env(&[]), Some("FETCHER_MAX_CONCURRENCY")).unwrap();
+        assert_eq!((o.rate_per_minute, o.burst), (1800, 30));
+        let o = BudgetOptions::from_env(
+            &env(&[
+                ("API_RATE_PER_MINUTE", "1200"),
+                ("API_BURST", "40"),
+                ("FETCHER_MAX_CONCURRENCY", "4"),
+            ]),
+            Some("FETCHER_MAX_CONCURRENCY"),
+        )
+        .unwrap();
+        assert_eq!((o.rate_per_minute, o.burst), (300, 10));
+        let o = BudgetOptions::from_env(&env(&[("FETCHER_MAX_CONCURRENCY", "4")]), None).unwrap();
+        assert_eq!(o.rate_per_minute, 1800, "the lister spends the whole rate");
+        for bad in [
+            &[("API_RATE_PER_MINUTE", "0")][..],
+            &[("API_BURST", "x")],
+            &[("FETCHER_MAX_CONCURRENCY", "-1")],
+        ] {
+            let e =
+                BudgetOptions::from_env(&env(bad), Some("FETCHER_MAX_CONCURRENCY")).unwrap_err();
+            assert_eq!(e.var, bad[0].0);
+        }
     }
 
     #[test]
