@@ -52,6 +52,7 @@ impl Failure {
                 Failure::permanent(ErrorKind::ContentNotFound, e)
             }
             (ClientError::DeadlineExceeded { .. }, _) => Failure::retry(ErrorKind::Deadline, e),
+            (ClientError::Throttled { .. }, _) => Failure::retry(ErrorKind::Throttled, e),
             (_, Some(AfCode::Throttled)) => Failure::retry(ErrorKind::Throttled, e),
             _ if status == Some(429) => Failure::retry(ErrorKind::Throttled, e),
             _ if status == Some(404) => Failure::permanent(ErrorKind::ContentNotFound, e),
