@@ -11,6 +11,7 @@ pub mod cloud;
 pub mod compression;
 pub mod content_type;
 pub mod keys;
+pub mod latency;
 pub mod listing;
 pub mod message;
 pub mod metrics;

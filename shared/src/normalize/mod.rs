@@ -200,6 +200,9 @@ pub struct NormalizeStats {
     pub event_time_max_ms: Option<i64>,
     /// Sum of event times in milliseconds (for the mean).
     pub event_time_sum_ms: i128,
+    /// Per record with an event time: `CreationTime` → the blob's `contentCreated`, in
+    /// seconds (empty when the provenance has no `contentCreated`).
+    pub event_to_available: crate::latency::LatencyHistogram,
 }
 
 impl NormalizeStats {
@@ -218,7 +221,11 @@ impl NormalizeStats {
         Utc.timestamp_millis_opt(mean).single()
     }
 
-    fn add_event(&mut self, at: DateTime<Utc>) {
+    fn add_event(&mut self, at: DateTime<Utc>, available: Option<DateTime<Utc>>) {
+        if let Some(available) = available {
+            self.event_to_available
+                .add(crate::latency::seconds_between(at, available), 1);
+        }
         let ms = at.timestamp_millis();
         self.event_times += 1;
         self.event_time_sum_ms += i128::from(ms);
@@ -231,6 +238,8 @@ impl NormalizeStats {
 #[derive(Debug)]
 struct LineWriter {
     prefix: Vec<u8>,
+    /// The blob's `contentCreated`, for per-record latency.
+    content_created: Option<DateTime<Utc>>,
     staging: Vec<u8>,
     encoder: Encoder,
     stats: NormalizeStats,
@@ -298,10 +307,10 @@ impl LineWriter {
                 out.extend_from_slice(b",\"event_time\":\"");
                 out.extend_from_slice(ct.as_bytes());
                 out.extend_from_slice(b"Z\"");
-                self.stats.add_event(at);
+                self.stats.add_event(at, self.content_created);
             } else if let Some(t) = values::event_time(ct) {
                 push_str_member(out, "event_time", &t.text);
-                self.stats.add_event(t.at);
+                self.stats.add_event(t.at, self.content_created);
             }
         }
         write_name_and_id(
@@ -474,6 +483,7 @@ impl BlobNormalizer {
             splitter: Splitter::new(format, limits.max_record_bytes),
             writer: LineWriter {
                 prefix: provenance.member_prefix(),
+                content_created: provenance.content_created,
                 staging: Vec::with_capacity(STAGING_BYTES + 4096),
                 encoder,
                 stats: NormalizeStats::default(),
