@@ -8,9 +8,9 @@ then matches the simulator's ledger (`available_at` of every published blob) wit
 stored objects (`_o365.fetched_at` of their records).
 
 Added latency of a blob = fetched_at - available_at. Only blobs that became available after
-the pipeline's first listing finished and at least one period plus a margin before the end
-are counted (the backlog of the first run measures catch-up, not freshness); any of those
-not stored is reported as missed.
+the pipeline's first run finished (its summary printed) and at least one period plus a margin
+before the end are counted (the backlog of the first run measures catch-up, not freshness);
+any of those not stored is reported as missed.
 
 Usage: freshness.py BIN_DIR OUT.json [--minutes 5] [--period 60]
 Writes one JSON object; exits non-zero only when the processes cannot be run.
@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import datetime, timezone
@@ -117,14 +118,26 @@ def main():
             [os.path.join(a.bin_dir, "o365ctl"), "run", "--every", f"{a.period}s", "--out", data],
             stdout=subprocess.PIPE, stderr=ctl_log, text=True, env=env,
         )
+        # Each run prints a summary starting "o365ctl run #N"; note when each arrives.
+        run_ends, out_lines = [], []
+
+        def read():
+            for line in ctl.stdout:
+                if line.startswith("o365ctl run #"):
+                    run_ends.append(datetime.now(timezone.utc))
+                out_lines.append(line)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         time.sleep(a.minutes * 60)
         stopped = datetime.now(timezone.utc)
         ctl.send_signal(signal.SIGINT)
         try:
-            summary_text, _ = ctl.communicate(timeout=300)
+            ctl.wait(timeout=300)
         except subprocess.TimeoutExpired:
             ctl.kill()
-            summary_text, _ = ctl.communicate()
+        reader.join(timeout=30)
+        summary_text = "".join(out_lines)
         book = ledger(base)
     finally:
         if ctl and ctl.poll() is None:
@@ -136,19 +149,17 @@ def main():
             sim.kill()
 
     stored = fetched_at_by_blob(data)
-    # The first listing ends when the first blob of the run's backlog is fetched at the
-    # latest; count blobs that became available after the first run had listed (the first
-    # list request after start) and early enough for one more poll to see them.
+    # Steady state: blobs that became available after the first run (the backlog) ended, and
+    # early enough for one more poll to see them.
     requests = book.get("requests", [])
-    lists = sorted(parse_time(r["at"]) for r in requests if r.get("operation") == "list")
-    first_list = lists[0] if lists else started
+    first_run_end = run_ends[0] if run_ends else stopped
     margin = a.period + 30
     counted, missed, latencies = 0, 0, []
     for b in book.get("published", []):
         if not b.get("visible", True) or b.get("fault"):
             continue
         avail = parse_time(b["available_at"])
-        if avail <= first_list or (stopped - avail).total_seconds() < margin:
+        if avail <= first_run_end or (stopped - avail).total_seconds() < margin:
             continue
         counted += 1
         got = stored.get(b["content_id"])
@@ -158,7 +169,7 @@ def main():
         latencies.append(max(0.0, (got[0] - avail).total_seconds()))
     latencies.sort()
     # API requests per poll when idle: every request but blob downloads and tokens, per run.
-    runs = summary_text.count("o365ctl run #")
+    runs = len(run_ends)
     by_op = {}
     for r in requests:
         op = r.get("operation") or "other"
@@ -167,6 +178,7 @@ def main():
         "minutes": a.minutes,
         "period_seconds": a.period,
         "runs": runs,
+        "first_run_seconds": round((first_run_end - started).total_seconds(), 1),
         "blobs_counted": counted,
         "blobs_missed": missed,
         "blobs_stored_total": len(stored),

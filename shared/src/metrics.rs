@@ -178,7 +178,16 @@ impl MetricSet {
             root.insert(n.clone(), json!(v));
         }
         for (n, v, _) in &self.arrays {
-            root.insert(n.clone(), json!(v));
+            // Whole numbers without a fraction (`42`, not `42.0`): these arrays are most of
+            // the bytes of a latency document.
+            let values: Vec<Value> = v
+                .iter()
+                .map(|x| match *x as i64 {
+                    i if i as f64 == *x => json!(i),
+                    _ => json!(x),
+                })
+                .collect();
+            root.insert(n.clone(), Value::Array(values));
         }
         Value::Object(root).to_string()
     }
@@ -327,6 +336,7 @@ mod tests {
             }
         }
         assert_eq!(events, (0..250).collect::<Vec<u64>>());
+        assert!(sink.lines()[0].contains("\"AvailableToStoredSeconds\":[42,42,"));
         assert_eq!(stored, 260);
         assert_eq!(
             emit_record_latency(&sink, "t1", "Audit.Exchange", &RecordLatency::default()),
