@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod connect;
 mod exit;
+mod health;
 mod interrupt;
 mod pipeline;
 mod progress;

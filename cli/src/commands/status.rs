@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::args::{StatusArgs, TenantArgs};
 use crate::exit::{CmdResult, Code, Failure};
+use crate::health::TenantHealth;
 use crate::summary::human;
 use crate::target::{with_store, Aws};
 
@@ -32,8 +33,11 @@ pub struct PairStatus {
     pub last_run: String,
     /// When the last run ended.
     pub last_run_at: Option<DateTime<Utc>>,
-    /// What went wrong in the last run.
+    /// What went wrong in the last run: one line.
     pub last_error: Option<String>,
+    /// The kind of that error: `configuration`, `credentials`, `permission`, `unreachable`
+    /// (the tenant was skipped before listing) or `listing`.
+    pub last_error_kind: Option<String>,
     /// Gap reports: windows that could no longer be listed.
     pub gaps: Vec<String>,
     /// Error reports of blobs that failed permanently.
@@ -51,6 +55,21 @@ pub struct Status {
     pub pairs: Vec<PairStatus>,
     /// The dead-letter queue, with `--dlq-url`.
     pub dlq: Option<DlqStatus>,
+    /// Error reports under `<prefix>/_errors/` by kind (blobs that failed permanently,
+    /// rejected queue messages, ...).
+    pub error_reports: BTreeMap<String, u64>,
+}
+
+impl Status {
+    /// Whether anything needs attention: a failing pair, a gap, an error report or messages
+    /// in the dead-letter queue (`o365ctl status` then exits 1).
+    pub fn needs_attention(&self) -> bool {
+        self.pairs
+            .iter()
+            .any(|p| p.last_run == "failed" || !p.gaps.is_empty())
+            || !self.error_reports.is_empty()
+            || self.dlq.as_ref().is_some_and(|d| d.visible > 0)
+    }
 }
 
 /// Depth of the dead-letter queue.
@@ -133,7 +152,11 @@ pub async fn run(args: StatusArgs) -> CmdResult {
     let store = args.storage.store(aws.as_ref()).await?;
     let output = store.describe(&args.storage.prefix);
     let layout = KeyLayout::new(&args.storage.prefix);
-    let pairs = with_store!(store, |s| pairs(s, &layout, &filter).await)?;
+    let (pairs, error_reports) = with_store!(store, |s| {
+        let pairs = pairs(s.clone(), &layout, &filter).await?;
+        let reports = error_reports(&s, &layout).await?;
+        Ok::<_, Failure>((pairs, reports))
+    })?;
     let dlq = match (&args.dlq_url, &aws) {
         (Some(url), Some(aws)) => {
             let (visible, in_flight) = aws
@@ -149,14 +172,59 @@ pub async fn run(args: StatusArgs) -> CmdResult {
         }
         _ => None,
     };
-    let status = Status { output, pairs, dlq };
+    let status = Status {
+        output,
+        pairs,
+        dlq,
+        error_reports,
+    };
     if args.json {
         crate::commands::out(&serde_json::to_string_pretty(&status).unwrap_or_default());
     } else {
         crate::commands::out(table(&status).trim_end());
     }
-    let failed = status.pairs.iter().any(|p| p.last_run == "failed");
-    Ok(if failed { Code::Partial } else { Code::Ok })
+    Ok(if status.needs_attention() {
+        Code::Partial
+    } else {
+        Code::Ok
+    })
+}
+
+/// Turns a storage error into the command's failure (exit 3 when retrying may help).
+fn unreadable(e: o365_activity::checkpoint::CheckpointError) -> Failure {
+    if e.is_retryable() {
+        Failure::unreachable(e)
+    } else {
+        Failure::from(anyhow::Error::new(e))
+    }
+}
+
+/// Counts the error reports under `_errors/` by their `kind` (a report without one counts
+/// under the folder it is in, e.g. `rejected`).
+async fn error_reports<S: ObjectStore>(
+    store: &S,
+    layout: &KeyLayout,
+) -> Result<BTreeMap<String, u64>, Failure> {
+    let prefix = layout.errors_prefix();
+    let mut counts = BTreeMap::new();
+    for key in store
+        .list(&prefix)
+        .await
+        .map_err(|e| unreadable(e.into()))?
+    {
+        let body = store.get(&key).await.map_err(|e| unreadable(e.into()))?;
+        let kind = body
+            .and_then(|o| o365_activity::error_report::ErrorReport::parse(&key, &o.body).ok())
+            .map(|r| r.kind)
+            .unwrap_or_else(|| {
+                key.get(prefix.len()..)
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or("unknown")
+                    .to_owned()
+            });
+        *counts.entry(kind).or_insert(0) += 1;
+    }
+    Ok(counts)
 }
 
 async fn pairs<S: ObjectStore>(
@@ -166,17 +234,21 @@ async fn pairs<S: ObjectStore>(
 ) -> Result<Vec<PairStatus>, Failure> {
     let checkpoints =
         CheckpointStore::new(store.clone(), layout.clone(), CheckpointPolicy::default());
-    let unreadable = |e: o365_activity::checkpoint::CheckpointError| {
-        if e.is_retryable() {
-            Failure::unreachable(e)
-        } else {
-            Failure::from(anyhow::Error::new(e))
-        }
-    };
+    let health: BTreeMap<TenantId, TenantHealth> = crate::health::load_all(&store, layout)
+        .await
+        .map_err(|e| unreadable(e.into()))?
+        .into_iter()
+        .map(|h| (h.tenant_id.clone(), h))
+        .collect();
     let mut found: BTreeMap<(TenantId, ContentType), Option<Checkpoint>> = BTreeMap::new();
     for (t, cts) in &filter.configured {
         for ct in cts {
             found.insert((t.clone(), *ct), None);
+        }
+    }
+    for h in health.values() {
+        for ct in &h.content_types {
+            found.entry((h.tenant_id.clone(), *ct)).or_insert(None);
         }
     }
     for c in checkpoints.list().await.map_err(unreadable)? {
@@ -189,16 +261,38 @@ async fn pairs<S: ObjectStore>(
         if !filter.keeps(&tenant, ct) {
             continue;
         }
-        let errors_prefix = format!(
-            "{}tenant_id={tenant}/content_type={ct}/",
-            layout.errors_prefix()
-        );
+        let errors_prefix = layout.errors_pair_prefix(&tenant, ct);
         let blob_errors = store
             .list(&errors_prefix)
             .await
             .map_err(|e| unreadable(e.into()))?
             .len();
         let last = cp.as_ref().and_then(|c| c.last_run.clone());
+        // A tenant skipped before listing, more recently than its last listing run.
+        let skipped = health
+            .get(&tenant)
+            .filter(|h| h.content_types.contains(&ct))
+            .and_then(|h| h.problem.as_ref().map(|p| (h.at, p)))
+            .filter(|(at, _)| last.as_ref().is_none_or(|l| l.at <= *at));
+        let (last_run, last_run_at, last_error, last_error_kind) = match (skipped, last) {
+            (Some((at, p)), _) => (
+                "failed",
+                Some(at),
+                Some(p.reason.clone()),
+                Some(p.kind.as_str().to_owned()),
+            ),
+            (None, None) => ("never", None, None, None),
+            (None, Some(l)) => (
+                match l.outcome {
+                    LastRunOutcome::Ok => "ok",
+                    LastRunOutcome::Partial => "partial",
+                    LastRunOutcome::Failed => "failed",
+                },
+                Some(l.at),
+                l.error.clone(),
+                l.error.as_ref().map(|_| "listing".to_owned()),
+            ),
+        };
         out.push(PairStatus {
             checkpoint: cp.as_ref().and_then(|c| c.watermark),
             lag_seconds: cp
@@ -206,19 +300,20 @@ async fn pairs<S: ObjectStore>(
                 .and_then(|c| c.lag(now))
                 .and_then(|d| d.to_std().ok())
                 .map(|d| d.as_secs()),
-            last_run: match last.as_ref().map(|l| l.outcome) {
-                None => "never",
-                Some(LastRunOutcome::Ok) => "ok",
-                Some(LastRunOutcome::Partial) => "partial",
-                Some(LastRunOutcome::Failed) => "failed",
-            }
-            .to_owned(),
-            last_run_at: last.as_ref().map(|l| l.at),
-            last_error: last.and_then(|l| l.error),
+            last_run: last_run.to_owned(),
+            last_run_at,
+            last_error,
+            last_error_kind,
             gaps: gaps
                 .iter()
                 .filter(|g| g.tenant_id == tenant && g.content_type == ct)
-                .map(|g| format!("{}..{}", g.lost_from, g.lost_to))
+                .map(|g| {
+                    format!(
+                        "{}..{}",
+                        o365_activity::time::format_listing_time(g.lost_from),
+                        o365_activity::time::format_listing_time(g.lost_to)
+                    )
+                })
                 .collect(),
             blob_errors,
             leased_until: cp
@@ -247,6 +342,19 @@ fn table(s: &Status) -> String {
             } else {
                 ""
             }
+        );
+    }
+    if !s.error_reports.is_empty() {
+        let kinds: Vec<String> = s
+            .error_reports
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "error reports: {} (under {}/_errors/)",
+            kinds.join(", "),
+            s.output
         );
     }
     if s.pairs.is_empty() {
@@ -280,7 +388,12 @@ fn table(s: &Status) -> String {
             );
         }
         if let Some(e) = &p.last_error {
-            let _ = writeln!(out, "    last error: {e}");
+            let when = p
+                .last_run_at
+                .map(o365_activity::time::format_listing_time)
+                .unwrap_or_default();
+            let kind = p.last_error_kind.as_deref().unwrap_or("error");
+            let _ = writeln!(out, "    last error ({kind}, {when}): {e}");
         }
         for g in &p.gaps {
             let _ = writeln!(out, "    gap: {g} could no longer be listed");
