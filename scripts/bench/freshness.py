@@ -174,6 +174,10 @@ def main():
     for r in requests:
         op = r.get("operation") or "other"
         by_op[op] = by_op.get(op, 0) + 1
+    # API requests of the steady runs (after the first, which lists the whole 7-day reach):
+    # everything but blob downloads and tokens.
+    steady = [r for r in requests
+              if parse_time(r["at"]) > first_run_end and r.get("operation") not in ("blob", "token")]
     result = {
         "minutes": a.minutes,
         "period_seconds": a.period,
@@ -189,6 +193,7 @@ def main():
             "max": latencies[-1] if latencies else None,
         },
         "requests_by_operation": by_op,
+        "api_requests_per_steady_run": round(len(steady) / (runs - 1), 2) if runs > 1 else None,
         "last_summary": summary_text.strip().split("o365ctl run #")[-1][:2000] if summary_text else "",
     }
     with open(a.out, "w") as f:
