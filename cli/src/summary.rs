@@ -143,6 +143,7 @@ impl RunReport {
             );
             for p in &self.lister.pairs {
                 let result = match &p.outcome {
+                    PairOutcome::Ok if p.stalled => "STALLED",
                     PairOutcome::Ok if p.complete => "ok",
                     PairOutcome::Ok => "partial",
                     PairOutcome::Busy => "busy",
@@ -168,6 +169,12 @@ impl RunReport {
                         let _ = writeln!(
                             s,
                             "      another run holds this pair; a run killed without a chance to stop (kill -9, a second Ctrl-C) keeps it until its lease expires (the end of its --timeout, 15 minutes by default; see o365ctl status)"
+                        );
+                    }
+                    PairOutcome::Ok if p.stalled => {
+                        let _ = writeln!(
+                            s,
+                            "      no progress for several runs (or no window ever completed): see o365ctl status for the last error"
                         );
                     }
                     PairOutcome::Ok => {}

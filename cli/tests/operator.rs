@@ -162,6 +162,21 @@ async fn malformed_config_never_echoes_values() {
         "{e}"
     );
     assert_eq!(e.lines().count(), 1, "{e}");
+
+    // A missing file: its cause once, not "…(os error 2): …(os error 2)".
+    let mut c = bin();
+    c.args(["run", "--once", "--config"])
+        .arg(dir.path().join("missing.toml"))
+        .arg("--out")
+        .arg(dir.path());
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("os error 2").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Issue 19 #4 and #6: a refused secret is one line (no log line repeating it), and a key
@@ -325,6 +340,9 @@ async fn four_tenants_each_fail_alone_and_status_shows_why() {
             .contains("UNSET_SECRET_VARIABLE"),
         "{st}"
     );
+    // Times to the millisecond, not the nanosecond.
+    let at = missing["last_run_at"].as_str().unwrap();
+    assert_eq!(at.len(), "2026-03-01T10:00:00.000Z".len(), "{at}");
     let bad = pair(&st, BAD_SECRET, "Audit.General");
     assert_eq!(bad["last_run"], "failed", "{st}");
     assert_eq!(bad["last_error_kind"], "credentials", "{st}");

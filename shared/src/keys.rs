@@ -447,6 +447,25 @@ impl KeyLayout {
         self.join("_gaps/")
     }
 
+    /// Key of the error report of a listing entry that could not be read (create-only; the
+    /// same raw entry listed again maps to the same key): `_errors/listing/tenant_id=…/
+    /// content_type=…/dt=<day listed>/<sha256 of the raw entry>.json`.
+    pub fn listing_error_key(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        listed_at: DateTime<Utc>,
+        raw_entry: &str,
+    ) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(raw_entry.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.join(&format!(
+            "_errors/listing/tenant_id={tenant}/content_type={content_type}/dt={}/{hex}.json",
+            listed_at.format("%Y-%m-%d")
+        ))
+    }
+
     /// Key of the error report of a blob that failed permanently.
     pub fn error_key(&self, msg: &QueueMessage) -> String {
         self.key(&ObjectKey::Error(ErrorKey {

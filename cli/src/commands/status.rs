@@ -26,24 +26,42 @@ pub struct PairStatus {
     /// The content type.
     pub content_type: ContentType,
     /// Everything before this was listed and queued (`None`: never listed).
+    #[serde(serialize_with = "millis")]
     pub checkpoint: Option<DateTime<Utc>>,
     /// How far the checkpoint trails now, in seconds.
     pub lag_seconds: Option<u64>,
     /// `ok`, `partial`, `failed`, or `never`.
     pub last_run: String,
     /// When the last run ended.
+    #[serde(serialize_with = "millis")]
     pub last_run_at: Option<DateTime<Utc>>,
     /// What went wrong in the last run: one line.
     pub last_error: Option<String>,
     /// The kind of that error: `configuration`, `credentials`, `permission`, `unreachable`
     /// (the tenant was skipped before listing) or `listing`.
     pub last_error_kind: Option<String>,
+    /// No progress for several runs, or no window completed long after the first attempt.
+    pub stalled: bool,
+    /// How far the watermark was ahead of the last run's clock, beyond the tolerance.
+    pub watermark_ahead_seconds: Option<i64>,
+    /// The last reach sweep of the pair, if any.
+    pub last_sweep: Option<o365_activity::checkpoint::LastSweep>,
     /// Gap reports: windows that could no longer be listed.
     pub gaps: Vec<String>,
     /// Error reports of blobs that failed permanently.
     pub blob_errors: usize,
     /// While a run works on the pair: when its lease expires.
+    #[serde(serialize_with = "millis")]
     pub leased_until: Option<DateTime<Utc>>,
+}
+
+/// Serializes an optional instant to the millisecond, like every other time the product
+/// writes (chrono's default would print nanoseconds).
+fn millis<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&o365_activity::time::format_listing_time(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// The whole status.
@@ -274,6 +292,10 @@ async fn pairs<S: ObjectStore>(
             .filter(|h| h.content_types.contains(&ct))
             .and_then(|h| h.problem.as_ref().map(|p| (h.at, p)))
             .filter(|(at, _)| last.as_ref().is_none_or(|l| l.at <= *at));
+        let lastrun_flags = last
+            .as_ref()
+            .map(|l| (l.stalled, l.watermark_ahead_seconds))
+            .unwrap_or_default();
         let (last_run, last_run_at, last_error, last_error_kind) = match (skipped, last) {
             (Some((at, p)), _) => (
                 "failed",
@@ -290,7 +312,11 @@ async fn pairs<S: ObjectStore>(
                 },
                 Some(l.at),
                 l.error.clone(),
-                l.error.as_ref().map(|_| "listing".to_owned()),
+                l.error.as_ref().map(|_| {
+                    l.error_kind
+                        .as_deref()
+                        .map_or_else(|| "listing".to_owned(), str::to_lowercase)
+                }),
             ),
         };
         out.push(PairStatus {
@@ -304,6 +330,9 @@ async fn pairs<S: ObjectStore>(
             last_run_at,
             last_error,
             last_error_kind,
+            stalled: lastrun_flags.0,
+            watermark_ahead_seconds: lastrun_flags.1,
+            last_sweep: cp.as_ref().and_then(|c| c.last_sweep.clone()),
             gaps: gaps
                 .iter()
                 .filter(|g| g.tenant_id == tenant && g.content_type == ct)
@@ -387,6 +416,12 @@ fn table(s: &Status) -> String {
                 o365_activity::time::format_listing_time(until)
             );
         }
+        if p.stalled {
+            let _ = writeln!(
+                out,
+                "    STALLED: no progress for several runs (or no window completed since the first attempt)"
+            );
+        }
         if let Some(e) = &p.last_error {
             let when = p
                 .last_run_at
@@ -394,6 +429,26 @@ fn table(s: &Status) -> String {
                 .unwrap_or_default();
             let kind = p.last_error_kind.as_deref().unwrap_or("error");
             let _ = writeln!(out, "    last error ({kind}, {when}): {e}");
+        }
+        if let Some(ahead) = p.watermark_ahead_seconds {
+            let _ = writeln!(
+                out,
+                "    clock: the checkpoint was {ahead} s ahead of the last run's clock (listing went on from now)"
+            );
+        }
+        if let Some(s) = &p.last_sweep {
+            let _ = writeln!(
+                out,
+                "    last sweep: {} listed {}, recovered {} ({} near expiry){}",
+                o365_activity::time::format_listing_time(s.at),
+                s.listed,
+                s.recovered,
+                s.near_expiry,
+                s.error
+                    .as_deref()
+                    .map(|e| format!(", did not finish: {e}"))
+                    .unwrap_or_default()
+            );
         }
         for g in &p.gaps {
             let _ = writeln!(out, "    gap: {g} could no longer be listed");
