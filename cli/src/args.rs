@@ -113,6 +113,19 @@ Examples:
   o365ctl status --out /tmp/audit --json
   o365ctl status --bucket audit --dlq-url https://sqs.../o365-fetch-dlq";
 
+const VERIFY_HELP: &str = "\
+Checks the stored objects against the manifest of writes (one entry per stored blob under
+<prefix>/_manifest/, written by the fetcher right after the object) and lists every object
+that is missing, altered (size or SHA-256 differ from the entry) or extra (stored, but no
+entry records it). The window selects hour partitions (dt=/hour=) and may reach back any time.
+
+Examples:
+  o365ctl verify                                        # everything in ./data
+  o365ctl verify --out /tmp/audit --last 2d --json
+  o365ctl verify --bucket audit --window 2026-03-01..2026-03-02
+
+Exit codes: 0 nothing to report, 1 problems found, 2 usage error, 3 storage unreachable.";
+
 /// `o365ctl`: the operator's tool of o365-collector.
 #[derive(Debug, Parser)]
 #[command(
@@ -152,6 +165,9 @@ pub enum Command {
     /// Checkpoints, lag, last run, gaps and DLQ depth per tenant and content type.
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
+    /// Check stored objects against the manifest of writes: missing, altered or extra.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
 }
 
 /// Which tenants to collect and how to authenticate: one tenant by flags/environment, many
@@ -410,6 +426,18 @@ pub struct StatusArgs {
     pub dlq_url: Option<String>,
     #[command(flatten)]
     pub tenants: TenantArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// `o365ctl verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
 }

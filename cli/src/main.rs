@@ -74,6 +74,7 @@ fn main() -> std::process::ExitCode {
             Command::Backfill(a) => commands::backfill::run(a, ui).await,
             Command::Normalize(a) => commands::normalize::run(a).await,
             Command::Status(a) => commands::status::run(a).await,
+            Command::Verify(a) => commands::verify::run(a).await,
         }
     });
     let code = match result {

@@ -14,6 +14,7 @@ pub mod error_report;
 pub mod keys;
 pub mod latency;
 pub mod listing;
+pub mod manifest;
 pub mod message;
 pub mod metrics;
 pub mod normalize;

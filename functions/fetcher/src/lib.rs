@@ -9,7 +9,8 @@
 //!    is made, so the bearer token never leaves);
 //! 4. skip if the object already exists (a replay or duplicate delivery);
 //! 5. stream the download through [`BlobNormalizer`] into a create-only upload
-//!    (`If-None-Match: *`; a 412 means another delivery won: success);
+//!    (`If-None-Match: *`; a 412 means another delivery won: success), hashing the bytes as
+//!    they go, then its create-only manifest entry under `_manifest/`;
 //! 6. blob-specific permanent failures (expired, not found, malformed) → error report under
 //!    `_errors/`; anything that may pass later (throttling, 5xx, network, deadline, storage,
 //!    credentials) → the message is reported failed so SQS redelivers it (then the DLQ).
@@ -27,12 +28,15 @@ use o365_activity::compression::Compression;
 use o365_activity::error_report::{ErrorReport, ReportedMessage};
 use o365_activity::keys::KeyLayout;
 use o365_activity::latency::{seconds_between, LatencyHistogram, RecordLatency};
+use o365_activity::manifest::{
+    HashingUpload, ManifestEntry, ObjectDigest, MANIFEST_FORMAT_VERSION,
+};
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::{emit_record_latency, MetricSet, MetricsSink};
 use o365_activity::normalize::{
     BlobNormalizer, InputFormat, Limits, NormalizeError, NormalizeStats, Provenance,
 };
-use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutCondition, PutOutcome};
+use o365_activity::store::{ObjectMeta, ObjectStore, PutCondition, PutOutcome};
 use o365_activity::TenantId;
 use tokio::time::Instant;
 
@@ -460,6 +464,7 @@ impl<S: ObjectStore> Fetcher<S> {
         let mut upload = tokio::time::timeout_at(deadline, self.store.begin_upload(key, &meta))
             .await
             .map_err(|_| out_of_time())?
+            .map(HashingUpload::new)
             .map_err(|e| Failure::from_store(&e))?;
         let streamed = tokio::time::timeout_at(deadline, async {
             while let Some(chunk) = body.chunk().await.map_err(|e| Failure::from_client(&e))? {
@@ -500,8 +505,11 @@ impl<S: ObjectStore> Fetcher<S> {
         let finished = tokio::time::timeout_at(deadline, upload.finish())
             .await
             .map_err(|_| out_of_time())?;
-        match finished.map_err(|e| Failure::from_store(&e))? {
+        let (outcome, digest) = finished.map_err(|e| Failure::from_store(&e))?;
+        match outcome {
             PutOutcome::Written { .. } => {
+                self.record_in_manifest(msg, key, stats.records, digest)
+                    .await;
                 let latency = self.stored_metrics(msg, &stats);
                 tracing::info!(
                     key,
@@ -529,6 +537,40 @@ impl<S: ObjectStore> Fetcher<S> {
                 })
             }
         }
+    }
+
+    /// Writes the blob's create-only manifest entry. The object is stored whatever happens
+    /// here: a failure is logged and counted (`ManifestWriteFailures`), and `o365ctl verify`
+    /// then reports the object as extra.
+    async fn record_in_manifest(
+        &self,
+        msg: &QueueMessage,
+        key: &str,
+        records: u64,
+        digest: ObjectDigest,
+    ) {
+        let entry = ManifestEntry {
+            format_version: MANIFEST_FORMAT_VERSION,
+            tenant_id: msg.tenant_id.clone(),
+            content_type: msg.content_type,
+            content_id: msg.content_id.clone(),
+            key: key.to_owned(),
+            records,
+            sha256: digest.sha256,
+            size: digest.size,
+            written_at: self.clock.now(),
+        };
+        match entry.store(&self.store, &self.keys).await {
+            Ok(Some(PutOutcome::Written { .. })) => return,
+            Ok(Some(PutOutcome::PreconditionFailed)) => {
+                tracing::error!(key, "a manifest entry already exists for this new object")
+            }
+            Ok(None) => tracing::error!(key, "the object key has no manifest key"),
+            Err(e) => tracing::error!(key, error = %e, "could not write the manifest entry"),
+        }
+        self.blob_metrics(msg)
+            .count("ManifestWriteFailures", 1)
+            .emit(&self.metrics);
     }
 
     fn blob_metrics(&self, msg: &QueueMessage) -> MetricSet {
@@ -617,7 +659,9 @@ impl<S: ObjectStore> Fetcher<S> {
                 &report_key,
                 report.to_json().into_bytes().into(),
                 &meta,
-                PutCondition::Overwrite,
+                // Create-only, as the bucket policy demands under `_errors/`: the first report
+                // of a blob stays; a later one for the same blob (412) adds nothing.
+                PutCondition::IfNoneMatch,
             )
             .await
         {
