@@ -457,7 +457,10 @@ impl<S: ObjectStore> CheckpointStore<S> {
     pub async fn list(&self) -> Result<Vec<Checkpoint>, CheckpointError> {
         let mut out = Vec::new();
         for key in self.store.list(&self.layout.state_prefix()).await? {
-            if key.ends_with("/checkpoint.json") {
+            if matches!(
+                self.layout.parse(&key),
+                Some(crate::keys::ObjectKey::Checkpoint(_))
+            ) {
                 if let Some(c) = self.load_key(&key).await? {
                     out.push(c.checkpoint);
                 }

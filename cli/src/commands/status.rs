@@ -189,10 +189,7 @@ async fn pairs<S: ObjectStore>(
         if !filter.keeps(&tenant, ct) {
             continue;
         }
-        let errors_prefix = format!(
-            "{}tenant_id={tenant}/content_type={ct}/",
-            layout.errors_prefix()
-        );
+        let errors_prefix = layout.errors_pair_prefix(&tenant, ct);
         let blob_errors = store
             .list(&errors_prefix)
             .await
