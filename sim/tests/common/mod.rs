@@ -1,5 +1,11 @@
 //! Helpers shared by the contract tests: a stopped-clock simulator and plain HTTP calls.
-#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use chrono::{DateTime, Utc};
 use o365_sim::{SimConfig, SimHandle, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};

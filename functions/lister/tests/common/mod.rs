@@ -1,6 +1,12 @@
 //! Shared set-up of the lister's integration tests: a stopped-clock o365-sim, tenants and
 //! clients pointing at it, a lister following the sim's clock, and ledger checks.
-#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
