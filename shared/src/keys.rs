@@ -9,6 +9,7 @@
 //! <prefix>/_errors/rejected/dt=<YYYY-MM-DD>/<message_id>.json                                   unparsable message
 //! <prefix>/_quarantine/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json.gz   raw blob
 //! <prefix>/_ids/tenant_id=<t>/content_type=<ct>/<content_id>.json                              content-id claim
+//! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
 //! ```
 //!
 //! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
@@ -205,6 +206,8 @@ pub enum ObjectKey {
     Rejected(RejectedKey),
     /// A content-id claim.
     Claim(ClaimKey),
+    /// A tenant's connection health (why the last `o365ctl run` skipped it, if it did).
+    TenantHealth(TenantId),
 }
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
@@ -236,10 +239,12 @@ impl ObjectKey {
                 r.message_id
             ),
             ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
+            ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
         }
     }
 
-    /// The tenant and content type the object belongs to (none for a rejected message).
+    /// The tenant and content type the object belongs to (none for a rejected message or a
+    /// tenant's health).
     pub fn pair(&self) -> Option<PairKey> {
         match self {
             ObjectKey::Data(d) | ObjectKey::Quarantine(d) => Some(PairKey {
@@ -250,7 +255,7 @@ impl ObjectKey {
             ObjectKey::Gap(GapKey { pair, .. })
             | ObjectKey::Error(ErrorKey { pair, .. })
             | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
-            ObjectKey::Rejected(_) => None,
+            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) => None,
         }
     }
 }
@@ -338,6 +343,7 @@ impl KeyLayout {
         let parts: Vec<&str> = rest.split('/').collect();
         let parsed = match parts.as_slice() {
             ["_state", t, ct, "checkpoint.json"] => ObjectKey::Checkpoint(pair_of(t, ct)?),
+            ["_state", t, "tenant.json"] => ObjectKey::TenantHealth(tenant_of(t)?),
             ["_gaps", t, ct, name] => {
                 let (from, to) = name.strip_suffix(".json")?.split_once('_')?;
                 ObjectKey::Gap(GapKey {
@@ -407,6 +413,12 @@ impl KeyLayout {
         }))
     }
 
+    /// Key of a tenant's connection health: the problem that made the last `o365ctl run`
+    /// skip it (for `o365ctl status`), or none.
+    pub fn tenant_health_key(&self, tenant: &TenantId) -> String {
+        self.key(&ObjectKey::TenantHealth(tenant.clone()))
+    }
+
     /// Prefix of all checkpoints.
     pub fn state_prefix(&self) -> String {
         self.join("_state/")
@@ -433,6 +445,25 @@ impl KeyLayout {
     /// Prefix of all gap reports.
     pub fn gaps_prefix(&self) -> String {
         self.join("_gaps/")
+    }
+
+    /// Key of the error report of a listing entry that could not be read (create-only; the
+    /// same raw entry listed again maps to the same key): `_errors/listing/tenant_id=…/
+    /// content_type=…/dt=<day listed>/<sha256 of the raw entry>.json`.
+    pub fn listing_error_key(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        listed_at: DateTime<Utc>,
+        raw_entry: &str,
+    ) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(raw_entry.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.join(&format!(
+            "_errors/listing/tenant_id={tenant}/content_type={content_type}/dt={}/{hex}.json",
+            listed_at.format("%Y-%m-%d")
+        ))
     }
 
     /// Key of the error report of a blob that failed permanently.
@@ -586,11 +617,12 @@ mod tests {
                 l.rejected_message_key(m.content_created, "abc-1"),
                 l.quarantine_key(&data),
                 l.claim_key(&m),
+                l.tenant_health_key(&m.tenant_id),
             ];
             for k in keys {
                 let parsed = l.parse(&k).unwrap_or_else(|| panic!("{k} does not parse"));
                 assert_eq!(l.key(&parsed), k);
-                if !matches!(parsed, ObjectKey::Rejected(_)) {
+                if !matches!(parsed, ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_)) {
                     assert_eq!(parsed.pair().unwrap().tenant_id, m.tenant_id);
                 }
             }

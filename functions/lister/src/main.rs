@@ -13,7 +13,7 @@ use o365_activity::clock::Clock;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::SqsQueue;
 use o365_activity::store::S3Store;
-use o365_lister::event::check_event;
+use o365_lister::event::{invocation_of, Invocation};
 use o365_lister::{Lister, ListerConfig, TenantsSource};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -93,7 +93,27 @@ async fn handle(
     lister: &Lister<S3Store, SqsQueue>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, BoxError> {
-    check_event(&event.payload)?;
+    if invocation_of(&event.payload)? == Invocation::Sweep {
+        let summary = lister.sweep(deadline_of(event.context.deadline)).await;
+        info!(recovered = summary.recovered(), "sweep summary");
+        let failed: Vec<String> = summary
+            .failed()
+            .filter_map(|p| {
+                p.error
+                    .as_ref()
+                    .map(|e| format!("{} {}: {e}", p.tenant_id, p.content_type))
+            })
+            .collect();
+        if !failed.is_empty() {
+            return Err(format!(
+                "the sweep of {} pairs failed: {}",
+                failed.len(),
+                failed.join("; ")
+            )
+            .into());
+        }
+        return Ok(serde_json::to_value(&summary)?);
+    }
     let summary = lister.run(deadline_of(event.context.deadline)).await;
     match serde_json::to_string(&summary) {
         Ok(json) => info!(summary = %json, "run summary"),
@@ -103,7 +123,7 @@ async fn handle(
         .failed()
         .map(|p| {
             let why = match &p.outcome {
-                o365_lister::PairOutcome::Failed(m) => m.as_str(),
+                o365_lister::PairOutcome::Failed(e) => e.message(),
                 _ => "",
             };
             format!("{} {}: {why}", p.tenant_id, p.content_type)
