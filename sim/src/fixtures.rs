@@ -182,7 +182,11 @@ mod tests {
     #[test]
     fn loads_the_shared_real_records_when_present() {
         let Some(dir) = crate::config::real_fixtures_dir() else {
-            println!("skipping: ../shared/fixtures/real not found beside the repository");
+            // Straight to stderr, not `println!`: the test harness would swallow the line.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"skipping: ../shared/fixtures/real not found beside the repository\n",
+            );
             return;
         };
         let f = Fixtures::load(&dir).unwrap();

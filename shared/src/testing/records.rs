@@ -2,6 +2,7 @@
 //! always there) and the real public ones beside the repository (`../shared/fixtures/real`,
 //! optional: tests that use them print one line and skip that part when they are absent).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One record of a records directory: its text (one NDJSON line) and the file it came from.
@@ -76,7 +77,11 @@ pub fn real_records_or_skip(test: &str) -> Result<Option<Vec<RecordLine>>, Recor
     match real_records_dir() {
         Some(dir) => ndjson_records(&dir).map(Some),
         None => {
-            println!("skipping {test}: ../shared/fixtures/real not found beside the repository");
+            // Straight to stderr, not `println!`: the test harness would swallow the line.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping {test}: ../shared/fixtures/real not found beside the repository"
+            );
             Ok(None)
         }
     }
