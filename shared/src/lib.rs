@@ -13,6 +13,7 @@ pub mod content_type;
 pub mod error_report;
 pub mod keys;
 pub mod listing;
+pub mod manifest;
 pub mod message;
 pub mod metrics;
 pub mod normalize;

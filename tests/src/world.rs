@@ -262,6 +262,12 @@ impl World {
         Ok(self.lister()?.run(deadline).await)
     }
 
+    /// One reach sweep (re-list each pair's 7 days, enqueue what is not stored), to completion.
+    pub async fn sweep(&self) -> anyhow::Result<o365_lister::SweepSummary> {
+        let deadline = tokio::time::Instant::now() + self.config.list_deadline;
+        Ok(self.lister()?.sweep(deadline).await)
+    }
+
     /// The fetcher handler as the event-source mapping calls it, in-process.
     pub fn fetch_handler(
         &self,
