@@ -89,6 +89,7 @@ pub fn client(cfg: &TenantConfig) -> ActivityClient {
             },
             request_timeout: Duration::from_secs(10),
             token_refresh_margin: Duration::from_secs(300),
+            ..ClientOptions::default()
         },
     )
     .unwrap()
