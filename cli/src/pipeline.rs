@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use o365_activity::latency::RecordLatency;
 use o365_activity::queue::{MemoryQueue, Queue, SqsQueue};
 use o365_activity::store::ObjectStore;
 use o365_activity::QueueMessage;
@@ -41,6 +42,8 @@ pub struct FetchTotals {
     pub failed: u64,
     /// Failures by kind (`ContentExpired`, `MalformedBlob`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Per-record latency of the records stored (event → available → stored).
+    pub latency: RecordLatency,
     /// Messages not fetched when the run ended, kept in the spool for the next run.
     pub spooled: u64,
 }
@@ -61,6 +64,7 @@ impl FetchTotals {
         self.rejected += other.rejected;
         self.failed += other.failed;
         self.spooled += other.spooled;
+        self.latency.merge(&other.latency);
         for (k, n) in other.errors_by_kind {
             *self.errors_by_kind.entry(k).or_default() += n;
         }
@@ -85,8 +89,10 @@ impl FetchTotals {
                 records,
                 bytes_in,
                 bytes_out,
+                latency,
                 ..
             } => {
+                self.latency.merge(latency);
                 self.blobs_stored += 1;
                 self.records += records;
                 self.bytes_in += bytes_in;

@@ -95,7 +95,10 @@ pub struct Reconciliation {
     pub foreign_records: Vec<String>,
     /// Keys under the data layout that match no published blob (must be empty).
     pub unexpected_objects: Vec<String>,
-    /// Failing blobs (malformed, truncated) that were stored anyway (must be empty).
+    /// Blobs stored with some records left out and their raw body kept under `_quarantine/`.
+    pub quarantined_blobs: usize,
+    /// Failing blobs (malformed, truncated) that were stored anyway without their raw body
+    /// kept in quarantine (must be empty).
     pub stored_failures: Vec<String>,
     /// Lines that are not proper output lines (must be empty).
     pub bad_lines: Vec<String>,
@@ -323,6 +326,22 @@ pub async fn read_error_reports<S: ObjectStore>(
         .collect())
 }
 
+/// Content ids whose raw blob body is kept under `_quarantine/`.
+pub async fn read_quarantined<S: ObjectStore>(
+    store: &S,
+    layout: &KeyLayout,
+) -> Result<BTreeSet<String>, ReconcileError> {
+    Ok(store
+        .list(&layout.quarantine_prefix())
+        .await?
+        .iter()
+        .filter_map(|k| match layout.parse(k) {
+            Some(ObjectKey::Quarantine(q)) => Some(q.content_id),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Content ids of DLQ message bodies (bodies that are not messages are ignored here).
 pub fn dlq_content_ids(bodies: &[String]) -> BTreeSet<String> {
     bodies
@@ -399,6 +418,7 @@ pub async fn reconcile<S: ObjectStore>(
     let stored = read_stored(store, layout).await?;
     let gaps = read_gaps(store, layout).await?;
     let errors = read_error_reports(store, layout).await?;
+    let quarantined = read_quarantined(store, layout).await?;
     let dlq = dlq_content_ids(dlq_bodies);
     let mut r = Reconciliation {
         gaps: gaps.clone(),
@@ -446,7 +466,12 @@ pub async fn reconcile<S: ObjectStore>(
                 if copies.len() > 1 {
                     r.doubled.push(blob.content_id.clone());
                 }
-                if expectation == Expect::Failure {
+                // A partly bad blob: its good records stored, its raw body kept in quarantine.
+                let kept_raw = quarantined.contains(&blob.content_id);
+                if kept_raw {
+                    r.quarantined_blobs += 1;
+                }
+                if expectation == Expect::Failure && !kept_raw {
                     r.stored_failures.push(blob.content_id.clone());
                 }
                 let mut want: HashMap<&str, usize> = HashMap::new();
@@ -467,7 +492,7 @@ pub async fn reconcile<S: ObjectStore>(
                         }
                     }
                     for id in want.keys() {
-                        if !have.contains_key(id) {
+                        if !have.contains_key(id) && !kept_raw {
                             r.missing_records.push(format!("{}/{id}", blob.content_id));
                         }
                     }

@@ -1,5 +1,7 @@
 //! What became of a message and of a batch, and why a message did not produce an object.
 
+use o365_activity::latency::RecordLatency;
+
 /// Why a message did not produce an object, as a metric dimension (`Errors{Kind=…}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -91,6 +93,8 @@ pub enum MessageOutcome {
         bytes_in: u64,
         /// Object bytes written.
         bytes_out: u64,
+        /// Per-record latency (event → available → stored).
+        latency: RecordLatency,
     },
     /// The object already existed (replay or duplicate delivery); nothing was downloaded
     /// unless `raced` (another delivery finished first while this one was writing).

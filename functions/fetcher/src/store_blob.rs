@@ -126,7 +126,7 @@ impl<S: ObjectStore> Fetcher<S> {
             PutOutcome::Written { .. } => {
                 self.record_in_manifest(msg, key, stats.records, digest)
                     .await;
-                self.stored_metrics(msg, &stats);
+                let latency = self.stored_metrics(msg, &stats);
                 tracing::info!(
                     key,
                     records = stats.records,
@@ -139,6 +139,7 @@ impl<S: ObjectStore> Fetcher<S> {
                     records: stats.records,
                     bytes_in: stats.bytes_in,
                     bytes_out: stats.bytes_out,
+                    latency,
                 })
             }
             PutOutcome::PreconditionFailed => {
