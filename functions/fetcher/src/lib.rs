@@ -4,7 +4,8 @@
 //!
 //! Per message:
 //! 1. parse and validate the queue message (malformed → error report, not retried);
-//! 2. find the tenant's client (unknown tenant → error report);
+//! 2. find the tenant's client (unknown tenant: the tenants are reloaded at once, within a
+//!    cooldown; still unknown → handed back to the queue, then the DLQ and its alarm);
 //! 3. check `content_uri` is under that tenant's API root (forged → error report; no request
 //!    is made, so the bearer token never leaves);
 //! 4. skip if the object already exists (a replay or duplicate delivery);
@@ -14,13 +15,13 @@
 //!    `_errors/`; anything that may pass later (throttling, 5xx, network, deadline, storage,
 //!    credentials) → the message is reported failed so SQS redelivers it (then the DLQ).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use o365_activity::api_error::AfCode;
+use o365_activity::bootstrap::TenantRegistry;
 use o365_activity::client::{ActivityClient, ClientError};
 use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
@@ -31,13 +32,15 @@ use o365_activity::normalize::{
     BlobNormalizer, InputFormat, Limits, NormalizeError, NormalizeStats, Provenance,
 };
 use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutCondition, PutOutcome};
-use o365_activity::TenantId;
 use serde_json::json;
 use tokio::time::Instant;
 
 pub mod config;
+pub mod handler;
+mod tenants;
 
-pub use config::{FetcherConfig, FetcherConfigError, TenantsSource};
+pub use config::FetcherConfig;
+use tenants::TenantClients;
 
 /// `Content-Type` of stored blobs.
 pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
@@ -259,7 +262,7 @@ pub struct Fetcher<S: ObjectStore> {
     store: S,
     keys: KeyLayout,
     compression: Compression,
-    clients: Arc<HashMap<TenantId, ActivityClient>>,
+    tenants: TenantClients,
     concurrency: usize,
     limits: Limits,
     clock: Clock,
@@ -271,7 +274,7 @@ impl<S: ObjectStore> std::fmt::Debug for Fetcher<S> {
         f.debug_struct("Fetcher")
             .field("keys", &self.keys)
             .field("compression", &self.compression)
-            .field("tenants", &self.clients.len())
+            .field("tenants", &self.tenants)
             .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
     }
@@ -288,20 +291,23 @@ impl<S: ObjectStore> Fetcher<S> {
         clock: Clock,
         metrics: MetricsSink,
     ) -> Fetcher<S> {
-        let clients = clients
-            .into_iter()
-            .map(|c| (c.tenant_id().clone(), c))
-            .collect();
         Fetcher {
             store,
             keys,
             compression,
-            clients: Arc::new(clients),
+            tenants: TenantClients::fixed(clients),
             concurrency: config::DEFAULT_MAX_CONCURRENCY,
             limits: Limits::default(),
             clock,
             metrics,
         }
+    }
+
+    /// Serves the tenants of `registry` instead of the fixed clients (the Lambda: tenants added
+    /// to the source are picked up without a cold start).
+    pub fn with_tenant_registry(mut self, registry: Arc<TenantRegistry>) -> Fetcher<S> {
+        self.tenants = TenantClients::Registry(registry);
+        self
     }
 
     /// Sets how many messages of a batch are handled at once (at least 1).
@@ -404,11 +410,13 @@ impl<S: ObjectStore> Fetcher<S> {
         msg: &QueueMessage,
         deadline: Instant,
     ) -> Result<MessageOutcome, Failure> {
-        let client = self.clients.get(&msg.tenant_id).ok_or_else(|| {
-            Failure::permanent(
+        // Retryable: a tenant onboarded since the last reload is found on a later delivery;
+        // one nobody onboards ends in the DLQ, whose alarm fires.
+        let client = self.tenants.client(&msg.tenant_id).await.ok_or_else(|| {
+            Failure::retry(
                 ErrorKind::UnknownTenant,
                 format!(
-                    "tenant {} is not configured in this deployment; add it to the tenants configuration or drop the message",
+                    "tenant {} is not in the tenants configuration, even after reloading it; add it to the tenants secret (the message is retried, then goes to the DLQ)",
                     msg.tenant_id
                 ),
             )
@@ -429,7 +437,7 @@ impl<S: ObjectStore> Fetcher<S> {
                 .emit(&self.metrics);
             return Ok(MessageOutcome::Duplicate { key, raced: false });
         }
-        self.download_and_store(client, msg, &key, deadline).await
+        self.download_and_store(&client, msg, &key, deadline).await
     }
 
     /// Streams the blob through the normalizer into a create-only upload.

@@ -30,12 +30,13 @@
 
 pub mod config;
 pub mod event;
+pub mod handler;
 pub mod lister;
 pub mod plan;
 pub mod settings;
 pub mod summary;
 
-pub use config::{ListerConfig, ListerConfigError, TenantsSource};
+pub use config::ListerConfig;
 pub use lister::{ListWindowError, Lister};
 pub use settings::{ListerSettings, SettingsError};
 pub use summary::{PairOutcome, PairSummary, RunSummary};
