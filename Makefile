@@ -47,5 +47,5 @@ deploy: ## sam build + sam deploy (guided the first time)
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-clean-data: ## remove the local output directory $(OUT)
+clean-data: ## remove the local output directory (./data, or OUT=dir)
 	rm -rf $(OUT)

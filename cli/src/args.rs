@@ -95,11 +95,18 @@ record/user type names, client IP and port, outcome). It is the code path the fe
 Examples:
   o365ctl normalize blob.json --tenant-id <guid> --content-type Audit.Exchange --content-id <id>
   o365ctl normalize a.ndjson b.ndjson --out normalized.ndjson.gz --gzip
-  cat blob.json | o365ctl normalize - --content-type Audit.General";
+  cat blob.json | o365ctl normalize - --content-type Audit.General
+
+Without --content-type, each file's content type is inferred from its first record's RecordType
+(Exchange, SharePoint, Azure AD and DLP record types; any other known type is Audit.General);
+a file whose first record has no RecordType is labelled Audit.General, with a warning.";
 
 const STATUS_HELP: &str = "\
-Shows, per tenant and content type: checkpoint, lag, last run result, gap reports and,
-with --dlq-url, the dead-letter queue depth.
+Shows, per tenant and content type (every configured one, also those a run skipped):
+checkpoint, lag, last run result and last error (kind, reason, when), gap reports; the error
+reports under <prefix>/_errors/ by kind and, with --dlq-url, the dead-letter queue depth.
+Exit 0 when all is well, 1 when anything needs attention (a failing pair, a gap, an error
+report, messages in the dead-letter queue), 2 usage error, 3 storage unreachable.
 
 Examples:
   o365ctl status                                        # ./data
@@ -163,13 +170,28 @@ pub struct TenantArgs {
     #[arg(long, env = "O365_CLIENT_ID", value_name = "GUID")]
     pub client_id: Option<String>,
     /// File holding the client secret (or set O365_CLIENT_SECRET).
-    #[arg(long, env = "O365_CLIENT_SECRET_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "O365_CLIENT_SECRET_FILE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub client_secret_file: Option<PathBuf>,
-    /// Certificate (PEM) for certificate authentication; needs --key-file.
-    #[arg(long, env = "O365_CLIENT_CERTIFICATE", value_name = "FILE")]
+    /// Certificate (PEM file, or the PEM itself) for certificate authentication; needs --key-file.
+    #[arg(
+        long,
+        env = "O365_CLIENT_CERTIFICATE",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub client_certificate: Option<PathBuf>,
-    /// The certificate's private key (PEM).
-    #[arg(long, env = "O365_CLIENT_KEY", value_name = "FILE")]
+    /// The certificate's private key (PEM file, or the PEM itself; its value is never shown).
+    #[arg(
+        long,
+        env = "O365_CLIENT_KEY",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub key_file: Option<PathBuf>,
     /// Microsoft 365 cloud.
     #[arg(long, env = "O365_CLOUD", value_name = "CLOUD",
@@ -271,6 +293,30 @@ pub struct WindowArgs {
     pub last: Option<Duration>,
 }
 
+impl WindowArgs {
+    /// The window asked for (`None`: neither flag given), clipped to what the API can list at
+    /// `now`; a clipped window is stated with a warning, never silently.
+    pub fn clipped(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Result<Window, crate::window::WindowError>> {
+        if self.window.is_none() && self.last.is_none() {
+            return None;
+        }
+        Some(
+            Window::from_args(self.window, self.last, now).and_then(|asked| {
+                let window = asked.clip_to_reach(now)?;
+                if window != asked {
+                    tracing::warn!(
+                        "the window {asked} is clipped to {window}: the API lists at most 7 days back (less a 16-minute margin) and nothing after now"
+                    );
+                }
+                Ok(window)
+            }),
+        )
+    }
+}
+
 /// `o365ctl replay`.
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
@@ -341,9 +387,10 @@ pub struct NormalizeArgs {
         default_value = "00000000-0000-0000-0000-000000000000"
     )]
     pub tenant_id: String,
-    /// Content type for the provenance.
-    #[arg(long, value_name = "TYPE", default_value = "Audit.General")]
-    pub content_type: String,
+    /// Content type for the provenance (default: inferred from the first record's
+    /// `RecordType`; Audit.General, with a warning, when it cannot be).
+    #[arg(long, value_name = "TYPE")]
+    pub content_type: Option<String>,
     /// Content id for the provenance (default: the file name without extension).
     #[arg(long, value_name = "ID")]
     pub content_id: Option<String>,
@@ -368,11 +415,16 @@ pub struct StatusArgs {
     pub storage: StorageArgs,
 }
 
+/// The longest duration any flag accepts: the API's 7-day reach bounds every window, and
+/// no run, pause or overlap needs longer (it also keeps time arithmetic far from overflow).
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A duration from 1 second to [`MAX_DURATION`]; anything else is a usage error (exit 2).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{e}: write a duration such as 30s, 5m, 6h or 2d"))?;
-    if d.is_zero() {
-        return Err("the duration must be more than zero".into());
+    const ALLOWED: &str = "write a duration from 1s to 7d, such as 30s, 5m, 6h or 2d";
+    let d = humantime::parse_duration(s.trim()).map_err(|e| format!("{e}: {ALLOWED}"))?;
+    if d < Duration::from_secs(1) || d > MAX_DURATION {
+        return Err(format!("{s} is out of range: {ALLOWED}"));
     }
     Ok(d)
 }
@@ -429,6 +481,10 @@ mod tests {
             vec!["o365ctl", "run", "--cloud", "mars"],
             vec!["o365ctl", "replay", "--from-dlq", "http://127.0.0.1/q"],
             vec!["o365ctl", "normalize"],
+            vec!["o365ctl", "backfill", "--last", "100000000000d"],
+            vec!["o365ctl", "backfill", "--last", "8d"],
+            vec!["o365ctl", "run", "--timeout", "500000000000y"],
+            vec!["o365ctl", "run", "--every", "0s"],
         ] {
             let e = Cli::try_parse_from(&argv).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{argv:?}");

@@ -26,7 +26,73 @@ pub enum Tenants {
         content_types: Vec<ContentType>,
     },
     /// Real (or explicitly addressed) tenants.
-    Configured(Vec<TenantConfig>),
+    Configured(Configured),
+}
+
+/// The configured tenants: those ready to connect, and those whose own entry cannot be used
+/// (each fails alone; the others are collected).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Configured {
+    /// Tenants whose configuration resolved.
+    pub tenants: Vec<Tenant>,
+    /// Tenants whose entry could not be resolved (a missing variable, an unreadable file...).
+    pub rejected: Vec<TenantProblem>,
+}
+
+/// One resolved tenant, with where its credential came from (for hints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// The resolved configuration.
+    pub config: TenantConfig,
+    /// Where the credential was read from, e.g. `the variable X (client_secret_env in tenants.toml)`.
+    pub credential_source: String,
+}
+
+/// Why one tenant cannot be collected, by kind, for the run's summary and `o365ctl status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Its configuration cannot be used: a missing variable, an unreadable or malformed
+    /// secret, certificate or key.
+    Configuration,
+    /// The token endpoint refused its credentials (wrong secret, certificate not registered,
+    /// app not consented).
+    Credentials,
+    /// The API refused the app (permission not granted or not consented).
+    Permission,
+    /// The token endpoint or the API could not be reached.
+    Unreachable,
+}
+
+impl ProblemKind {
+    /// The snake_case name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Configuration => "configuration",
+            ProblemKind::Credentials => "credentials",
+            ProblemKind::Permission => "permission",
+            ProblemKind::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// One tenant that cannot be collected now, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantProblem {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The content types it was configured for.
+    pub content_types: Vec<ContentType>,
+    /// What kind of problem.
+    pub kind: ProblemKind,
+    /// One line: what failed and what to do.
+    pub reason: String,
+}
+
+impl std::fmt::Display for TenantProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tenant {}: {}", self.tenant_id, self.reason)
+    }
 }
 
 /// A configuration that cannot be used; the message says what to set.
@@ -105,7 +171,25 @@ impl TenantArgs {
             });
         }
         let entry = self.single_entry(env)?;
-        Ok(Tenants::Configured(vec![entry.resolve(1, None, env)?]))
+        let credential_source = self.single_credential_source();
+        Ok(Tenants::Configured(Configured {
+            tenants: vec![Tenant {
+                config: entry.resolve(1, None, env)?,
+                credential_source,
+            }],
+            rejected: Vec::new(),
+        }))
+    }
+
+    /// Where a one-tenant credential comes from, for hints.
+    fn single_credential_source(&self) -> String {
+        if self.client_certificate.is_some() {
+            "the certificate and key (--client-certificate / O365_CLIENT_CERTIFICATE, --key-file / O365_CLIENT_KEY)".into()
+        } else if self.client_secret_file.is_some() {
+            "the secret file (--client-secret-file / O365_CLIENT_SECRET_FILE)".into()
+        } else {
+            format!("the secret ({SECRET_ENV})")
+        }
     }
 
     /// The one tenant of the flags and environment as a file entry.
@@ -178,34 +262,104 @@ impl TenantArgs {
         Ok(entry)
     }
 
-    /// The tenants of `--config`, narrowed by `--tenant-id` and `--content-types`.
+    /// The tenants of `--config`, narrowed by `--tenant-id` (before anything else, so another
+    /// tenant's entry never matters) and `--content-types`. An entry that cannot be resolved
+    /// fails alone, as a [`TenantProblem`]; only a file that cannot be read or parsed, an
+    /// unreadable tenant id or a duplicate tenant is an error for the whole file.
     fn resolve_file(
         &self,
         path: &std::path::Path,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Vec<TenantConfig>, CliConfigError> {
-        let mut tenants = TenantsFile::from_path(path)?.resolve(env)?;
-        if let Some(t) = &self.tenant_id {
-            let want: TenantId = t.parse()?;
-            tenants.retain(|c| c.tenant_id == want);
-            if tenants.is_empty() {
-                return Err(CliConfigError::NotInFile {
-                    tenant: want.to_string(),
-                    file: path.to_owned(),
-                });
+    ) -> Result<Configured, CliConfigError> {
+        let file = TenantsFile::from_path(path)?;
+        if file.tenants.is_empty() {
+            return Err(o365_activity::tenants::ConfigError::NoTenants.into());
+        }
+        let want: Option<TenantId> = self.tenant_id.as_deref().map(str::parse).transpose()?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut out = Configured::default();
+        let mut seen: Vec<TenantId> = Vec::new();
+        for (i, entry) in file.tenants.into_iter().enumerate() {
+            let parsed = entry.tenant_id.parse::<TenantId>();
+            if let Some(w) = &want {
+                if parsed.as_ref().ok() != Some(w) {
+                    continue;
+                }
             }
+            if let Ok(t) = &parsed {
+                if seen.contains(t) {
+                    return Err(
+                        o365_activity::tenants::ConfigError::Duplicate(t.to_string()).into(),
+                    );
+                }
+                seen.push(t.clone());
+            }
+            let credential_source = entry_credential_source(&entry, &name);
+            let types = entry_content_types(&entry);
+            match (
+                entry.resolve(i + 1, file.publisher_id.as_deref(), env),
+                parsed,
+            ) {
+                (Ok(config), _) => out.tenants.push(Tenant {
+                    config,
+                    credential_source,
+                }),
+                (Err(e), Ok(tenant_id)) => out.rejected.push(TenantProblem {
+                    tenant_id,
+                    content_types: types,
+                    kind: ProblemKind::Configuration,
+                    reason: format!("{e} (in {})", path.display()),
+                }),
+                (Err(e), Err(_)) => return Err(e.into()),
+            }
+        }
+        if let (Some(w), true) = (&want, out.tenants.is_empty() && out.rejected.is_empty()) {
+            return Err(CliConfigError::NotInFile {
+                tenant: w.to_string(),
+                file: path.to_owned(),
+            });
         }
         if !self.content_types.is_empty() {
             let keep = self.parsed_content_types()?;
-            for t in &mut tenants {
+            for t in &mut out.tenants {
+                t.config.content_types.retain(|ct| keep.contains(ct));
+            }
+            for t in &mut out.rejected {
                 t.content_types.retain(|ct| keep.contains(ct));
             }
-            tenants.retain(|t| !t.content_types.is_empty());
-            if tenants.is_empty() {
+            out.tenants.retain(|t| !t.config.content_types.is_empty());
+            out.rejected.retain(|t| !t.content_types.is_empty());
+            if out.tenants.is_empty() && out.rejected.is_empty() {
                 return Err(CliConfigError::NoTypesLeft(self.content_types.join(",")));
             }
         }
-        Ok(tenants)
+        Ok(out)
+    }
+}
+
+/// Where a file entry's credential comes from, for hints (never the value).
+fn entry_credential_source(entry: &TenantEntry, file: &str) -> String {
+    if let Some(var) = &entry.client_secret_env {
+        format!("the variable {var} (client_secret_env in {file})")
+    } else if let Some(path) = &entry.client_secret_file {
+        format!("the file {} (client_secret_file in {file})", path.display())
+    } else if entry.client_secret.is_some() {
+        format!("client_secret in {file}")
+    } else {
+        format!("the certificate and private key in {file}")
+    }
+}
+
+/// The content types an entry asks for, as far as they parse (all five by default).
+fn entry_content_types(entry: &TenantEntry) -> Vec<ContentType> {
+    match &entry.content_types {
+        Some(list) if !list.is_empty() => {
+            ContentType::parse_list(&list.join(",")).unwrap_or_else(|_| ContentType::ALL.to_vec())
+        }
+        _ => ContentType::ALL.to_vec(),
     }
 }
 
@@ -276,20 +430,20 @@ mod tests {
         a.client_id = Some(C.into());
         a.cloud = Some("gcc".into());
         a.content_types = vec!["Audit.Exchange".into()];
-        let Tenants::Configured(t) = a
+        let Tenants::Configured(Configured { tenants: t, .. }) = a
             .resolve(&env_with(&[("O365_CLIENT_SECRET", "s3cr3t")]))
             .unwrap()
         else {
             panic!("not configured")
         };
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].tenant_id.as_str(), T);
-        assert_eq!(t[0].content_types, vec![ContentType::Exchange]);
+        assert_eq!(t[0].config.tenant_id.as_str(), T);
+        assert_eq!(t[0].config.content_types, vec![ContentType::Exchange]);
         assert_eq!(
-            t[0].endpoints.api_root.host_str(),
+            t[0].config.endpoints.api_root.host_str(),
             Some("manage-gcc.office.com")
         );
-        assert!(matches!(&t[0].credential, Credential::Secret(s) if s.expose() == "s3cr3t"));
+        assert!(matches!(&t[0].config.credential, Credential::Secret(s) if s.expose() == "s3cr3t"));
     }
 
     #[test]
@@ -348,13 +502,16 @@ mod tests {
         assert!(e.to_string().contains("--key-file"), "{e}");
         a.key_file = Some(key);
         // A secret in the environment does not conflict with an explicit certificate.
-        let Tenants::Configured(t) = a
+        let Tenants::Configured(Configured { tenants: t, .. }) = a
             .resolve(&env_with(&[("O365_CLIENT_SECRET", "x")]))
             .unwrap()
         else {
             panic!("not configured")
         };
-        assert!(matches!(&t[0].credential, Credential::Certificate { .. }));
+        assert!(matches!(
+            &t[0].config.credential,
+            Credential::Certificate { .. }
+        ));
         // PEM text in the variables instead of paths.
         a.client_certificate = Some(std::fs::read_to_string(&cert).unwrap().into());
         a.key_file = Some("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----".into());
@@ -375,34 +532,66 @@ mod tests {
         a.config = Some(f.path().to_owned());
         // One-tenant environment settings do not interfere with --config.
         a.client_id = Some("ignored".into());
-        let Tenants::Configured(t) = a.resolve(&env).unwrap() else {
+        let Tenants::Configured(Configured { tenants: t, .. }) = a.resolve(&env).unwrap() else {
             panic!("not configured")
         };
         assert_eq!(t.len(), 2);
         a.content_types = vec!["Audit.Exchange".into()];
-        let Tenants::Configured(t) = a.resolve(&env).unwrap() else {
+        let Tenants::Configured(Configured { tenants: t, .. }) = a.resolve(&env).unwrap() else {
             panic!("not configured")
         };
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].content_types, vec![ContentType::Exchange]);
+        assert_eq!(t[0].config.content_types, vec![ContentType::Exchange]);
         a.content_types.clear();
         a.tenant_id = Some("00000000-0000-0000-0000-000000000002".into());
-        let Tenants::Configured(t) = a.resolve(&env).unwrap() else {
+        let Tenants::Configured(Configured { tenants: t, .. }) = a.resolve(&env).unwrap() else {
             panic!("not configured")
         };
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].content_types, vec![ContentType::General]);
+        assert_eq!(t[0].config.content_types, vec![ContentType::General]);
         a.tenant_id = Some("00000000-0000-0000-0000-000000000009".into());
         assert!(matches!(
             a.resolve(&env),
             Err(CliConfigError::NotInFile { .. })
         ));
         a.tenant_id = None;
-        assert!(a
-            .resolve(&env_with(&[]))
-            .unwrap_err()
-            .to_string()
-            .contains("A_SECRET"));
+        let Tenants::Configured(c) = a.resolve(&env_with(&[])).unwrap() else {
+            panic!("not configured")
+        };
+        assert!(c.rejected[0].reason.contains("A_SECRET"), "{c:?}");
+    }
+
+    #[test]
+    fn a_tenant_with_a_missing_variable_fails_alone() {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        write!(
+            f,
+            "[[tenants]]\ntenant_id = \"{T}\"\nclient_id = \"{C}\"\nclient_secret_env = \"UNSET_SECRET\"\ncontent_types = [\"DLP.All\"]\n\
+             [[tenants]]\ntenant_id = \"00000000-0000-0000-0000-000000000002\"\nclient_id = \"{C}\"\nclient_secret_env = \"A_SECRET\"\n"
+        )
+        .unwrap();
+        let env = env_with(&[("A_SECRET", "a")]);
+        let mut a = args();
+        a.config = Some(f.path().to_owned());
+        let Tenants::Configured(c) = a.resolve(&env).unwrap() else {
+            panic!("not configured")
+        };
+        assert_eq!(c.tenants.len(), 1);
+        assert_eq!(c.rejected.len(), 1);
+        assert_eq!(c.rejected[0].tenant_id.as_str(), T);
+        assert_eq!(c.rejected[0].content_types, vec![ContentType::DlpAll]);
+        assert!(
+            c.rejected[0].reason.contains("UNSET_SECRET"),
+            "{}",
+            c.rejected[0]
+        );
+        assert!(c.tenants[0].credential_source.contains("A_SECRET"));
+        // Narrowing to the healthy tenant never looks at the other one.
+        a.tenant_id = Some("00000000-0000-0000-0000-000000000002".into());
+        let Tenants::Configured(c) = a.resolve(&env).unwrap() else {
+            panic!("not configured")
+        };
+        assert_eq!((c.tenants.len(), c.rejected.len()), (1, 0));
     }
 
     #[test]

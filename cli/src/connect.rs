@@ -10,15 +10,16 @@ use o365_activity::ContentType;
 use o365_sim::{SimConfig, SimHandle, TenantSpec};
 use tokio::time::Instant;
 
-use crate::config::{simulator_entry, Tenants};
+use crate::config::{simulator_entry, Configured, ProblemKind, Tenant, TenantProblem, Tenants};
 use crate::exit::Failure;
 
 /// Tenants with their clients, and the simulator serving them when it is embedded.
 pub struct Connected {
     /// The tenants that passed the pre-flight check, with their clients.
     pub tenants: Vec<(TenantConfig, ActivityClient)>,
-    /// Tenants that failed the pre-flight check, with the reason (they are skipped).
-    pub unreachable: Vec<(TenantConfig, String)>,
+    /// Tenants that cannot be collected now (a configuration, credential, permission or
+    /// network problem), each with its kind and reason; they are skipped, the others go on.
+    pub unreachable: Vec<TenantProblem>,
     /// Where the data comes from, for people.
     pub source: String,
     sim: Option<SimHandle>,
@@ -46,41 +47,92 @@ fn preflight_options() -> ClientOptions {
     }
 }
 
-/// What to tell the user about a failed pre-flight call.
-fn explain(tenant: &TenantConfig, e: &ClientError) -> String {
-    let hint = match e {
+/// What kind of problem a failed pre-flight call is, and what to tell the user: one line
+/// saying what failed, why, and what to do.
+fn explain(tenant: &Tenant, e: &ClientError) -> (ProblemKind, String) {
+    let config = &tenant.config;
+    let (kind, hint) = match e {
         ClientError::Token {
             retryable: false, ..
-        } => format!(
-            "check the credentials of tenant {}: O365_CLIENT_ID / --client-id, the secret (O365_CLIENT_SECRET) or certificate, and that the app is consented in that tenant (token endpoint {})",
-            tenant.tenant_id, tenant.endpoints.login_root
+        } => (
+            ProblemKind::Credentials,
+            format!(
+                "check the client id and {}, and that the app is consented in that tenant",
+                tenant.credential_source
+            ),
         ),
         ClientError::Token { .. }
         | ClientError::Transport { .. }
-        | ClientError::DeadlineExceeded { .. } => format!(
-            "check the network, proxy and the endpoints (API {}, login {}); --cloud or --api-root/--login-root pick others",
-            tenant.endpoints.api_root, tenant.endpoints.login_root
+        | ClientError::DeadlineExceeded { .. } => (
+            ProblemKind::Unreachable,
+            format!(
+                "check the network, proxy and the endpoints (API {}, login {}); --cloud or --api-root/--login-root pick others",
+                config.endpoints.api_root, config.endpoints.login_root
+            ),
         ),
-        ClientError::Credential(_) => {
-            "check --client-certificate and --key-file (PEM certificate and its RSA private key)".to_owned()
-        }
-        ClientError::Api { status: 401 | 403, .. } => format!(
-            "grant the app ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All) in tenant {} and consent it",
-            tenant.tenant_id
+        ClientError::Credential(_) => (
+            ProblemKind::Configuration,
+            format!(
+                "check {} (a PEM certificate and its RSA private key)",
+                tenant.credential_source
+            ),
         ),
-        _ => "see the message above".to_owned(),
+        ClientError::Api {
+            status: 401 | 403, ..
+        } => (
+            ProblemKind::Permission,
+            "grant the app ActivityFeed.Read (and ActivityFeed.ReadDlp for DLP.All) and consent it in that tenant".to_owned(),
+        ),
+        _ => (ProblemKind::Unreachable, "try again later".to_owned()),
     };
-    format!("tenant {}: {e}; {hint}", tenant.tenant_id)
+    (kind, format!("{e}; {hint}"))
 }
 
 impl Connected {
     /// Builds the clients (starting the simulator for [`Tenants::Embedded`]) and checks every
     /// configured tenant once. Exit 3 when no tenant is reachable.
     pub async fn open(tenants: Tenants) -> Result<Connected, Failure> {
+        let conn = Connected::open_all(tenants).await?;
+        conn.require_any()?;
+        Ok(conn)
+    }
+
+    /// Like [`Connected::open`], but returns even when no tenant can be collected, so the
+    /// caller can record why before [`Connected::require_any`] ends the command.
+    pub async fn open_all(tenants: Tenants) -> Result<Connected, Failure> {
         match tenants {
             Tenants::Embedded { content_types } => Connected::embedded(&content_types).await,
-            Tenants::Configured(list) => Connected::configured(list).await,
+            Tenants::Configured(c) => Ok(Connected::configured(c).await),
         }
+    }
+
+    /// The failure when no tenant can be collected: exit 2 when every tenant's problem is its
+    /// configuration, exit 3 otherwise (refused credentials, an unreachable endpoint).
+    pub fn require_any(&self) -> Result<(), Failure> {
+        if !self.tenants.is_empty() {
+            return Ok(());
+        }
+        let message = match self.unreachable.as_slice() {
+            [] => "no tenant is configured".to_owned(),
+            [one] => one.to_string(),
+            many => format!(
+                "no tenant can be collected: {}",
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        let error = anyhow::anyhow!("{message}");
+        let all_config = self
+            .unreachable
+            .iter()
+            .all(|p| p.kind == ProblemKind::Configuration);
+        Err(if all_config {
+            Failure::usage(error)
+        } else {
+            Failure::unreachable(error)
+        })
     }
 
     async fn embedded(content_types: &[ContentType]) -> Result<Connected, Failure> {
@@ -111,55 +163,53 @@ impl Connected {
         Ok(Connected {
             tenants: vec![(config, client)],
             unreachable: Vec::new(),
-            source: format!("o365-sim (embedded, {base}; no tenant configured)"),
+            source: format!("o365-sim (embedded, {base})"),
             sim: Some(sim),
         })
     }
 
-    async fn configured(list: Vec<TenantConfig>) -> Result<Connected, Failure> {
+    async fn configured(configured: Configured) -> Connected {
+        let Configured {
+            tenants: list,
+            rejected,
+        } = configured;
         let mut tenants = Vec::new();
-        let mut unreachable = Vec::new();
-        let mut first_error = None;
-        for config in list {
-            let check =
-                ActivityClient::new(&config, preflight_options()).map_err(|e| explain(&config, &e));
-            let check = match check {
+        let mut unreachable = rejected;
+        for tenant in list {
+            let config = &tenant.config;
+            let check = match ActivityClient::new(config, preflight_options()) {
                 Ok(probe) => probe
                     .list_subscriptions(Instant::now() + Duration::from_secs(60))
                     .await
-                    .map(|_| ())
-                    .map_err(|e| explain(&config, &e)),
+                    .map(|_| ()),
                 Err(e) => Err(e),
             };
-            match check {
-                Ok(()) => {
-                    let client = ActivityClient::new(&config, ClientOptions::default())
-                        .map_err(|e| Failure::from(anyhow::anyhow!(explain(&config, &e))))?;
-                    tenants.push((config, client));
-                }
-                Err(msg) => {
-                    tracing::error!("{msg}");
-                    first_error.get_or_insert_with(|| msg.clone());
-                    unreachable.push((config, msg));
+            let client = check.and_then(|()| ActivityClient::new(config, ClientOptions::default()));
+            match client {
+                Ok(client) => tenants.push((tenant.config, client)),
+                Err(e) => {
+                    let (kind, reason) = explain(&tenant, &e);
+                    unreachable.push(TenantProblem {
+                        tenant_id: tenant.config.tenant_id.clone(),
+                        content_types: tenant.config.content_types.clone(),
+                        kind,
+                        reason,
+                    });
                 }
             }
         }
-        if tenants.is_empty() {
-            return Err(Failure::unreachable(anyhow::anyhow!(
-                "{}",
-                first_error.unwrap_or_else(|| "no tenant is reachable".into())
-            )));
-        }
+        let total = tenants.len() + unreachable.len();
         let source = match tenants.as_slice() {
-            [(t, _)] => format!("tenant {} ({})", t.tenant_id, t.endpoints.api_root),
-            many => format!("{} tenants", many.len()),
+            [(t, _)] if total == 1 => format!("tenant {} ({})", t.tenant_id, t.endpoints.api_root),
+            [] => format!("{total} tenant(s), none reachable"),
+            ok => format!("{total} tenants ({} reachable)", ok.len()),
         };
-        Ok(Connected {
+        Connected {
             tenants,
             unreachable,
             source,
             sim: None,
-        })
+        }
     }
 
     /// Stops the embedded simulator, if any.

@@ -63,11 +63,40 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// The error and its causes on one line, each cause once: a cause whose text the line
+/// already holds (an error that quotes its source) is not repeated.
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
+        let mut line = self.error.to_string();
+        for cause in self.error.chain().skip(1) {
+            let cause = cause.to_string();
+            if !line.contains(&cause) {
+                line.push_str(": ");
+                line.push_str(&cause);
+            }
+        }
+        f.write_str(&line)
     }
 }
 
 /// What a command returns: an exit code, or a failure carrying one.
 pub type CmdResult = Result<Code, Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_shown_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot read x.toml: {source}")]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        let f = Failure::usage(Quoting { source: io });
+        assert_eq!(f.to_string(), "cannot read x.toml: No such file");
+        let f = Failure::from(anyhow::anyhow!("inner").context("outer"));
+        assert_eq!(f.to_string(), "outer: inner");
+    }
+}

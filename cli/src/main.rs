@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod connect;
 mod exit;
+mod health;
 mod interrupt;
 mod pipeline;
 mod progress;
@@ -20,6 +21,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command};
 use crate::exit::Code;
+
+/// Log timestamps to the millisecond, in UTC.
+struct Millis;
+
+impl tracing_subscriber::fmt::time::FormatTime for Millis {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(w, "{}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    }
+}
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -36,6 +46,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_timer(Millis)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

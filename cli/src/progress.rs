@@ -11,8 +11,17 @@ pub struct Progress {
     records: ProgressBar,
 }
 
+/// A bar style; `{rate}` is a whole number per second (indicatif's `{per_sec}` prints four
+/// decimals).
 fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
 }
 
 impl Progress {
@@ -35,7 +44,7 @@ impl Progress {
                 ProgressBar::hidden()
             },
             blobs: bar("{prefix:>8} [{bar:30}] {pos}/{len} blobs"),
-            records: bar("{prefix:>8} {pos} records ({per_sec})"),
+            records: bar("{prefix:>8} {human_pos} records ({rate})"),
         }
         .prefixed()
     }

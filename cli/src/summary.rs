@@ -14,8 +14,11 @@ use crate::pipeline::FetchTotals;
 /// Everything one run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
-    /// Which run of `--every` (from 1).
+    /// Which run of `--every` (from 1; always 1 for `--once`).
     pub run: u64,
+    /// Whether runs repeat (`--every`): only then is the run number shown.
+    #[serde(skip)]
+    pub repeating: bool,
     /// Where the data came from.
     pub source: String,
     /// Where the objects are.
@@ -55,6 +58,7 @@ impl RunReport {
         let failed_pairs = lister.failed().count() as u64;
         RunReport {
             run,
+            repeating: false,
             source,
             output,
             tenants: tenants.len() + unreachable.len(),
@@ -92,14 +96,19 @@ impl RunReport {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let f = &self.fetch;
-        let _ = writeln!(s, "o365ctl run #{}: {}", self.run, self.source);
+        if self.repeating {
+            let _ = writeln!(s, "o365ctl run #{}: {}", self.run, self.source);
+        } else {
+            let _ = writeln!(s, "o365ctl run: {}", self.source);
+        }
         let _ = writeln!(s, "  output         {}", self.output);
         let _ = writeln!(s, "  tenants        {}", self.tenants);
         let _ = writeln!(s, "  content types  {}", self.content_types);
+        let duplicates: u64 = self.lister.pairs.iter().map(|p| p.duplicates_skipped).sum();
         let _ = writeln!(
             s,
-            "  blobs          {} stored, {} already present ({} queued)",
-            f.blobs_stored, f.blobs_skipped, self.queued
+            "  blobs          {} stored, {} already present ({} queued, {} listed again and skipped as already sent)",
+            f.blobs_stored, f.blobs_skipped, self.queued, duplicates
         );
         let _ = writeln!(s, "  records        {}", f.records);
         let _ = writeln!(s, "  gaps           {}", self.gaps);
@@ -119,6 +128,7 @@ impl RunReport {
             );
             for p in &self.lister.pairs {
                 let result = match &p.outcome {
+                    PairOutcome::Ok if p.stalled => "STALLED",
                     PairOutcome::Ok if p.complete => "ok",
                     PairOutcome::Ok => "partial",
                     PairOutcome::Busy => "busy",
@@ -146,13 +156,20 @@ impl RunReport {
                             "      another run holds this pair; a run killed without a chance to stop (kill -9, a second Ctrl-C) keeps it until its lease expires (the end of its --timeout, 15 minutes by default; see o365ctl status)"
                         );
                     }
+                    PairOutcome::Ok if p.stalled => {
+                        let _ = writeln!(
+                            s,
+                            "      no progress for several runs (or no window ever completed): see o365ctl status for the last error"
+                        );
+                    }
                     PairOutcome::Ok => {}
                 }
                 for g in &p.gaps {
                     let _ = writeln!(
                         s,
                         "      GAP {} .. {} could no longer be listed",
-                        g.lost_from, g.lost_to
+                        o365_activity::time::format_listing_time(g.lost_from),
+                        o365_activity::time::format_listing_time(g.lost_to)
                     );
                 }
             }

@@ -68,6 +68,18 @@ impl Aws {
     pub fn queue(&self, url: &str) -> SqsQueue {
         SqsQueue::new(sqs_client(&self.config), url)
     }
+
+    /// An SQS queue by URL, checked with one cheap call before any work, so a wrong URL,
+    /// endpoint, region or credentials fail now (exit 3) rather than after state is written.
+    pub async fn checked_queue(&self, url: &str) -> Result<SqsQueue, Failure> {
+        let queue = self.queue(url);
+        queue.approximate_depth().await.map_err(|e| {
+            Failure::unreachable(anyhow::anyhow!(
+                "{e}; check --queue-url, --endpoint-url, the region and your AWS credentials"
+            ))
+        })?;
+        Ok(queue)
+    }
 }
 
 impl StorageArgs {
@@ -78,9 +90,13 @@ impl StorageArgs {
                 let client = s3_client(&aws.config, aws.path_style);
                 // One cheap call, so a wrong bucket or endpoint fails now with a clear message.
                 client.head_bucket().bucket(bucket).send().await.map_err(|e| {
-                    Failure::unreachable(anyhow::anyhow!(
-                        "cannot use bucket {bucket}: {}; check --bucket, --endpoint-url and your AWS credentials",
+                    tracing::debug!(
+                        "HeadBucket {bucket}: {}",
                         aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    );
+                    Failure::unreachable(anyhow::anyhow!(
+                        "cannot use bucket {bucket}: {}; check --bucket, --endpoint-url, the region and your AWS credentials",
+                        o365_activity::aws::readable_cause(&e)
                     ))
                 })?;
                 Ok(StoreTarget::S3(S3Store::new(client, bucket.clone())))
@@ -95,6 +111,14 @@ impl StorageArgs {
                 let root: PathBuf = std::fs::canonicalize(&self.out).unwrap_or(self.out.clone());
                 Ok(StoreTarget::Local(LocalStore::new(root)))
             }
+        }
+    }
+
+    /// Checks `--queue-url` (unless nothing will be sent) before any work starts.
+    pub async fn check_queue(&self, aws: Option<&Aws>, dry_run: bool) -> Result<(), Failure> {
+        match (&self.queue_url, aws) {
+            (Some(url), Some(aws)) if !dry_run => aws.checked_queue(url).await.map(drop),
+            _ => Ok(()),
         }
     }
 

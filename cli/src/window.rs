@@ -1,21 +1,21 @@
-//! Time windows given on the command line, and slicing them the way the API allows
-//! (at most 24 hours per listing, starting at most 7 days back).
+//! Time windows given on the command line, planned with the lister's own window rules
+//! ([`o365_lister::plan::WindowRules`], the same margins as a run): clipped to the reach and
+//! sliced below 24 hours here, and each slice clamped again to the reach when the lister
+//! lists it (a long backfill does not lose its oldest slice to the clock moving on).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use o365_activity::checkpoint::saturating_sub;
 use o365_activity::time::parse_record_time;
+use o365_lister::plan::WindowRules;
+use o365_lister::ListerSettings;
 
-/// How far back the API can list (spec: 7 days).
-pub const API_REACH: TimeDelta = TimeDelta::days(7);
-
-/// Longest window one listing call may ask for (spec: 24 hours).
-pub const MAX_SLICE: TimeDelta = TimeDelta::hours(24);
-
-/// Kept inside the 7-day reach so the first listing is not refused (the lister's default
-/// lookback margin is 15 minutes).
-pub const REACH_MARGIN: TimeDelta = TimeDelta::minutes(16);
+/// The lister's window rules at their defaults (the CLI changes only the overlap).
+fn rules() -> WindowRules {
+    ListerSettings::default().window_rules()
+}
 
 /// A half-open time window `[start, end)` in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,9 +80,10 @@ impl Window {
         match (window, last) {
             (Some(w), _) => Ok(w),
             (None, Some(d)) => {
-                let d = TimeDelta::from_std(d).unwrap_or(API_REACH);
+                // Longer than representable: as long as can be (clipped to the reach later).
+                let d = TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
                 Ok(Window {
-                    start: now - d,
+                    start: saturating_sub(now, d),
                     end: now,
                 })
             }
@@ -90,28 +91,32 @@ impl Window {
         }
     }
 
-    /// Clips the window to what the API can list at `now`: not before `now - 7 days` plus
-    /// [`REACH_MARGIN`] (the lister keeps the same margin), not after `now`.
+    /// Clips the window to what the API can list at `now`, as the lister plans it: not
+    /// before its reach (`now − 7 days` plus its lookback margin), not after `now`.
     pub fn clip_to_reach(self, now: DateTime<Utc>) -> Result<Window, WindowError> {
-        let earliest = now - API_REACH + REACH_MARGIN;
-        let start = self.start.max(earliest);
-        let end = self.end.min(now);
-        if end <= start {
-            return Err(WindowError::OutOfReach(self.to_string()));
-        }
-        Ok(Window { start, end })
+        let planned = o365_lister::plan::Window {
+            start: self.start,
+            end: self.end,
+        };
+        rules()
+            .clamp(planned, now)
+            .map(|w| Window {
+                start: w.start,
+                end: w.end,
+            })
+            .ok_or_else(|| WindowError::OutOfReach(self.to_string()))
     }
 
-    /// Consecutive slices of at most 24 hours covering the window.
+    /// Consecutive slices shorter than 24 hours covering the window (the lister's split).
     pub fn slices(self) -> Vec<Window> {
-        let mut out = Vec::new();
-        let mut start = self.start;
-        while start < self.end {
-            let end = (start + MAX_SLICE).min(self.end);
-            out.push(Window { start, end });
-            start = end;
-        }
-        out
+        rules()
+            .split(self.start, self.end)
+            .into_iter()
+            .map(|w| Window {
+                start: w.start,
+                end: w.end,
+            })
+            .collect()
     }
 }
 
@@ -143,6 +148,20 @@ mod tests {
     }
 
     #[test]
+    fn extreme_durations_and_times_do_not_panic() {
+        let huge = Duration::from_secs(100_000_000_000 * 86_400);
+        let w = Window::from_args(None, Some(huge), t(2, 12)).unwrap();
+        let clipped = w.clip_to_reach(t(2, 12)).unwrap();
+        assert_eq!(clipped.start, rules().reach_start(t(2, 12)));
+        let far = Window {
+            start: DateTime::<Utc>::MIN_UTC,
+            end: DateTime::<Utc>::MAX_UTC,
+        };
+        assert!(far.clip_to_reach(t(2, 12)).is_ok());
+        assert!(Window::from_args(None, Some(Duration::MAX), DateTime::<Utc>::MIN_UTC).is_ok());
+    }
+
+    #[test]
     fn last_and_missing() {
         let w = Window::from_args(None, Some(Duration::from_secs(6 * 3600)), t(2, 12)).unwrap();
         assert_eq!((w.start, w.end), (t(2, 6), t(2, 12)));
@@ -162,10 +181,10 @@ mod tests {
         .clip_to_reach(now)
         .unwrap();
         assert_eq!(w.end, now);
-        assert_eq!(w.start, t(2, 0) + REACH_MARGIN);
+        assert_eq!(w.start, rules().reach_start(now), "the lister's own margin");
         let s = w.slices();
         assert_eq!(s.len(), 7);
-        assert!(s.iter().all(|x| x.end - x.start <= MAX_SLICE));
+        assert!(s.iter().all(|x| x.end - x.start < TimeDelta::hours(24)));
         assert_eq!(s.first().unwrap().start, w.start);
         assert_eq!(s.last().unwrap().end, w.end);
         assert!(s.windows(2).all(|p| p[0].end == p[1].start));

@@ -204,3 +204,37 @@ async fn run_lists_into_sqs_and_stores_into_s3() {
     );
     sim.shutdown().await;
 }
+
+/// Issue 19 #4 and #5: a missing bucket or queue is one readable line (no SDK debug dump),
+/// and a wrong queue is found before the lister writes any state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_bucket_or_queue_fails_first_in_one_readable_line() {
+    let moto = MotoServer::start().await.unwrap();
+    let bucket = moto.create_bucket("o365ctl-checks").await.unwrap();
+    let queue = moto
+        .create_queue("o365ctl-checks", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let sim = sim(1, &[TENANT]).await;
+    let missing_queue = format!("{}/123456789012/no-such-queue", moto.endpoint());
+    for (bucket_name, queue_url, cause) in [
+        ("no-such-bucket-o365ctl", queue.url(), "no such bucket"),
+        (bucket.bucket(), missing_queue.as_str(), "no such queue"),
+    ] {
+        let mut c = bin();
+        c.args(["run", "--once", "--content-types", "Audit.General"])
+            .args(["--bucket", bucket_name, "--queue-url", queue_url])
+            .args(sim_flags(&sim))
+            .env("O365_CLIENT_SECRET", SECRET);
+        aws(&mut c, &moto);
+        let o = run(c).await;
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains(cause), "{e}");
+        assert!(!e.contains("ServiceError") && e.len() < 500, "{e}");
+    }
+    // Nothing was written before the queue was found missing.
+    assert!(bucket.list("").await.unwrap().is_empty());
+    sim.shutdown().await;
+}

@@ -213,6 +213,87 @@ fn tenants_from_secret_text(secret_id: &str, text: &str) -> Result<TenantsFile, 
     })
 }
 
+/// One short line for people from any AWS SDK error: the likely cause (no such bucket or
+/// queue, access denied, refused credentials, wrong region or endpoint) with the service's
+/// error code; the SDK's full debug form is logged at debug level (`-vv`) by [`SdkFailure`].
+pub fn readable_cause<E>(err: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            let code = e.code().unwrap_or("");
+            let cause = match code {
+                "NoSuchBucket" => "no such bucket",
+                // HeadBucket answers a bare 404.
+                "NotFound" => "not found: no such bucket",
+                "AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist" => "no such queue",
+                "AccessDenied" | "AccessDeniedException" | "AuthorizationError" => {
+                    "access denied: the AWS identity lacks the permission"
+                }
+                "InvalidAccessKeyId"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "UnrecognizedClientException" => "the AWS credentials were refused",
+                "PermanentRedirect"
+                | "AuthorizationHeaderMalformed"
+                | "IllegalLocationConstraintException" => {
+                    "wrong region or endpoint for this resource"
+                }
+                _ => "",
+            };
+            let cause = if cause.is_empty() {
+                match (code, e.message(), ctx.raw().status().as_u16()) {
+                    ("", _, 404) => "not found (HTTP 404): no such bucket or queue".to_owned(),
+                    ("", _, 403) => {
+                        "access denied (HTTP 403): the AWS identity lacks the permission".to_owned()
+                    }
+                    ("", _, 301) => "wrong region or endpoint (HTTP 301)".to_owned(),
+                    ("", Some(m), status) => format!("{m} (HTTP {status})"),
+                    ("", None, status) => {
+                        format!("the service refused the request (HTTP {status})")
+                    }
+                    (c, Some(m), _) => format!("{m} ({c})"),
+                    (c, None, _) => c.to_owned(),
+                }
+            } else if code.is_empty() {
+                cause.to_owned()
+            } else {
+                format!("{cause} ({code})")
+            };
+            cause.chars().take(300).collect()
+        }
+        SdkError::DispatchFailure(_) => {
+            let full = DisplayErrorContext(err).to_string();
+            if full.contains("credentials") {
+                "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".to_owned()
+            } else {
+                "cannot connect to the AWS endpoint: check --endpoint-url / AWS_ENDPOINT_URL, the region and the network".to_owned()
+            }
+        }
+        SdkError::TimeoutError(_) => "the AWS endpoint did not answer in time".to_owned(),
+        SdkError::ResponseError(_) => {
+            "the AWS endpoint's answer could not be read: is --endpoint-url an S3/SQS endpoint?"
+                .to_owned()
+        }
+        SdkError::ConstructionFailure(_) => {
+            let full = DisplayErrorContext(err).to_string();
+            if full.contains("credentials") {
+                "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".to_owned()
+            } else {
+                "the request could not be built: check the region and the resource name".to_owned()
+            }
+        }
+        _ => DisplayErrorContext(err)
+            .to_string()
+            .chars()
+            .take(300)
+            .collect(),
+    }
+}
+
 /// An AWS SDK failure reduced to what callers decide on: status, message, retryable.
 #[derive(Debug, Clone)]
 pub(crate) struct SdkFailure {
@@ -250,7 +331,8 @@ impl SdkFailure {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let message = DisplayErrorContext(err).to_string();
+        tracing::debug!("AWS SDK error: {}", DisplayErrorContext(err));
+        let message = readable_cause(err);
         match err {
             SdkError::ServiceError(ctx) => {
                 let status = ctx.raw().status().as_u16();
@@ -316,6 +398,12 @@ mod tests {
             assert_eq!(f.retryable, retryable, "{status} {code}");
             assert!(f.message.contains(code), "{}", f.message);
         }
+        assert!(service(404, "NoSuchBucket")
+            .message
+            .starts_with("no such bucket"));
+        assert!(service(403, "AccessDenied")
+            .message
+            .starts_with("access denied"));
         let timeout: SdkError<GetObjectError> = SdkError::timeout_error("slow");
         assert!(SdkFailure::from_sdk(&timeout).retryable);
         let bad: SdkError<GetObjectError> = SdkError::construction_failure("bad input");

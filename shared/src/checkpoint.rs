@@ -67,8 +67,66 @@ pub struct Checkpoint {
     /// longer than the API's reach before its first success reports the lost window.
     #[serde(default)]
     pub first_attempt_at: Option<DateTime<Utc>>,
+    /// Where listing of a window that did not finish resumes (its next page), so a window
+    /// too long for one invocation still moves forward. `None`: start windows afresh.
+    #[serde(default)]
+    pub page_cursor: Option<PageCursor>,
+    /// Consecutive runs that held the lease and moved neither the watermark nor the page
+    /// cursor (reset by any progress); a pair at the stall threshold is reported stalled.
+    #[serde(default)]
+    pub runs_without_progress: u32,
+    /// The last reach sweep of this pair (`o365ctl sweep`, the lister's sweep schedule).
+    #[serde(default)]
+    pub last_sweep: Option<LastSweep>,
     /// When the document was last written.
     pub updated_at: DateTime<Utc>,
+}
+
+/// The next page of a window whose listing stopped between pages: listing resumes here,
+/// `next_page` used verbatim (the service's own `NextPageUri`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageCursor {
+    /// The window's start (inclusive).
+    pub window_start: DateTime<Utc>,
+    /// The window's end (exclusive).
+    pub window_end: DateTime<Utc>,
+    /// The `NextPageUri` of the last page sent and committed.
+    pub next_page: String,
+}
+
+/// What the last reach sweep of a pair found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSweep {
+    /// When it ended.
+    pub at: DateTime<Utc>,
+    /// Blobs listed over the reach.
+    pub listed: u64,
+    /// Listed blobs not stored and not recently sent: enqueued again.
+    pub recovered: u64,
+    /// Of those, blobs whose `contentExpiration` is within 24 hours.
+    pub near_expiry: u64,
+    /// What went wrong, when it did not finish.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// `t + d`, or the latest representable instant when that is out of range (lease expiries:
+/// a later expiry than representable is "never").
+pub fn saturating_add(t: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(if d < TimeDelta::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
+/// `t − d`, or the earliest (latest, for a negative `d`) representable instant.
+pub fn saturating_sub(t: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
+    t.checked_sub_signed(d).unwrap_or(if d < TimeDelta::zero() {
+        DateTime::<Utc>::MAX_UTC
+    } else {
+        DateTime::<Utc>::MIN_UTC
+    })
 }
 
 /// A claim on a tenant × content type by one run, until `expires_at`.
@@ -106,6 +164,16 @@ pub struct LastRun {
     /// What went wrong, when it failed.
     #[serde(default)]
     pub error: Option<String>,
+    /// The kind of that failure (the lister's `PairErrorKind`, e.g. `Permission`).
+    #[serde(default)]
+    pub error_kind: Option<String>,
+    /// Whether the pair was stalled at the end of the run (no progress for the stall
+    /// threshold of runs, or no watermark long after its first attempt).
+    #[serde(default)]
+    pub stalled: bool,
+    /// How far the watermark was ahead of the run's clock, when beyond the tolerance.
+    #[serde(default)]
+    pub watermark_ahead_seconds: Option<i64>,
 }
 
 impl Checkpoint {
@@ -122,6 +190,9 @@ impl Checkpoint {
             subscription_started_at: None,
             subscription_error: None,
             first_attempt_at: None,
+            page_cursor: None,
+            runs_without_progress: 0,
+            last_sweep: None,
             updated_at: now,
         }
     }
@@ -191,8 +262,12 @@ impl Checkpoint {
             *known = (*known).max(created);
         }
         if let Some(w) = self.watermark {
-            let horizon = w - retention;
+            let horizon = saturating_sub(w, retention);
             self.recent.retain(|_, created| *created >= horizon);
+            // A window finished (here or by another run) needs no cursor any more.
+            if self.page_cursor.as_ref().is_some_and(|c| c.window_end <= w) {
+                self.page_cursor = None;
+            }
         }
     }
 
@@ -457,7 +532,10 @@ impl<S: ObjectStore> CheckpointStore<S> {
     pub async fn list(&self) -> Result<Vec<Checkpoint>, CheckpointError> {
         let mut out = Vec::new();
         for key in self.store.list(&self.layout.state_prefix()).await? {
-            if key.ends_with("/checkpoint.json") {
+            if matches!(
+                self.layout.parse(&key),
+                Some(crate::keys::ObjectKey::Checkpoint(_))
+            ) {
                 if let Some(c) = self.load_key(&key).await? {
                     out.push(c.checkpoint);
                 }
@@ -499,7 +577,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
         let key = self.layout.checkpoint_key(tenant, content_type);
         let lease = Lease {
             run_id: run_id.to_owned(),
-            expires_at: now + lease_duration,
+            expires_at: saturating_add(now, lease_duration),
         };
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let (mut doc, condition) = match self.load_key(&key).await? {
@@ -618,10 +696,34 @@ impl<S: ObjectStore> CheckpointStore<S> {
         now: DateTime<Utc>,
     ) -> Result<CommitOutcome, CheckpointError> {
         let retention = self.policy.retention;
-        let renewed = now + held.lease_duration;
+        let renewed = saturating_add(now, held.lease_duration);
         self.update(held, now, |doc, ours| {
             doc.record_progress(watermark, sent.iter().cloned(), retention);
             if ours {
+                if let Some(lease) = doc.lease.as_mut() {
+                    lease.expires_at = renewed;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Records a page of an unfinished window: `sent` joins `recent` and listing resumes at
+    /// `cursor`; the watermark stays until the window's last page is committed (see
+    /// [`CheckpointStore::commit`], which clears the cursor). The lease is renewed.
+    pub async fn commit_page(
+        &self,
+        held: &mut HeldCheckpoint,
+        cursor: PageCursor,
+        sent: &[(String, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<CommitOutcome, CheckpointError> {
+        let retention = self.policy.retention;
+        let renewed = saturating_add(now, held.lease_duration);
+        self.update(held, now, |doc, ours| {
+            doc.record_progress(None, sent.iter().cloned(), retention);
+            if ours {
+                doc.page_cursor = Some(cursor.clone());
                 if let Some(lease) = doc.lease.as_mut() {
                     lease.expires_at = renewed;
                 }
@@ -655,13 +757,45 @@ impl<S: ObjectStore> CheckpointStore<S> {
         at: DateTime<Utc>,
         error: Option<String>,
     ) -> Result<bool, CheckpointError> {
+        self.update_unheld(tenant, content_type, at, |doc| {
+            doc.note_subscription_start(at, error.clone())
+        })
+        .await
+    }
+
+    /// Records a reach sweep of a pair without holding it (a sweep takes no lease): updates
+    /// the pair's checkpoint if there is one, leaving lease and progress alone.
+    pub async fn record_sweep(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        sweep: LastSweep,
+    ) -> Result<bool, CheckpointError> {
+        let at = sweep.at;
+        self.update_unheld(tenant, content_type, at, |doc| {
+            if doc.last_sweep.as_ref().is_none_or(|s| s.at <= at) {
+                doc.last_sweep = Some(sweep.clone());
+            }
+        })
+        .await
+    }
+
+    /// Applies `change` to a pair's checkpoint without a lease, with `If-Match` and retries
+    /// on a lost race; `false` when the pair has no checkpoint (none is created).
+    async fn update_unheld(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        at: DateTime<Utc>,
+        change: impl Fn(&mut Checkpoint),
+    ) -> Result<bool, CheckpointError> {
         let key = self.layout.checkpoint_key(tenant, content_type);
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let Some(found) = self.load_key(&key).await? else {
                 return Ok(false);
             };
             let mut doc = found.checkpoint;
-            doc.note_subscription_start(at, error.clone());
+            change(&mut doc);
             doc.updated_at = at;
             match self
                 .store
@@ -683,18 +817,21 @@ impl<S: ObjectStore> CheckpointStore<S> {
         })
     }
 
-    /// Gives the lease up and records how the run ended. If another run took the lease
-    /// over meanwhile, its lease and its `last_run` are left alone.
+    /// Gives the lease up and records how the run ended and how many runs in a row made no
+    /// progress (`runs_without_progress`). If another run took the lease over meanwhile, its
+    /// lease and its `last_run` are left alone.
     pub async fn release(
         &self,
         mut held: HeldCheckpoint,
         last_run: LastRun,
+        runs_without_progress: u32,
         now: DateTime<Utc>,
     ) -> Result<Checkpoint, CheckpointError> {
         self.update(&mut held, now, |doc, ours| {
             if ours {
                 doc.lease = None;
                 doc.last_run = Some(last_run.clone());
+                doc.runs_without_progress = runs_without_progress;
             }
         })
         .await?;
@@ -711,6 +848,42 @@ impl<S: ObjectStore> CheckpointStore<S> {
             .put(&key, to_body(gap), &json_meta(), PutCondition::IfNoneMatch)
             .await?;
         Ok(matches!(outcome, PutOutcome::Written { .. }))
+    }
+
+    /// Writes the error report of a listing entry that could not be read, create-only under
+    /// [`KeyLayout::listing_error_key`]; returns the key and whether it is new.
+    pub async fn write_listing_error(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        listed_at: DateTime<Utc>,
+        entry: &crate::listing::RejectedEntry,
+    ) -> Result<(String, bool), CheckpointError> {
+        let key = self
+            .layout
+            .listing_error_key(tenant, content_type, listed_at, &entry.raw);
+        // The entry's JSON as sent (it parsed as JSON: it came out of the page's array).
+        let raw: serde_json::Value = serde_json::from_str(&entry.raw)
+            .unwrap_or_else(|_| serde_json::Value::String(entry.raw.clone()));
+        let report = serde_json::json!({
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "kind": "listing_entry",
+            "tenant_id": tenant,
+            "content_type": content_type,
+            "detected_at": listed_at,
+            "reason": entry.reason,
+            "entry": raw,
+        });
+        let outcome = self
+            .store
+            .put(
+                &key,
+                to_body(&report),
+                &json_meta(),
+                PutCondition::IfNoneMatch,
+            )
+            .await?;
+        Ok((key, matches!(outcome, PutOutcome::Written { .. })))
     }
 
     /// Every stored gap report (for `o365ctl status` and tests), in key order.
@@ -961,6 +1134,9 @@ mod tests {
             outcome: LastRunOutcome::Failed,
             blobs: 0,
             error: Some("AF10001".into()),
+            error_kind: None,
+            stalled: false,
+            watermark_ahead_seconds: None,
         });
         let mut v = serde_json::to_value(&old).unwrap();
         v.as_object_mut().unwrap().remove("first_attempt_at");
@@ -1075,8 +1251,11 @@ mod tests {
             outcome: LastRunOutcome::Partial,
             blobs: 1,
             error: None,
+            error_kind: None,
+            stalled: false,
+            watermark_ahead_seconds: None,
         };
-        cps.release(h, last, t(10, 51)).await.unwrap();
+        cps.release(h, last, 0, t(10, 51)).await.unwrap();
         let doc = store.doc(&key);
         assert!(doc.is_held_by("run-b") && doc.last_run.is_none());
     }
@@ -1105,8 +1284,11 @@ mod tests {
             outcome: LastRunOutcome::Ok,
             blobs: 1,
             error: None,
+            error_kind: None,
+            stalled: false,
+            watermark_ahead_seconds: None,
         };
-        let done = cps.release(h, last.clone(), t(10, 12)).await.unwrap();
+        let done = cps.release(h, last.clone(), 0, t(10, 12)).await.unwrap();
         assert_eq!(done.lease, None);
         assert_eq!(done.last_run, Some(last));
         let loaded = cps

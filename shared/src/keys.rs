@@ -1,17 +1,301 @@
-//! The object layout: where each blob, checkpoint, gap report and error report lives.
+//! The bucket layout, as one contract: every key the product writes is built here and parsed
+//! back here ([`KeyLayout::parse`]), with one prefix rule.
 //!
-//! `<prefix>/tenant_id=<tenant>/content_type=<type>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json.gz`,
-//! date and hour from the blob's `contentCreated` in UTC. The key depends only on the message
-//! (and the deployment's compression), so a repeat cannot create a second copy.
+//! ```text
+//! <prefix>/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json.gz   data
+//! <prefix>/_state/tenant_id=<t>/content_type=<ct>/checkpoint.json                             checkpoint
+//! <prefix>/_gaps/tenant_id=<t>/content_type=<ct>/<from>_<to>.json                              gap report
+//! <prefix>/_errors/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/<content_id>.json           error report
+//! <prefix>/_errors/rejected/dt=<YYYY-MM-DD>/<message_id>.json                                   unparsable message
+//! <prefix>/_quarantine/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json.gz   raw blob
+//! <prefix>/_ids/tenant_id=<t>/content_type=<ct>/<content_id>.json                              content-id claim
+//! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
+//! ```
+//!
+//! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
+//! delivery that claimed the content id (`_ids/`): one content id, one object. `.json.zst`
+//! replaces `.json.gz` with zstd. To add a kind of object, add a variant to [`ObjectKey`], its
+//! arm in [`ObjectKey::relative`] and in [`KeyLayout::parse`], and a round-trip test.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
 
 use crate::compression::Compression;
 use crate::content_type::ContentType;
-use crate::message::QueueMessage;
+use crate::message::{is_valid_content_id, QueueMessage};
 use crate::tenant_id::TenantId;
 
-/// Key builder for one bucket prefix (may be empty).
+/// How a data or quarantine object is compressed, as its key's suffix says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// `.json.gz`
+    Gzip,
+    /// `.json.zst`
+    Zstd,
+}
+
+impl Codec {
+    /// The codec a compression setting writes.
+    pub fn of(c: Compression) -> Codec {
+        match c {
+            Compression::Gzip { .. } => Codec::Gzip,
+            Compression::Zstd { .. } => Codec::Zstd,
+        }
+    }
+
+    /// The key suffix, without the leading dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Codec::Gzip => "json.gz",
+            Codec::Zstd => "json.zst",
+        }
+    }
+
+    fn strip(name: &str) -> Option<(&str, Codec)> {
+        [Codec::Gzip, Codec::Zstd].into_iter().find_map(|c| {
+            name.strip_suffix(c.extension())
+                .and_then(|s| s.strip_suffix('.'))
+                .map(|s| (s, c))
+        })
+    }
+}
+
+/// One tenant × content type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PairKey {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The content type.
+    pub content_type: ContentType,
+}
+
+/// A stored blob (or its quarantined raw body): where one content id lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DataKey {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The content type.
+    pub content_type: ContentType,
+    /// `dt=`: the date of `contentCreated` (UTC) when the content id was claimed.
+    pub date: NaiveDate,
+    /// `hour=`: its hour, 0..=23.
+    pub hour: u32,
+    /// The content id.
+    pub content_id: String,
+    /// The compression of the object.
+    pub codec: Codec,
+}
+
+impl DataKey {
+    /// The key a message's blob gets when its content id is not claimed yet.
+    pub fn for_message(msg: &QueueMessage, compression: Compression) -> DataKey {
+        DataKey::new(
+            &msg.tenant_id,
+            msg.content_type,
+            msg.content_created,
+            &msg.content_id,
+            compression,
+        )
+    }
+
+    /// A key from its parts.
+    pub fn new(
+        tenant: &TenantId,
+        content_type: ContentType,
+        created: DateTime<Utc>,
+        content_id: &str,
+        compression: Compression,
+    ) -> DataKey {
+        DataKey {
+            tenant_id: tenant.clone(),
+            content_type,
+            date: created.date_naive(),
+            hour: created.hour(),
+            content_id: content_id.to_owned(),
+            codec: Codec::of(compression),
+        }
+    }
+
+    /// `YYYY-MM-DD/HH`, the partition.
+    pub fn partition(&self) -> String {
+        format!("{}/{:02}", self.date.format("%Y-%m-%d"), self.hour)
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "tenant_id={}/content_type={}/dt={}/hour={:02}/{}.{}",
+            self.tenant_id,
+            self.content_type,
+            self.date.format("%Y-%m-%d"),
+            self.hour,
+            self.content_id,
+            self.codec.extension()
+        )
+    }
+
+    fn parse(parts: &[&str]) -> Option<DataKey> {
+        let [t, ct, dt, hour, name] = parts else {
+            return None;
+        };
+        let (content_id, codec) = Codec::strip(name)?;
+        let hour: u32 = field(hour, "hour")?.parse().ok().filter(|h| *h < 24)?;
+        Some(DataKey {
+            tenant_id: tenant_of(t)?,
+            content_type: content_type_of(ct)?,
+            date: date_of(dt)?,
+            hour,
+            content_id: content_id_of(content_id)?,
+            codec,
+        })
+    }
+}
+
+/// A gap report: a window that could no longer be listed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GapKey {
+    /// The pair.
+    pub pair: PairKey,
+    /// Start of the lost window.
+    pub lost_from: DateTime<Utc>,
+    /// End of the lost window.
+    pub lost_to: DateTime<Utc>,
+}
+
+/// The error report of a blob that failed permanently.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ErrorKey {
+    /// The pair.
+    pub pair: PairKey,
+    /// `dt=`: the date of the message's `contentCreated`.
+    pub date: NaiveDate,
+    /// The content id.
+    pub content_id: String,
+}
+
+/// The error report of a queue message that could not be parsed (keyed by its queue id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RejectedKey {
+    /// `dt=`: when it was rejected.
+    pub date: NaiveDate,
+    /// The queue message id, made safe for a key.
+    pub message_id: String,
+}
+
+/// The create-only claim of a content id, holding the data key it is stored under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClaimKey {
+    /// The pair.
+    pub pair: PairKey,
+    /// The content id.
+    pub content_id: String,
+}
+
+/// Any object of the layout, parsed from its key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ObjectKey {
+    /// A stored, normalized blob.
+    Data(DataKey),
+    /// The raw body of a blob whose normalization rejected something.
+    Quarantine(DataKey),
+    /// A pair's checkpoint.
+    Checkpoint(PairKey),
+    /// A gap report.
+    Gap(GapKey),
+    /// A blob's error report.
+    Error(ErrorKey),
+    /// An unparsable message's error report.
+    Rejected(RejectedKey),
+    /// A content-id claim.
+    Claim(ClaimKey),
+    /// A tenant's connection health (why the last `o365ctl run` skipped it, if it did).
+    TenantHealth(TenantId),
+}
+
+const STAMP: &str = "%Y%m%dT%H%M%SZ";
+
+impl ObjectKey {
+    /// The key below the prefix.
+    pub fn relative(&self) -> String {
+        let pair =
+            |p: &PairKey| format!("tenant_id={}/content_type={}", p.tenant_id, p.content_type);
+        match self {
+            ObjectKey::Data(d) => d.render(),
+            ObjectKey::Quarantine(d) => format!("_quarantine/{}", d.render()),
+            ObjectKey::Checkpoint(p) => format!("_state/{}/checkpoint.json", pair(p)),
+            ObjectKey::Gap(g) => format!(
+                "_gaps/{}/{}_{}.json",
+                pair(&g.pair),
+                g.lost_from.format(STAMP),
+                g.lost_to.format(STAMP)
+            ),
+            ObjectKey::Error(e) => format!(
+                "_errors/{}/dt={}/{}.json",
+                pair(&e.pair),
+                e.date.format("%Y-%m-%d"),
+                e.content_id
+            ),
+            ObjectKey::Rejected(r) => format!(
+                "_errors/rejected/dt={}/{}.json",
+                r.date.format("%Y-%m-%d"),
+                r.message_id
+            ),
+            ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
+            ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
+        }
+    }
+
+    /// The tenant and content type the object belongs to (none for a rejected message or a
+    /// tenant's health).
+    pub fn pair(&self) -> Option<PairKey> {
+        match self {
+            ObjectKey::Data(d) | ObjectKey::Quarantine(d) => Some(PairKey {
+                tenant_id: d.tenant_id.clone(),
+                content_type: d.content_type,
+            }),
+            ObjectKey::Checkpoint(p) => Some(p.clone()),
+            ObjectKey::Gap(GapKey { pair, .. })
+            | ObjectKey::Error(ErrorKey { pair, .. })
+            | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
+            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) => None,
+        }
+    }
+}
+
+fn field<'a>(segment: &'a str, name: &str) -> Option<&'a str> {
+    segment.strip_prefix(name)?.strip_prefix('=')
+}
+
+fn tenant_of(segment: &str) -> Option<TenantId> {
+    field(segment, "tenant_id")?.parse().ok()
+}
+
+fn content_type_of(segment: &str) -> Option<ContentType> {
+    let ct: ContentType = field(segment, "content_type")?.parse().ok()?;
+    // One spelling per type in keys: anything else is not ours.
+    (ct.as_str() == field(segment, "content_type")?).then_some(ct)
+}
+
+fn date_of(segment: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(field(segment, "dt")?, "%Y-%m-%d").ok()
+}
+
+fn content_id_of(s: &str) -> Option<String> {
+    is_valid_content_id(s).then(|| s.to_owned())
+}
+
+fn pair_of(t: &str, ct: &str) -> Option<PairKey> {
+    Some(PairKey {
+        tenant_id: tenant_of(t)?,
+        content_type: content_type_of(ct)?,
+    })
+}
+
+fn stamp_of(s: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(s, STAMP)
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+/// Key builder and parser for one bucket prefix (may be empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyLayout {
     prefix: String,
@@ -30,6 +314,7 @@ impl KeyLayout {
         &self.prefix
     }
 
+    /// The one prefix rule: `<prefix>/<rest>`, or `<rest>` at the bucket root.
     fn join(&self, rest: &str) -> String {
         if self.prefix.is_empty() {
             rest.to_owned()
@@ -38,15 +323,58 @@ impl KeyLayout {
         }
     }
 
-    /// Key of the stored, normalized blob for a message.
+    /// The part of `key` below the prefix, if it is under it.
+    pub fn relative<'a>(&self, key: &'a str) -> Option<&'a str> {
+        if self.prefix.is_empty() {
+            Some(key)
+        } else {
+            key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')
+        }
+    }
+
+    /// The full key of an object.
+    pub fn key(&self, object: &ObjectKey) -> String {
+        self.join(&object.relative())
+    }
+
+    /// Parses a key of this layout back; `None` for anything the layout does not write.
+    pub fn parse(&self, key: &str) -> Option<ObjectKey> {
+        let rest = self.relative(key)?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        let parsed = match parts.as_slice() {
+            ["_state", t, ct, "checkpoint.json"] => ObjectKey::Checkpoint(pair_of(t, ct)?),
+            ["_state", t, "tenant.json"] => ObjectKey::TenantHealth(tenant_of(t)?),
+            ["_gaps", t, ct, name] => {
+                let (from, to) = name.strip_suffix(".json")?.split_once('_')?;
+                ObjectKey::Gap(GapKey {
+                    pair: pair_of(t, ct)?,
+                    lost_from: stamp_of(from)?,
+                    lost_to: stamp_of(to)?,
+                })
+            }
+            ["_errors", "rejected", dt, name] => ObjectKey::Rejected(RejectedKey {
+                date: date_of(dt)?,
+                message_id: safe_message_id(name.strip_suffix(".json")?),
+            }),
+            ["_errors", t, ct, dt, name] => ObjectKey::Error(ErrorKey {
+                pair: pair_of(t, ct)?,
+                date: date_of(dt)?,
+                content_id: content_id_of(name.strip_suffix(".json")?)?,
+            }),
+            ["_quarantine", data @ ..] => ObjectKey::Quarantine(DataKey::parse(data)?),
+            ["_ids", t, ct, name] => ObjectKey::Claim(ClaimKey {
+                pair: pair_of(t, ct)?,
+                content_id: content_id_of(name.strip_suffix(".json")?)?,
+            }),
+            data => ObjectKey::Data(DataKey::parse(data)?),
+        };
+        // Only what the builder writes back byte for byte is ours.
+        (parsed.relative() == rest).then_some(parsed)
+    }
+
+    /// Key of the stored, normalized blob for a message whose content id is not claimed yet.
     pub fn data_key(&self, msg: &QueueMessage, compression: Compression) -> String {
-        self.data_key_for(
-            &msg.tenant_id,
-            msg.content_type,
-            msg.content_created,
-            &msg.content_id,
-            compression,
-        )
+        self.key(&ObjectKey::Data(DataKey::for_message(msg, compression)))
     }
 
     /// Key of a stored blob from its parts.
@@ -58,12 +386,18 @@ impl KeyLayout {
         content_id: &str,
         compression: Compression,
     ) -> String {
-        self.join(&format!(
-            "tenant_id={tenant}/content_type={content_type}/dt={}/hour={}/{content_id}.{}",
-            created.format("%Y-%m-%d"),
-            created.format("%H"),
-            compression.extension()
-        ))
+        self.key(&ObjectKey::Data(DataKey::new(
+            tenant,
+            content_type,
+            created,
+            content_id,
+            compression,
+        )))
+    }
+
+    /// Prefix of all data of every tenant.
+    pub fn data_root(&self) -> String {
+        self.join("tenant_id=")
     }
 
     /// Prefix of all data of one tenant and content type (for listing and status).
@@ -73,9 +407,16 @@ impl KeyLayout {
 
     /// Key of the checkpoint of one tenant and content type.
     pub fn checkpoint_key(&self, tenant: &TenantId, content_type: ContentType) -> String {
-        self.join(&format!(
-            "_state/tenant_id={tenant}/content_type={content_type}/checkpoint.json"
-        ))
+        self.key(&ObjectKey::Checkpoint(PairKey {
+            tenant_id: tenant.clone(),
+            content_type,
+        }))
+    }
+
+    /// Key of a tenant's connection health: the problem that made the last `o365ctl run`
+    /// skip it (for `o365ctl status`), or none.
+    pub fn tenant_health_key(&self, tenant: &TenantId) -> String {
+        self.key(&ObjectKey::TenantHealth(tenant.clone()))
     }
 
     /// Prefix of all checkpoints.
@@ -91,11 +432,14 @@ impl KeyLayout {
         lost_from: DateTime<Utc>,
         lost_to: DateTime<Utc>,
     ) -> String {
-        self.join(&format!(
-            "_gaps/tenant_id={tenant}/content_type={content_type}/{}_{}.json",
-            lost_from.format("%Y%m%dT%H%M%SZ"),
-            lost_to.format("%Y%m%dT%H%M%SZ")
-        ))
+        self.key(&ObjectKey::Gap(GapKey {
+            pair: PairKey {
+                tenant_id: tenant.clone(),
+                content_type,
+            },
+            lost_from,
+            lost_to,
+        }))
     }
 
     /// Prefix of all gap reports.
@@ -103,40 +447,97 @@ impl KeyLayout {
         self.join("_gaps/")
     }
 
+    /// Key of the error report of a listing entry that could not be read (create-only; the
+    /// same raw entry listed again maps to the same key): `_errors/listing/tenant_id=…/
+    /// content_type=…/dt=<day listed>/<sha256 of the raw entry>.json`.
+    pub fn listing_error_key(
+        &self,
+        tenant: &TenantId,
+        content_type: ContentType,
+        listed_at: DateTime<Utc>,
+        raw_entry: &str,
+    ) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(raw_entry.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.join(&format!(
+            "_errors/listing/tenant_id={tenant}/content_type={content_type}/dt={}/{hex}.json",
+            listed_at.format("%Y-%m-%d")
+        ))
+    }
+
     /// Key of the error report of a blob that failed permanently.
     pub fn error_key(&self, msg: &QueueMessage) -> String {
-        self.join(&format!(
-            "_errors/tenant_id={}/content_type={}/dt={}/{}.json",
-            msg.tenant_id,
-            msg.content_type,
-            msg.content_created.format("%Y-%m-%d"),
-            msg.content_id
-        ))
+        self.key(&ObjectKey::Error(ErrorKey {
+            pair: PairKey {
+                tenant_id: msg.tenant_id.clone(),
+                content_type: msg.content_type,
+            },
+            date: msg.content_created.date_naive(),
+            content_id: msg.content_id.clone(),
+        }))
     }
 
     /// Key of the error report of a message that could not even be parsed (keyed by its queue id).
     pub fn rejected_message_key(&self, at: DateTime<Utc>, message_id: &str) -> String {
-        let safe: String = message_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(128)
-            .collect();
-        self.join(&format!(
-            "_errors/rejected/dt={}/{safe}.json",
-            at.format("%Y-%m-%d")
-        ))
+        self.key(&ObjectKey::Rejected(RejectedKey {
+            date: at.date_naive(),
+            message_id: safe_message_id(message_id),
+        }))
     }
 
     /// Prefix of all error reports.
     pub fn errors_prefix(&self) -> String {
         self.join("_errors/")
     }
+
+    /// Prefix of the blob error reports of one tenant and content type.
+    pub fn errors_pair_prefix(&self, tenant: &TenantId, content_type: ContentType) -> String {
+        self.join(&format!(
+            "_errors/tenant_id={tenant}/content_type={content_type}/"
+        ))
+    }
+
+    /// Key of the quarantined raw body of a blob stored (or to be stored) at `data`.
+    pub fn quarantine_key(&self, data: &DataKey) -> String {
+        self.key(&ObjectKey::Quarantine(data.clone()))
+    }
+
+    /// Prefix of all quarantined blobs.
+    pub fn quarantine_prefix(&self) -> String {
+        self.join("_quarantine/")
+    }
+
+    /// Key of the claim of a message's content id.
+    pub fn claim_key(&self, msg: &QueueMessage) -> String {
+        self.key(&ObjectKey::Claim(ClaimKey {
+            pair: PairKey {
+                tenant_id: msg.tenant_id.clone(),
+                content_type: msg.content_type,
+            },
+            content_id: msg.content_id.clone(),
+        }))
+    }
+
+    /// Prefix of all content-id claims.
+    pub fn claims_prefix(&self) -> String {
+        self.join("_ids/")
+    }
+}
+
+/// A queue message id made safe as a key segment (at most 128 characters).
+fn safe_message_id(message_id: &str) -> String {
+    message_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect()
 }
 
 #[cfg(test)]
@@ -183,9 +584,80 @@ mod tests {
         );
         assert_eq!(g, "p/_gaps/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/20260301T073318Z_20260308T073318Z.json");
         assert!(l.error_key(&m).starts_with("p/_errors/tenant_id="));
+        assert!(l
+            .error_key(&m)
+            .starts_with(&l.errors_pair_prefix(&m.tenant_id, m.content_type)));
         assert_eq!(
             l.rejected_message_key(m.content_created, "ab/../c d"),
             "p/_errors/rejected/dt=2026-03-01/ab____c_d.json"
         );
+        assert_eq!(
+            l.claim_key(&m),
+            format!("p/_ids/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/{}.json", m.content_id)
+        );
+    }
+
+    #[test]
+    fn every_key_parses_back() {
+        let m = msg();
+        let data = DataKey::for_message(&m, Compression::default());
+        for prefix in ["", "p", "a/b"] {
+            let l = KeyLayout::new(prefix);
+            let keys = [
+                l.data_key(&m, Compression::default()),
+                l.data_key(&m, Compression::Zstd { level: 3 }),
+                l.checkpoint_key(&m.tenant_id, m.content_type),
+                l.gap_key(
+                    &m.tenant_id,
+                    m.content_type,
+                    m.content_created,
+                    m.content_expiration,
+                ),
+                l.error_key(&m),
+                l.rejected_message_key(m.content_created, "abc-1"),
+                l.quarantine_key(&data),
+                l.claim_key(&m),
+                l.tenant_health_key(&m.tenant_id),
+            ];
+            for k in keys {
+                let parsed = l.parse(&k).unwrap_or_else(|| panic!("{k} does not parse"));
+                assert_eq!(l.key(&parsed), k);
+                if !matches!(parsed, ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_)) {
+                    assert_eq!(parsed.pair().unwrap().tenant_id, m.tenant_id);
+                }
+            }
+        }
+        let l = KeyLayout::new("p");
+        match l.parse(&l.data_key(&m, Compression::default())) {
+            Some(ObjectKey::Data(d)) => {
+                assert_eq!(d, data);
+                assert_eq!(d.partition(), "2026-03-01/07");
+                assert_eq!(d.content_id, m.content_id);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn foreign_keys_are_not_parsed() {
+        let l = KeyLayout::new("p");
+        let t = "tenant_id=00000000-0000-0000-0000-000000000001";
+        for k in [
+            "q/_state/x".to_owned(),
+            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=7/a.json.gz"),
+            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=24/a.json.gz"),
+            format!("p/{t}/content_type=Audit.Exchange/dt=2026-13-01/hour=07/a.json.gz"),
+            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=07/a.txt"),
+            format!("p/{t}/content_type=audit.exchange/dt=2026-03-01/hour=07/a.json.gz"),
+            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/a.json.gz"),
+            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=07/.json.gz"),
+            "p/tenant_id=x/content_type=Audit.Exchange/dt=2026-03-01/hour=07/a.json.gz".to_owned(),
+            format!("p/_state/{t}/content_type=Audit.Exchange/lease.json"),
+            format!("p/_gaps/{t}/content_type=Audit.Exchange/2026.json"),
+            format!("p/_ids/{t}/content_type=Audit.Exchange/a.txt"),
+            "p/_manifest/whatever".to_owned(),
+        ] {
+            assert_eq!(l.parse(&k), None, "{k}");
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod cloud;
 pub mod compression;
 pub mod content_type;
+pub mod error_report;
 pub mod keys;
 pub mod listing;
 pub mod message;

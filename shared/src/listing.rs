@@ -1,7 +1,10 @@
-//! Entries of `subscriptions/content` listings: one per content blob.
+//! Entries of `subscriptions/content` listings: one per content blob. A page is decoded entry
+//! by entry ([`decode_page`]): an entry that cannot be read is handed back with its raw JSON,
+//! and the rest of the page proceeds.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 use crate::content_type::ContentType;
 
@@ -9,7 +12,8 @@ use crate::content_type::ContentType;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentListing {
-    /// The content type the blob belongs to.
+    /// The content type the blob belongs to (read without regard to case).
+    #[serde(deserialize_with = "content_type_any_case")]
     pub content_type: ContentType,
     /// Opaque unique id of the blob.
     pub content_id: String,
@@ -23,9 +27,80 @@ pub struct ContentListing {
     pub content_expiration: DateTime<Utc>,
 }
 
+/// Reads a content type name whatever its case (`audit.exchange` is `Audit.Exchange`).
+fn content_type_any_case<'de, D: Deserializer<'de>>(d: D) -> Result<ContentType, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    ContentType::ALL
+        .into_iter()
+        .find(|ct| ct.as_str().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown content type {s:?}")))
+}
+
+/// A listing entry that could not be read: kept whole for an error report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedEntry {
+    /// The entry's JSON exactly as the service sent it.
+    pub raw: String,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+/// One listing page, decoded entry by entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodedPage {
+    /// The entries that were read.
+    pub entries: Vec<ContentListing>,
+    /// The entries that were not.
+    pub rejected: Vec<RejectedEntry>,
+}
+
+/// Decodes a listing page body: it must be a JSON array; each element that does not read as a
+/// [`ContentListing`] is rejected alone, with its raw JSON.
+pub fn decode_page(body: &[u8]) -> Result<DecodedPage, serde_json::Error> {
+    let raw: Vec<&RawValue> = serde_json::from_slice(body)?;
+    let mut page = DecodedPage::default();
+    for entry in raw {
+        match serde_json::from_str::<ContentListing>(entry.get()) {
+            Ok(e) => page.entries.push(e),
+            Err(e) => page.rejected.push(RejectedEntry {
+                raw: entry.get().to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(page)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_entry_is_rejected_alone_and_odd_spellings_are_read() {
+        let body = br#"[
+            {"contentType":"audit.exchange","contentId":"a","contentUri":"https://x/a",
+             "contentCreated":"2026-03-01T05:09:02","contentExpiration":"2026-03-08T04:40:11.520Z"},
+            {"contentType":"Audit.Exchange","contentId":"b","contentUri":"https://x/b",
+             "contentCreated":"2026-03-01T05:09:02.115Z"},
+            {"contentType":"Audit.Exchange","contentId":"c","contentUri":"https://x/c",
+             "contentCreated":"yesterday","contentExpiration":"2026-03-08T04:40:11.520Z"},
+            {"contentType":"AUDIT.EXCHANGE","contentId":"d","contentUri":"https://x/d",
+             "contentCreated":"2026-03-01 05:09:02","contentExpiration":"2026-03-08T04:40:11Z"}
+        ]"#;
+        let page = decode_page(body).unwrap();
+        let ids: Vec<&str> = page.entries.iter().map(|e| e.content_id.as_str()).collect();
+        assert_eq!(ids, ["a", "d"]);
+        assert_eq!(page.entries[0].content_type, ContentType::Exchange);
+        assert_eq!(
+            crate::time::format_listing_time(page.entries[0].content_created),
+            "2026-03-01T05:09:02.000Z",
+            "zone-less is UTC"
+        );
+        assert_eq!(page.rejected.len(), 2);
+        assert!(page.rejected[0].raw.contains(r#""contentId":"b""#));
+        assert!(page.rejected[0].reason.contains("contentExpiration"));
+        assert!(decode_page(b"{}").is_err(), "a page is an array");
+    }
 
     #[test]
     fn parses_the_documented_entry() {

@@ -180,7 +180,7 @@ impl TenantsFile {
 
     /// Reads the TOML form (`o365ctl --config FILE`).
     pub fn from_toml(text: &str) -> Result<TenantsFile, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Malformed(e.to_string()))
+        toml::from_str(text).map_err(|e| ConfigError::Malformed(describe_toml_error(&e, text)))
     }
 
     /// Reads a file, TOML or JSON by its extension (`.json` is JSON, anything else TOML).
@@ -189,11 +189,17 @@ impl TenantsFile {
             path: path.to_owned(),
             source,
         })?;
-        if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        let parsed = if path.extension().and_then(|e| e.to_str()) == Some("json") {
             TenantsFile::from_json(&text)
         } else {
             TenantsFile::from_toml(&text)
-        }
+        };
+        parsed.map_err(|e| match e {
+            ConfigError::Malformed(why) => {
+                ConfigError::Malformed(format!("{}: {why}", path.display()))
+            }
+            other => other,
+        })
     }
 
     /// Validates every entry and resolves credentials; `env` looks up environment variables.
@@ -226,6 +232,46 @@ fn describe_json_error(e: &serde_json::Error) -> String {
         Category::Data => "a member is missing, unknown or of the wrong type (expected {\"tenants\":[{\"tenant_id\",\"client_id\",\"client_secret\"|\"certificate_pem\"+\"private_key_pem\",...}]})",
     };
     format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+/// Describes a TOML error by line, column and key, never quoting the text (the line may hold
+/// a client secret, and serde's messages quote the offending value).
+fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message();
+    let (what, expected) = match message.find(", expected") {
+        Some(i) => message.split_at(i),
+        None => (message, ""),
+    };
+    let names_keys_only = ["unknown field", "missing field", "duplicate key"]
+        .iter()
+        .any(|p| what.starts_with(p));
+    let what = if names_keys_only || !(what.contains('"') || what.contains('`')) {
+        what
+    } else if what.starts_with("invalid type") {
+        "a value of the wrong type"
+    } else {
+        "a value that is not allowed"
+    };
+    let Some(at) = e.span().map(|s| s.start).filter(|s| *s <= text.len()) else {
+        return format!("not valid TOML: {what}{expected}");
+    };
+    let before = text.get(..at).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let key = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+    match key {
+        Some(k) => format!("line {line}, column {column} (key {k}): {what}{expected}"),
+        None => format!("line {line}, column {column}: {what}{expected}"),
+    }
 }
 
 fn read_file(path: &Path) -> Result<String, ConfigError> {
@@ -398,6 +444,24 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn toml_errors_name_the_line_and_key_never_the_value() {
+        for (text, key) in [
+            ("[[tenants]]\ntenant_id = \"x\"\nclient_secret = \"hunter2\n", "client_secret"),
+            ("[[tenants]]\nclient_secret = [\"hunter2\"]\n", "client_secret"),
+            ("[[tenants]]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"hunter2\"\ntoken_endpoint = \"hunter2\"\n", "token_endpoint"),
+        ] {
+            let e = TenantsFile::from_toml(text).unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{e}");
+            assert!(e.contains("line ") && e.contains(key), "{e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.toml");
+        std::fs::write(&path, "[[tenants]]\nclient_secret = \"hunter2\n").unwrap();
+        let e = TenantsFile::from_path(&path).unwrap_err().to_string();
+        assert!(e.contains("tenants.toml") && !e.contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::io::Read;
 use chrono::{TimeZone, Utc};
 use o365_activity::compression::Compression;
 use o365_activity::normalize::{
-    normalize_bytes, BlobNormalizer, InputFormat, Limits, NormalizeError, Provenance, O365_MEMBER,
+    normalize_bytes, o365::strip_o365, BlobNormalizer, InputFormat, Limits, NormalizeError,
+    Provenance, O365_MEMBER,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -150,12 +151,7 @@ fn mutated_blobs_never_panic_and_agree_with_serde_json() {
                 let lines: Vec<&str> = text.lines().collect();
                 assert_eq!(lines.len(), records.len());
                 for (line, rec) in lines.iter().zip(&records) {
-                    let mut v: Value = serde_json::from_str(line).unwrap();
-                    v.as_object_mut()
-                        .unwrap()
-                        .shift_remove(O365_MEMBER)
-                        .unwrap();
-                    assert_eq!(&v, rec);
+                    assert_eq!(&strip_o365(line.as_bytes()).unwrap(), rec);
                 }
                 ok += 1;
             }

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::io::Read;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use o365_activity::keys::KeyLayout;
+use chrono::{DateTime, Utc};
+use o365_activity::keys::{Codec, KeyLayout, ObjectKey};
+use o365_activity::normalize::o365::read_line;
 use o365_activity::store::ObjectStore;
 use o365_sim::{Ledger, PublishedBlob};
 
@@ -187,33 +188,6 @@ pub enum ReconcileError {
     },
 }
 
-fn key_field<'a>(segment: &'a str, name: &str) -> Option<&'a str> {
-    segment.strip_prefix(name)?.strip_prefix('=')
-}
-
-/// Parses `tenant_id=T/content_type=CT/dt=D/hour=H/ID.json.gz` (after the prefix).
-fn parse_data_key(rest: &str) -> Option<(String, String, String, String, bool)> {
-    let parts: Vec<&str> = rest.split('/').collect();
-    if parts.len() != 5 {
-        return None;
-    }
-    let tenant = key_field(parts[0], "tenant_id")?;
-    let ct = key_field(parts[1], "content_type")?;
-    let dt = key_field(parts[2], "dt")?;
-    let hour = key_field(parts[3], "hour")?;
-    let (id, zstd) = match parts[4].strip_suffix(".json.gz") {
-        Some(id) => (id, false),
-        None => (parts[4].strip_suffix(".json.zst")?, true),
-    };
-    Some((
-        tenant.to_string(),
-        ct.to_string(),
-        format!("{dt}/{hour}"),
-        id.to_string(),
-        zstd,
-    ))
-}
-
 fn partition_of(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d/%H").to_string()
 }
@@ -241,18 +215,18 @@ fn parse_lines(content_id: &str, text: &[u8]) -> (Vec<String>, Vec<String>) {
         if line.is_empty() {
             continue;
         }
-        let v: serde_json::Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
+        let parsed = match read_line(line) {
+            Ok(l) => l,
             Err(e) => {
-                bad.push(format!("{content_id} line {}: not JSON ({e})", n + 1));
+                bad.push(format!("{content_id} line {}: {e}", n + 1));
                 continue;
             }
         };
-        let id = v.get("Id").and_then(|i| i.as_str());
-        let prov = v.get("_o365").and_then(|p| p.as_object());
-        match (id, prov) {
-            (Some(id), Some(prov)) => {
-                let names_blob = prov.values().any(|val| val.as_str() == Some(content_id));
+        let names_blob = parsed
+            .o365()
+            .is_ok_and(|o| o.content_id.as_deref() == Some(content_id));
+        match parsed.record_id() {
+            Some(id) => {
                 if !names_blob {
                     bad.push(format!(
                         "{content_id} line {}: _o365 does not name the blob",
@@ -261,7 +235,7 @@ fn parse_lines(content_id: &str, text: &[u8]) -> (Vec<String>, Vec<String>) {
                 }
                 ids.push(id.to_string());
             }
-            _ => bad.push(format!("{content_id} line {}: no Id or no _o365", n + 1)),
+            None => bad.push(format!("{content_id} line {}: no Id", n + 1)),
         }
     }
     (ids, bad)
@@ -272,17 +246,10 @@ pub async fn read_stored<S: ObjectStore>(
     store: &S,
     layout: &KeyLayout,
 ) -> Result<Vec<StoredBlob>, ReconcileError> {
-    let root = if layout.prefix().is_empty() {
-        String::new()
-    } else {
-        format!("{}/", layout.prefix())
-    };
-    let keys = store.list(&format!("{root}tenant_id=")).await?;
+    let keys = store.list(&layout.data_root()).await?;
     let mut out = Vec::new();
     for key in keys {
-        let rest = &key[root.len()..];
-        let Some((tenant_id, content_type, partition, content_id, zstd)) = parse_data_key(rest)
-        else {
+        let Some(ObjectKey::Data(data)) = layout.parse(&key) else {
             out.push(StoredBlob {
                 key: key.clone(),
                 tenant_id: String::new(),
@@ -294,6 +261,13 @@ pub async fn read_stored<S: ObjectStore>(
             });
             continue;
         };
+        let (tenant_id, content_type, partition, content_id, zstd) = (
+            data.tenant_id.to_string(),
+            data.content_type.to_string(),
+            data.partition(),
+            data.content_id.clone(),
+            data.codec == Codec::Zstd,
+        );
         let obj = store
             .get(&key)
             .await?
@@ -313,49 +287,26 @@ pub async fn read_stored<S: ObjectStore>(
     Ok(out)
 }
 
-fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
-        .ok()
-        .map(|n| n.and_utc())
-}
-
 /// Reads the gap reports (`_gaps/tenant_id=T/content_type=CT/FROM_TO.json`).
 pub async fn read_gaps<S: ObjectStore>(
     store: &S,
     layout: &KeyLayout,
 ) -> Result<Vec<GapWindow>, ReconcileError> {
-    let prefix = layout.gaps_prefix();
     let mut out = Vec::new();
-    for key in store.list(&prefix).await? {
-        let parts: Vec<&str> = key[prefix.len()..].split('/').collect();
-        if parts.len() != 3 {
-            continue;
-        }
-        let (Some(t), Some(ct)) = (
-            key_field(parts[0], "tenant_id"),
-            key_field(parts[1], "content_type"),
-        ) else {
-            continue;
-        };
-        let Some((from, to)) = parts[2]
-            .strip_suffix(".json")
-            .and_then(|s| s.split_once('_'))
-        else {
-            continue;
-        };
-        if let (Some(from), Some(to)) = (parse_stamp(from), parse_stamp(to)) {
+    for key in store.list(&layout.gaps_prefix()).await? {
+        if let Some(ObjectKey::Gap(g)) = layout.parse(&key) {
             out.push(GapWindow {
-                tenant_id: t.to_string(),
-                content_type: ct.to_string(),
-                from,
-                to,
+                tenant_id: g.pair.tenant_id.to_string(),
+                content_type: g.pair.content_type.to_string(),
+                from: g.lost_from,
+                to: g.lost_to,
             });
         }
     }
     Ok(out)
 }
 
-/// Content ids named by `_errors/` reports (the last key segment without `.json`).
+/// Content ids named by `_errors/` reports (and the safe message ids of rejected messages).
 pub async fn read_error_reports<S: ObjectStore>(
     store: &S,
     layout: &KeyLayout,
@@ -364,9 +315,11 @@ pub async fn read_error_reports<S: ObjectStore>(
         .list(&layout.errors_prefix())
         .await?
         .iter()
-        .filter_map(|k| k.rsplit('/').next())
-        .filter_map(|f| f.strip_suffix(".json"))
-        .map(str::to_string)
+        .filter_map(|k| match layout.parse(k) {
+            Some(ObjectKey::Error(e)) => Some(e.content_id),
+            Some(ObjectKey::Rejected(r)) => Some(r.message_id),
+            _ => None,
+        })
         .collect())
 }
 
@@ -547,33 +500,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn data_keys_parse_back() {
-        let k = "tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/dt=2026-03-01/hour=07/abc$def.json.gz";
-        let (t, ct, p, id, z) = parse_data_key(k).unwrap();
-        assert_eq!(t, "00000000-0000-0000-0000-000000000001");
-        assert_eq!(ct, "Audit.Exchange");
-        assert_eq!(p, "2026-03-01/07");
-        assert_eq!(id, "abc$def");
-        assert!(!z);
-        assert!(parse_data_key("tenant_id=x/content_type=y/dt=z/abc.json.gz").is_none());
-        assert!(parse_data_key("tenant_id=x/content_type=y/dt=z/hour=1/abc.txt").is_none());
-    }
-
-    #[test]
     fn lines_are_checked_for_id_and_provenance() {
         let text =
             b"{\"Id\":\"a\",\"_o365\":{\"content_id\":\"blob1\"}}\n{\"Id\":\"b\"}\nnot json\n";
         let (ids, bad) = parse_lines("blob1", text);
         assert_eq!(ids, vec!["a".to_string()]);
         assert_eq!(bad.len(), 2);
-    }
-
-    #[test]
-    fn gap_stamps_parse() {
-        assert_eq!(
-            parse_stamp("20260301T070000Z").unwrap().to_rfc3339(),
-            "2026-03-01T07:00:00+00:00"
-        );
-        assert!(parse_stamp("2026-03-01").is_none());
     }
 }

@@ -14,18 +14,21 @@ use crate::exit::{CmdResult, Code, Failure};
 use crate::progress::Progress;
 use crate::relist::{deliver, list, Delivery, Job};
 use crate::target::with_store;
-use crate::window::Window;
+use crate::window::WindowError;
 
 /// Runs `o365ctl backfill`.
 pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
     let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
     let now = Utc::now();
-    let window = Window::from_args(args.window.window, args.window.last, now)
-        .and_then(|w| w.clip_to_reach(now))
+    let window = args
+        .window
+        .clipped(now)
+        .unwrap_or(Err(WindowError::Missing))
         .map_err(Failure::usage)?;
     let settings = lister_settings(&args.storage, None)?;
     let aws = args.storage.aws().await;
     let store = args.storage.store(aws.as_ref()).await?;
+    args.storage.check_queue(aws.as_ref(), args.dry_run).await?;
     let delivery = Delivery::choose(&args.storage, aws.as_ref(), args.dry_run);
     let conn = Connected::open(tenants).await?;
     let jobs: Vec<Job> = conn

@@ -27,7 +27,12 @@ pub async fn run(args: NormalizeArgs) -> CmdResult {
 
 fn normalize_files(args: &NormalizeArgs) -> CmdResult {
     let tenant_id: TenantId = args.tenant_id.parse().map_err(Failure::usage)?;
-    let content_type: ContentType = args.content_type.parse().map_err(Failure::usage)?;
+    let given: Option<ContentType> = args
+        .content_type
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(Failure::usage)?;
     if let Some(id) = &args.content_id {
         if !is_valid_content_id(id) {
             return Err(Failure::usage(anyhow::anyhow!(
@@ -49,6 +54,21 @@ fn normalize_files(args: &NormalizeArgs) -> CmdResult {
     let mut failed = 0usize;
     let mut records = 0u64;
     for file in &args.files {
+        let (head, input) = match open_and_peek(file) {
+            Ok(x) => x,
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {}: {e:#}", file.display());
+                continue;
+            }
+        };
+        let content_type = match given.map_or_else(|| infer_content_type(&head), Ok) {
+            Ok(ct) => ct,
+            Err(why) => {
+                tracing::warn!("{}: {why}; labelled Audit.General", file.display());
+                ContentType::General
+            }
+        };
         let provenance = Provenance {
             tenant_id: Some(tenant_id.clone()),
             content_type: Some(content_type),
@@ -72,7 +92,7 @@ fn normalize_files(args: &NormalizeArgs) -> CmdResult {
         } else {
             BlobNormalizer::uncompressed(&provenance, format, Limits::default())
         };
-        match normalize_one(file, normalizer, &mut out) {
+        match normalize_one(input, normalizer, &mut out) {
             Ok(n) => {
                 records += n;
                 tracing::info!(file = %file.display(), records = n, "normalized");
@@ -92,17 +112,85 @@ fn normalize_files(args: &NormalizeArgs) -> CmdResult {
     }
 }
 
-/// Streams one file through the normalizer into `out`; returns the record count.
-fn normalize_one(
-    path: &Path,
-    mut normalizer: BlobNormalizer,
-    out: &mut dyn Write,
-) -> anyhow::Result<u64> {
+/// Opens a file (`-`: stdin) and reads its first chunk, which is returned with a reader that
+/// yields the whole input again (the chunk, then the rest).
+fn open_and_peek(path: &Path) -> anyhow::Result<(Vec<u8>, Box<dyn Read>)> {
     let mut input: Box<dyn Read> = if path == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(File::open(path).with_context(|| "cannot open the file")?)
+        Box::new(File::open(path).map_err(|e| anyhow::anyhow!("cannot open the file: {e}"))?)
     };
+    let mut head = Vec::with_capacity(CHUNK);
+    (&mut input)
+        .take(CHUNK as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?;
+    if let Some(first) = head.iter().find(|b| !b.is_ascii_whitespace()) {
+        if !matches!(first, b'[' | b'{') {
+            anyhow::bail!(
+                "not JSON: a blob is a JSON array of records and NDJSON is one JSON object per line, but this input starts with {:?}",
+                char::from(*first)
+            );
+        }
+    }
+    let replay: Box<dyn Read> = Box::new(std::io::Cursor::new(head.clone()).chain(input));
+    Ok((head, replay))
+}
+
+/// The content type of a blob, from the `RecordType` of its first record (the way the API
+/// sorts records into feeds); an error saying to give `--content-type` when it cannot tell.
+fn infer_content_type(head: &[u8]) -> Result<ContentType, String> {
+    const ASK: &str = "give --content-type";
+    let text = String::from_utf8_lossy(head);
+    let body = text.trim_start();
+    let body = body.strip_prefix('[').unwrap_or(body).trim_start();
+    if body.is_empty() || body.starts_with(']') {
+        // No record: nothing gets labelled, any type will do.
+        return Ok(ContentType::General);
+    }
+    let first = serde_json::Deserializer::from_str(body)
+        .into_iter::<serde_json::Value>()
+        .next();
+    let record = match first {
+        Some(Ok(v)) => v,
+        None => return Ok(ContentType::General),
+        Some(Err(_)) => {
+            return Err(format!(
+                "the first record could not be read to infer the content type: {ASK}"
+            ))
+        }
+    };
+    let record_type = match &record["RecordType"] {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    let Some(n) = record_type else {
+        return Err(format!(
+            "the first record has no RecordType, so its content type cannot be inferred: {ASK}"
+        ));
+    };
+    Ok(content_type_of_record_type(n))
+}
+
+/// The feed a record type is served in: the Exchange, SharePoint, Azure AD and DLP record
+/// types have their own; every other type is `Audit.General`.
+fn content_type_of_record_type(n: i64) -> ContentType {
+    match n {
+        11 | 13 | 33 | 63 | 99 | 100 | 107 => ContentType::DlpAll,
+        1 | 2 | 3 | 19 | 50 => ContentType::Exchange,
+        4 | 6 | 14 | 36 | 37 | 54 | 55 | 56 => ContentType::SharePoint,
+        8 | 9 | 15 => ContentType::AzureActiveDirectory,
+        _ => ContentType::General,
+    }
+}
+
+/// Streams one input through the normalizer into `out`; returns the record count.
+fn normalize_one(
+    mut input: Box<dyn Read>,
+    mut normalizer: BlobNormalizer,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
     let mut buf = vec![0u8; CHUNK];
     // Output is buffered per file so a file that fails halfway writes nothing partial.
     let mut pending: Vec<u8> = Vec::new();
@@ -147,5 +235,28 @@ mod tests {
         );
         assert_eq!(content_id_from_path(Path::new("-")), "stdin");
         assert_eq!(content_id_from_path(Path::new("with space.json")), "stdin");
+    }
+
+    #[test]
+    fn content_types_from_record_types() {
+        let infer = |s: &str| infer_content_type(s.as_bytes());
+        assert_eq!(
+            infer(r#"[{"RecordType":2,"Workload":"Exchange"},{"RecordType":8}]"#),
+            Ok(ContentType::Exchange)
+        );
+        assert_eq!(infer(r#"{"RecordType":6}"#), Ok(ContentType::SharePoint));
+        assert_eq!(
+            infer(r#"{"RecordType":"15"}"#),
+            Ok(ContentType::AzureActiveDirectory)
+        );
+        assert_eq!(infer(r#"{"RecordType":13}"#), Ok(ContentType::DlpAll));
+        assert_eq!(infer(r#"{"RecordType":25}"#), Ok(ContentType::General));
+        assert_eq!(infer(" [ ] "), Ok(ContentType::General));
+        for cannot in [r#"[{"Id":"x"}]"#, r#"[{"RecordType":2"#] {
+            assert!(
+                infer(cannot).unwrap_err().contains("--content-type"),
+                "{cannot}"
+            );
+        }
     }
 }

@@ -28,14 +28,11 @@ pub async fn run(args: ReplayArgs, ui: Ui) -> CmdResult {
     }
     let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
     let now = Utc::now();
-    let explicit = match (args.window.window, args.window.last) {
-        (None, None) => None,
-        (w, l) => Some(
-            Window::from_args(w, l, now)
-                .and_then(|w| w.clip_to_reach(now))
-                .map_err(Failure::usage)?,
-        ),
-    };
+    let explicit = args
+        .window
+        .clipped(now)
+        .transpose()
+        .map_err(Failure::usage)?;
     let wanted = wanted_ids(&args)?;
     if wanted.is_empty() && explicit.is_none() {
         return Err(Failure::usage(anyhow::anyhow!(
@@ -45,6 +42,7 @@ pub async fn run(args: ReplayArgs, ui: Ui) -> CmdResult {
     let settings = lister_settings(&args.storage, None)?;
     let aws = args.storage.aws().await;
     let store = args.storage.store(aws.as_ref()).await?;
+    args.storage.check_queue(aws.as_ref(), args.dry_run).await?;
     let delivery = Delivery::choose(&args.storage, aws.as_ref(), args.dry_run);
     let conn = Connected::open(tenants).await?;
     let result = with_store!(store.clone(), |s| {

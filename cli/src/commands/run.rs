@@ -30,10 +30,23 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
     let aws = args.storage.aws().await;
     let store = args.storage.store(aws.as_ref()).await?;
     let sqs = match (&args.storage.queue_url, &aws) {
-        (Some(url), Some(aws)) => Some(aws.queue(url)),
+        (Some(url), Some(aws)) => Some(aws.checked_queue(url).await?),
         _ => None,
     };
-    let conn = Connected::open(tenants).await?;
+    let conn = Connected::open_all(tenants).await?;
+    let recorded = with_store!(&store, |s| {
+        crate::health::record(
+            s,
+            &KeyLayout::new(&args.storage.prefix),
+            &conn,
+            chrono::Utc::now(),
+        )
+        .await
+    });
+    if let Err(e) = recorded {
+        tracing::warn!("cannot record the tenants' health for o365ctl status: {e}");
+    }
+    conn.require_any()?;
     let mut worst = Code::Ok;
     let mut n = 0u64;
     loop {
@@ -183,17 +196,15 @@ async fn once<S: ObjectStore>(
         }
     };
     progress.finish();
-    let unreachable = conn
-        .unreachable
-        .iter()
-        .map(|(_, why)| why.clone())
-        .collect();
-    Ok(RunReport::new(
+    let unreachable = conn.unreachable.iter().map(ToString::to_string).collect();
+    let mut report = RunReport::new(
         n,
         conn.source.clone(),
         target.describe(&args.storage.prefix),
         summary,
         totals,
         unreachable,
-    ))
+    );
+    report.repeating = args.every.is_some();
+    Ok(report)
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::args::{StatusArgs, TenantArgs};
 use crate::exit::{CmdResult, Code, Failure};
+use crate::health::TenantHealth;
 use crate::summary::human;
 use crate::target::{with_store, Aws};
 
@@ -25,21 +26,42 @@ pub struct PairStatus {
     /// The content type.
     pub content_type: ContentType,
     /// Everything before this was listed and queued (`None`: never listed).
+    #[serde(serialize_with = "millis")]
     pub checkpoint: Option<DateTime<Utc>>,
     /// How far the checkpoint trails now, in seconds.
     pub lag_seconds: Option<u64>,
     /// `ok`, `partial`, `failed`, or `never`.
     pub last_run: String,
     /// When the last run ended.
+    #[serde(serialize_with = "millis")]
     pub last_run_at: Option<DateTime<Utc>>,
-    /// What went wrong in the last run.
+    /// What went wrong in the last run: one line.
     pub last_error: Option<String>,
+    /// The kind of that error: `configuration`, `credentials`, `permission`, `unreachable`
+    /// (the tenant was skipped before listing) or `listing`.
+    pub last_error_kind: Option<String>,
+    /// No progress for several runs, or no window completed long after the first attempt.
+    pub stalled: bool,
+    /// How far the watermark was ahead of the last run's clock, beyond the tolerance.
+    pub watermark_ahead_seconds: Option<i64>,
+    /// The last reach sweep of the pair, if any.
+    pub last_sweep: Option<o365_activity::checkpoint::LastSweep>,
     /// Gap reports: windows that could no longer be listed.
     pub gaps: Vec<String>,
     /// Error reports of blobs that failed permanently.
     pub blob_errors: usize,
     /// While a run works on the pair: when its lease expires.
+    #[serde(serialize_with = "millis")]
     pub leased_until: Option<DateTime<Utc>>,
+}
+
+/// Serializes an optional instant to the millisecond, like every other time the product
+/// writes (chrono's default would print nanoseconds).
+fn millis<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&o365_activity::time::format_listing_time(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// The whole status.
@@ -51,6 +73,21 @@ pub struct Status {
     pub pairs: Vec<PairStatus>,
     /// The dead-letter queue, with `--dlq-url`.
     pub dlq: Option<DlqStatus>,
+    /// Error reports under `<prefix>/_errors/` by kind (blobs that failed permanently,
+    /// rejected queue messages, ...).
+    pub error_reports: BTreeMap<String, u64>,
+}
+
+impl Status {
+    /// Whether anything needs attention: a failing pair, a gap, an error report or messages
+    /// in the dead-letter queue (`o365ctl status` then exits 1).
+    pub fn needs_attention(&self) -> bool {
+        self.pairs
+            .iter()
+            .any(|p| p.last_run == "failed" || !p.gaps.is_empty())
+            || !self.error_reports.is_empty()
+            || self.dlq.as_ref().is_some_and(|d| d.visible > 0)
+    }
 }
 
 /// Depth of the dead-letter queue.
@@ -133,7 +170,11 @@ pub async fn run(args: StatusArgs) -> CmdResult {
     let store = args.storage.store(aws.as_ref()).await?;
     let output = store.describe(&args.storage.prefix);
     let layout = KeyLayout::new(&args.storage.prefix);
-    let pairs = with_store!(store, |s| pairs(s, &layout, &filter).await)?;
+    let (pairs, error_reports) = with_store!(store, |s| {
+        let pairs = pairs(s.clone(), &layout, &filter).await?;
+        let reports = error_reports(&s, &layout).await?;
+        Ok::<_, Failure>((pairs, reports))
+    })?;
     let dlq = match (&args.dlq_url, &aws) {
         (Some(url), Some(aws)) => {
             let (visible, in_flight) = aws
@@ -149,14 +190,59 @@ pub async fn run(args: StatusArgs) -> CmdResult {
         }
         _ => None,
     };
-    let status = Status { output, pairs, dlq };
+    let status = Status {
+        output,
+        pairs,
+        dlq,
+        error_reports,
+    };
     if args.json {
         crate::commands::out(&serde_json::to_string_pretty(&status).unwrap_or_default());
     } else {
         crate::commands::out(table(&status).trim_end());
     }
-    let failed = status.pairs.iter().any(|p| p.last_run == "failed");
-    Ok(if failed { Code::Partial } else { Code::Ok })
+    Ok(if status.needs_attention() {
+        Code::Partial
+    } else {
+        Code::Ok
+    })
+}
+
+/// Turns a storage error into the command's failure (exit 3 when retrying may help).
+fn unreadable(e: o365_activity::checkpoint::CheckpointError) -> Failure {
+    if e.is_retryable() {
+        Failure::unreachable(e)
+    } else {
+        Failure::from(anyhow::Error::new(e))
+    }
+}
+
+/// Counts the error reports under `_errors/` by their `kind` (a report without one counts
+/// under the folder it is in, e.g. `rejected`).
+async fn error_reports<S: ObjectStore>(
+    store: &S,
+    layout: &KeyLayout,
+) -> Result<BTreeMap<String, u64>, Failure> {
+    let prefix = layout.errors_prefix();
+    let mut counts = BTreeMap::new();
+    for key in store
+        .list(&prefix)
+        .await
+        .map_err(|e| unreadable(e.into()))?
+    {
+        let body = store.get(&key).await.map_err(|e| unreadable(e.into()))?;
+        let kind = body
+            .and_then(|o| o365_activity::error_report::ErrorReport::parse(&key, &o.body).ok())
+            .map(|r| r.kind)
+            .unwrap_or_else(|| {
+                key.get(prefix.len()..)
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or("unknown")
+                    .to_owned()
+            });
+        *counts.entry(kind).or_insert(0) += 1;
+    }
+    Ok(counts)
 }
 
 async fn pairs<S: ObjectStore>(
@@ -166,17 +252,21 @@ async fn pairs<S: ObjectStore>(
 ) -> Result<Vec<PairStatus>, Failure> {
     let checkpoints =
         CheckpointStore::new(store.clone(), layout.clone(), CheckpointPolicy::default());
-    let unreadable = |e: o365_activity::checkpoint::CheckpointError| {
-        if e.is_retryable() {
-            Failure::unreachable(e)
-        } else {
-            Failure::from(anyhow::Error::new(e))
-        }
-    };
+    let health: BTreeMap<TenantId, TenantHealth> = crate::health::load_all(&store, layout)
+        .await
+        .map_err(|e| unreadable(e.into()))?
+        .into_iter()
+        .map(|h| (h.tenant_id.clone(), h))
+        .collect();
     let mut found: BTreeMap<(TenantId, ContentType), Option<Checkpoint>> = BTreeMap::new();
     for (t, cts) in &filter.configured {
         for ct in cts {
             found.insert((t.clone(), *ct), None);
+        }
+    }
+    for h in health.values() {
+        for ct in &h.content_types {
+            found.entry((h.tenant_id.clone(), *ct)).or_insert(None);
         }
     }
     for c in checkpoints.list().await.map_err(unreadable)? {
@@ -189,16 +279,46 @@ async fn pairs<S: ObjectStore>(
         if !filter.keeps(&tenant, ct) {
             continue;
         }
-        let errors_prefix = format!(
-            "{}tenant_id={tenant}/content_type={ct}/",
-            layout.errors_prefix()
-        );
+        let errors_prefix = layout.errors_pair_prefix(&tenant, ct);
         let blob_errors = store
             .list(&errors_prefix)
             .await
             .map_err(|e| unreadable(e.into()))?
             .len();
         let last = cp.as_ref().and_then(|c| c.last_run.clone());
+        // A tenant skipped before listing, more recently than its last listing run.
+        let skipped = health
+            .get(&tenant)
+            .filter(|h| h.content_types.contains(&ct))
+            .and_then(|h| h.problem.as_ref().map(|p| (h.at, p)))
+            .filter(|(at, _)| last.as_ref().is_none_or(|l| l.at <= *at));
+        let lastrun_flags = last
+            .as_ref()
+            .map(|l| (l.stalled, l.watermark_ahead_seconds))
+            .unwrap_or_default();
+        let (last_run, last_run_at, last_error, last_error_kind) = match (skipped, last) {
+            (Some((at, p)), _) => (
+                "failed",
+                Some(at),
+                Some(p.reason.clone()),
+                Some(p.kind.as_str().to_owned()),
+            ),
+            (None, None) => ("never", None, None, None),
+            (None, Some(l)) => (
+                match l.outcome {
+                    LastRunOutcome::Ok => "ok",
+                    LastRunOutcome::Partial => "partial",
+                    LastRunOutcome::Failed => "failed",
+                },
+                Some(l.at),
+                l.error.clone(),
+                l.error.as_ref().map(|_| {
+                    l.error_kind
+                        .as_deref()
+                        .map_or_else(|| "listing".to_owned(), str::to_lowercase)
+                }),
+            ),
+        };
         out.push(PairStatus {
             checkpoint: cp.as_ref().and_then(|c| c.watermark),
             lag_seconds: cp
@@ -206,19 +326,23 @@ async fn pairs<S: ObjectStore>(
                 .and_then(|c| c.lag(now))
                 .and_then(|d| d.to_std().ok())
                 .map(|d| d.as_secs()),
-            last_run: match last.as_ref().map(|l| l.outcome) {
-                None => "never",
-                Some(LastRunOutcome::Ok) => "ok",
-                Some(LastRunOutcome::Partial) => "partial",
-                Some(LastRunOutcome::Failed) => "failed",
-            }
-            .to_owned(),
-            last_run_at: last.as_ref().map(|l| l.at),
-            last_error: last.and_then(|l| l.error),
+            last_run: last_run.to_owned(),
+            last_run_at,
+            last_error,
+            last_error_kind,
+            stalled: lastrun_flags.0,
+            watermark_ahead_seconds: lastrun_flags.1,
+            last_sweep: cp.as_ref().and_then(|c| c.last_sweep.clone()),
             gaps: gaps
                 .iter()
                 .filter(|g| g.tenant_id == tenant && g.content_type == ct)
-                .map(|g| format!("{}..{}", g.lost_from, g.lost_to))
+                .map(|g| {
+                    format!(
+                        "{}..{}",
+                        o365_activity::time::format_listing_time(g.lost_from),
+                        o365_activity::time::format_listing_time(g.lost_to)
+                    )
+                })
                 .collect(),
             blob_errors,
             leased_until: cp
@@ -247,6 +371,19 @@ fn table(s: &Status) -> String {
             } else {
                 ""
             }
+        );
+    }
+    if !s.error_reports.is_empty() {
+        let kinds: Vec<String> = s
+            .error_reports
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "error reports: {} (under {}/_errors/)",
+            kinds.join(", "),
+            s.output
         );
     }
     if s.pairs.is_empty() {
@@ -279,8 +416,39 @@ fn table(s: &Status) -> String {
                 o365_activity::time::format_listing_time(until)
             );
         }
+        if p.stalled {
+            let _ = writeln!(
+                out,
+                "    STALLED: no progress for several runs (or no window completed since the first attempt)"
+            );
+        }
         if let Some(e) = &p.last_error {
-            let _ = writeln!(out, "    last error: {e}");
+            let when = p
+                .last_run_at
+                .map(o365_activity::time::format_listing_time)
+                .unwrap_or_default();
+            let kind = p.last_error_kind.as_deref().unwrap_or("error");
+            let _ = writeln!(out, "    last error ({kind}, {when}): {e}");
+        }
+        if let Some(ahead) = p.watermark_ahead_seconds {
+            let _ = writeln!(
+                out,
+                "    clock: the checkpoint was {ahead} s ahead of the last run's clock (listing went on from now)"
+            );
+        }
+        if let Some(s) = &p.last_sweep {
+            let _ = writeln!(
+                out,
+                "    last sweep: {} listed {}, recovered {} ({} near expiry){}",
+                o365_activity::time::format_listing_time(s.at),
+                s.listed,
+                s.recovered,
+                s.near_expiry,
+                s.error
+                    .as_deref()
+                    .map(|e| format!(", did not finish: {e}"))
+                    .unwrap_or_default()
+            );
         }
         for g in &p.gaps {
             let _ = writeln!(out, "    gap: {g} could no longer be listed");

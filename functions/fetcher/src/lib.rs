@@ -25,6 +25,7 @@ use o365_activity::bootstrap::TenantRegistry;
 use o365_activity::client::{ActivityClient, ClientError};
 use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
+use o365_activity::error_report::{ErrorReport, ReportedMessage};
 use o365_activity::keys::KeyLayout;
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::{MetricSet, MetricsSink};
@@ -32,7 +33,6 @@ use o365_activity::normalize::{
     BlobNormalizer, InputFormat, Limits, NormalizeError, NormalizeStats, Provenance,
 };
 use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutCondition, PutOutcome};
-use serde_json::json;
 use tokio::time::Instant;
 
 pub mod config;
@@ -44,9 +44,6 @@ use tenants::TenantClients;
 
 /// `Content-Type` of stored blobs.
 pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
-
-/// Largest part of an unparsable message body copied into its error report.
-const MAX_REPORTED_BODY: usize = 16 * 1024;
 
 /// Longest wait for abandoning an upload after a failure.
 const ABORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -589,28 +586,22 @@ impl<S: ObjectStore> Fetcher<S> {
         let (report_key, message) = match msg {
             Some(msg) => (
                 self.keys.error_key(msg),
-                serde_json::to_value(msg).unwrap_or_default(),
+                ReportedMessage::Parsed(msg.clone()),
             ),
-            None => {
-                let mut cut = m.body.len().min(MAX_REPORTED_BODY);
-                while !m.body.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                (
-                    self.keys.rejected_message_key(now, &m.message_id),
-                    json!({ "raw_body": &m.body[..cut], "truncated": cut < m.body.len() }),
-                )
-            }
+            None => (
+                self.keys.rejected_message_key(now, &m.message_id),
+                ReportedMessage::raw(&m.body),
+            ),
         };
-        let report = json!({
-            "kind": f.kind.as_str(),
-            "error": f.error,
-            "at": o365_activity::time::format_listing_time(now),
-            "message_id": m.message_id,
-            "attempts": m.receive_count,
-            "message": message,
-            "collector_version": o365_activity::COLLECTOR_VERSION,
-        });
+        let report = ErrorReport {
+            kind: f.kind.as_str().to_owned(),
+            error: f.error.clone(),
+            at: now,
+            message_id: m.message_id.clone(),
+            attempts: m.receive_count,
+            message,
+            collector_version: o365_activity::COLLECTOR_VERSION.to_owned(),
+        };
         let meta = ObjectMeta {
             content_type: "application/json".to_owned(),
             content_encoding: None,
@@ -619,7 +610,7 @@ impl<S: ObjectStore> Fetcher<S> {
             .store
             .put(
                 &report_key,
-                report.to_string().into_bytes().into(),
+                report.to_json().into_bytes().into(),
                 &meta,
                 PutCondition::Overwrite,
             )

@@ -1,11 +1,35 @@
 //! The invocation events the Lambda accepts: an EventBridge scheduled event, or `{}` (a manual
-//! test invoke). Anything else is refused with a clear error instead of running blindly.
+//! test invoke), for a run; [`SWEEP_EVENT`] (the sweep rule's constant input) for a reach
+//! sweep. Anything else is refused with a clear error instead of running blindly.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
 /// The `detail-type` of EventBridge schedule events.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+/// What an accepted invocation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invocation {
+    /// A regular run: list from each checkpoint to now.
+    Run,
+    /// A reach sweep ([`crate::Lister::sweep`]).
+    Sweep,
+}
+
+/// The payload of a sweep invocation, `{"action": "sweep"}` (the sweep rule's `Input`).
+pub const SWEEP_EVENT: &str = r#"{"action":"sweep"}"#;
+
+/// Reads an invocation payload: a sweep for [`SWEEP_EVENT`], a run for `{}` and for an
+/// EventBridge scheduled event, an error for anything else.
+pub fn invocation_of(payload: &Value) -> Result<Invocation, EventError> {
+    if payload.get("action").and_then(Value::as_str) == Some("sweep")
+        && payload.as_object().is_some_and(|m| m.len() == 1)
+    {
+        return Ok(Invocation::Sweep);
+    }
+    check_event(payload).map(|()| Invocation::Run)
+}
 
 /// An invocation payload the lister does not accept.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +103,15 @@ mod tests {
     fn accepts_schedule_and_empty_object() {
         check_event(&schedule()).unwrap();
         check_event(&json!({})).unwrap();
+        assert_eq!(invocation_of(&schedule()).unwrap(), Invocation::Run);
+    }
+
+    #[test]
+    fn the_sweep_event_asks_for_a_sweep() {
+        let sweep: Value = serde_json::from_str(SWEEP_EVENT).unwrap();
+        assert_eq!(invocation_of(&sweep).unwrap(), Invocation::Sweep);
+        assert!(invocation_of(&json!({"action": "other"})).is_err());
+        assert!(invocation_of(&json!({"action": "sweep", "x": 1})).is_err());
     }
 
     #[test]

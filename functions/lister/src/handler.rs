@@ -1,6 +1,7 @@
-//! The lister's Lambda handler: one scheduled invocation is one [`Lister::run`] over the
-//! tenants as reloaded at its start. The invocation fails when any tenant × content type pair
-//! failed, so the function's `Errors` alarm fires; the other pairs' progress is kept.
+//! The lister's Lambda handler: one scheduled invocation is one [`Lister::run`] (or, for the
+//! sweep rule's input, one [`Lister::sweep`]) over the tenants as reloaded at its start. The
+//! invocation fails when any tenant × content type pair failed, so the function's `Errors`
+//! alarm fires; the other pairs' progress is kept.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use o365_activity::queue::Queue;
 use o365_activity::store::ObjectStore;
 use serde_json::Value;
 
-use crate::event::{check_event, EventError};
-use crate::{Lister, ListerSettings, RunSummary};
+use crate::event::{invocation_of, EventError, Invocation};
+use crate::{Lister, ListerSettings, PairOutcome, RunSummary, SweepSummary};
 
 /// Time kept back from the invocation deadline for the response and the last log lines.
 pub const RESPONSE_MARGIN: Duration = Duration::from_secs(2);
@@ -35,6 +36,16 @@ pub enum InvocationError {
         /// `tenant content_type: why` of each failure, `; `-separated.
         detail: String,
     },
+    /// The sweep of some pairs failed (the others' recoveries are kept).
+    #[error("the sweep of {failed} of {total} tenant/content type pairs failed: {detail}")]
+    SweepFailed {
+        /// How many failed.
+        failed: usize,
+        /// How many pairs the run had.
+        total: usize,
+        /// `tenant content_type: why` of each failure, `; `-separated.
+        detail: String,
+    },
     /// The run summary could not be turned into the response.
     #[error("the run summary could not be serialized: {0}")]
     Summary(#[from] serde_json::Error),
@@ -46,6 +57,7 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
         let kind = match &e {
             InvocationError::Event(_) => "BadEvent",
             InvocationError::PairsFailed { .. } => "PairsFailed",
+            InvocationError::SweepFailed { .. } => "SweepFailed",
             InvocationError::Summary(_) => "Internal",
         };
         lambda_runtime::Diagnostic {
@@ -107,40 +119,78 @@ impl<S: ObjectStore, Q: Queue> ListerHandler<S, Q> {
     }
 }
 
-/// Why each failed pair failed, as `tenant content_type: why`.
-fn failures(summary: &RunSummary) -> Vec<String> {
+/// `tenant content_type: [kind] why` of each failed pair of a run.
+fn run_failures(summary: &RunSummary) -> Vec<String> {
     summary
-        .failed()
-        .map(|p| {
-            let outcome = serde_json::to_value(&p.outcome).unwrap_or_default();
-            let why = match outcome.get("error") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            format!("{} {}: {why}", p.tenant_id, p.content_type)
+        .pairs
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            PairOutcome::Failed(e) => Some(format!(
+                "{} {}: [{}] {}",
+                p.tenant_id,
+                p.content_type,
+                e.kind(),
+                e.message()
+            )),
+            _ => None,
         })
         .collect()
 }
 
-/// Handles one invocation: checks the event, runs the lister until the deadline (less
-/// [`RESPONSE_MARGIN`]), logs the summary and answers with it, or fails when a pair failed.
+/// `tenant content_type: [kind] why` of each pair whose sweep failed.
+fn sweep_failures(summary: &SweepSummary) -> Vec<String> {
+    summary
+        .failed()
+        .filter_map(|p| {
+            let e = p.error.as_ref()?;
+            Some(format!(
+                "{} {}: [{}] {}",
+                p.tenant_id,
+                p.content_type,
+                e.kind(),
+                e.message()
+            ))
+        })
+        .collect()
+}
+
+/// Handles one invocation: reads the event, runs (or sweeps) until the deadline less
+/// [`RESPONSE_MARGIN`], logs the summary and answers with it, or fails when a pair failed.
 pub async fn handle<S: ObjectStore, Q: Queue>(
     handler: &ListerHandler<S, Q>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, InvocationError> {
-    check_event(&event.payload)?;
+    let invocation = invocation_of(&event.payload)?;
     let until = deadline(&event.context, RESPONSE_MARGIN);
-    let summary = handler.lister().await.run(until).await;
-    let json = serde_json::to_value(&summary)?;
-    tracing::info!(summary = %json, "run summary");
-    let failed = failures(&summary);
-    if !failed.is_empty() {
-        return Err(InvocationError::PairsFailed {
-            failed: failed.len(),
-            total: summary.pairs.len(),
-            detail: failed.join("; "),
-        });
+    let lister = handler.lister().await;
+    let (json, failed, total) = match invocation {
+        Invocation::Run => {
+            let summary = lister.run(until).await;
+            let json = serde_json::to_value(&summary)?;
+            tracing::info!(summary = %json, "run summary");
+            (json, run_failures(&summary), summary.pairs.len())
+        }
+        Invocation::Sweep => {
+            let summary = lister.sweep(until).await;
+            let json = serde_json::to_value(&summary)?;
+            tracing::info!(recovered = summary.recovered(), summary = %json, "sweep summary");
+            (json, sweep_failures(&summary), summary.pairs.len())
+        }
+    };
+    if failed.is_empty() {
+        return Ok(json);
     }
-    Ok(json)
+    let (count, detail) = (failed.len(), failed.join("; "));
+    Err(match invocation {
+        Invocation::Run => InvocationError::PairsFailed {
+            failed: count,
+            total,
+            detail,
+        },
+        Invocation::Sweep => InvocationError::SweepFailed {
+            failed: count,
+            total,
+            detail,
+        },
+    })
 }

@@ -29,14 +29,24 @@
 //! send and its commit re-sends that one window (at-least-once; the fetcher is idempotent).
 
 pub mod config;
+pub mod error;
 pub mod event;
+mod gaps;
 pub mod handler;
-pub mod lister;
+mod metrics;
 pub mod plan;
+mod replay;
+mod run;
 pub mod settings;
+mod subscriptions;
 pub mod summary;
+mod sweep;
+mod window;
 
 pub use config::ListerConfig;
-pub use lister::{ListWindowError, Lister};
+pub use error::{PairError, PairErrorKind};
+pub use replay::ListWindowError;
+pub use run::Lister;
 pub use settings::{ListerSettings, SettingsError};
 pub use summary::{PairOutcome, PairSummary, RunSummary};
+pub use sweep::{PairSweep, SweepSummary};

@@ -4,10 +4,15 @@
 //! start lies no more than 7 days back (we keep a margin, since a start clamped to exactly
 //! now − 7 d can be stale on arrival), start < end, and the end is never in the future.
 //! Query times are sent with whole seconds, so every boundary here is a whole second.
+//!
+//! Every `DateTime ± TimeDelta` here is checked: times come from checkpoints, flags and
+//! clocks, and a result out of the representable range saturates at its end, which the
+//! clamps that follow (to the reach, to now) turn into a legal window or none.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use o365_activity::checkpoint::{saturating_add, saturating_sub};
 use o365_activity::ContentListing;
 
 /// How far back the API lists (spec §4.3, §8.3).
@@ -47,18 +52,22 @@ fn ceil_second(t: DateTime<Utc>) -> DateTime<Utc> {
     if f == t {
         f
     } else {
-        f + TimeDelta::seconds(1)
+        saturating_add(f, TimeDelta::seconds(1))
     }
 }
 
 impl WindowRules {
     /// The earliest start this run may list at `now`: `now − 7 d + margin`, whole seconds.
     pub fn reach_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        ceil_second(now - API_LOOKBACK + self.lookback_margin)
+        ceil_second(saturating_add(
+            saturating_sub(now, API_LOOKBACK),
+            self.lookback_margin,
+        ))
     }
 
-    /// Where listing starts for a checkpoint's watermark: `watermark − overlap`, or the full
-    /// reach on a first run, never earlier than the reach.
+    /// Where listing starts for a checkpoint's watermark: `min(watermark, now) − overlap` (a
+    /// watermark ahead of the clock does not stop listing), or the full reach on a first
+    /// run, never earlier than the reach.
     pub fn first_start(
         &self,
         watermark: Option<DateTime<Utc>>,
@@ -66,7 +75,7 @@ impl WindowRules {
     ) -> DateTime<Utc> {
         let reach = self.reach_start(now);
         match watermark {
-            Some(w) => floor_second(w - self.overlap).max(reach),
+            Some(w) => floor_second(saturating_sub(w.min(now), self.overlap)).max(reach),
             None => reach,
         }
     }
@@ -87,7 +96,15 @@ impl WindowRules {
     /// `max_window` long, ending at `now` at the latest. `None` when caught up.
     pub fn next_window(&self, cursor: DateTime<Utc>, now: DateTime<Utc>) -> Option<Window> {
         let start = floor_second(cursor).max(self.reach_start(now));
-        let end = (start + self.max_window).min(floor_second(now));
+        let end = saturating_add(start, self.max_window).min(floor_second(now));
+        (start < end).then_some(Window { start, end })
+    }
+
+    /// A planned window as it may be listed at `now`: its start clamped to the reach, its
+    /// end to now; `None` when nothing of it is listable any more.
+    pub fn clamp(&self, window: Window, now: DateTime<Utc>) -> Option<Window> {
+        let start = window.start.max(self.reach_start(now));
+        let end = window.end.min(floor_second(now));
         (start < end).then_some(Window { start, end })
     }
 
@@ -97,7 +114,7 @@ impl WindowRules {
         let mut cursor = floor_second(start);
         let end = ceil_second(end);
         while cursor < end {
-            let next = (cursor + self.max_window).min(end);
+            let next = saturating_add(cursor, self.max_window).min(end);
             out.push(Window {
                 start: cursor,
                 end: next,
@@ -236,6 +253,65 @@ mod tests {
         assert_eq!(ws.len(), 3);
         assert_eq!((ws[0].start, ws[2].end), (start, end));
         assert!(rules().split(end, end).is_empty());
+    }
+
+    #[test]
+    fn extreme_times_and_durations_do_not_panic() {
+        use chrono::NaiveDate;
+        // Year ±262143 lies just beyond chrono's range: those become its extremes.
+        let far = |y: i32| match NaiveDate::from_ymd_opt(y, 1, 1) {
+            Some(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
+            None if y > 0 => DateTime::<Utc>::MAX_UTC,
+            None => DateTime::<Utc>::MIN_UTC,
+        };
+        let huge = TimeDelta::days(100_000_000_000);
+        let wide = WindowRules {
+            max_window: huge,
+            lookback_margin: huge,
+            overlap: huge,
+        };
+        for r in [rules(), wide] {
+            for t in [
+                far(262_143),
+                far(-262_143),
+                DateTime::<Utc>::MAX_UTC,
+                DateTime::<Utc>::MIN_UTC,
+                now(),
+            ] {
+                for n in [now(), t] {
+                    let _ = r.reach_start(n);
+                    let _ = r.first_start(Some(t), n);
+                    let _ = r.gap(Some(t), n);
+                    let _ = r.next_window(t, n);
+                    let _ = r.clamp(Window { start: t, end: n }, n);
+                    if r == wide {
+                        // (With 24 h slices this range would be a hundred million windows.)
+                        let _ = r.split(t.min(n), t.max(n)).len();
+                    }
+                }
+            }
+        }
+        // A watermark years ahead of the clock lists from now less the overlap.
+        let r = rules();
+        assert_eq!(
+            r.first_start(Some(far(262_143)), now()),
+            floor_second(now()) - TimeDelta::minutes(60)
+        );
+    }
+
+    #[test]
+    fn clamp_moves_a_stale_start_to_the_reach() {
+        let r = rules();
+        let w = Window {
+            start: now() - TimeDelta::days(8),
+            end: now() - TimeDelta::days(6),
+        };
+        assert_eq!(r.clamp(w, now()).unwrap().start, r.reach_start(now()));
+        let gone = Window {
+            start: now() - TimeDelta::days(9),
+            end: now() - TimeDelta::days(8),
+        };
+        assert_eq!(r.clamp(gone, now()), None);
     }
 
     fn entry(id: &str) -> ContentListing {

@@ -35,6 +35,19 @@ pub struct ListerSettings {
     pub content_types: Option<Vec<ContentType>>,
     /// Wait after a subscription start before starting it again (API rule: 15 min).
     pub start_cooldown: Duration,
+    /// A watermark further ahead of the clock than this is reported (log,
+    /// `WatermarkAheadSeconds`, status); listing goes on from `min(watermark, now)`
+    /// (default 5 min).
+    pub clock_tolerance: Duration,
+    /// Runs in a row without progress (neither watermark nor page cursor moved) after which
+    /// a pair is reported stalled (`PairStalled`, status; default 3).
+    pub stall_runs: u32,
+    /// A pair with no watermark this long after its first attempt is reported stalled
+    /// (default 6 h).
+    pub stall_after: Duration,
+    /// How often the reach sweep re-lists each pair's 7 days to enqueue blobs listed but not
+    /// stored, e.g. blobs that appeared later than the overlap (default 6 h).
+    pub sweep_period: Duration,
 }
 
 impl Default for ListerSettings {
@@ -50,6 +63,10 @@ impl Default for ListerSettings {
             deadline_margin: Duration::from_secs(20),
             content_types: None,
             start_cooldown: Duration::from_secs(15 * 60),
+            clock_tolerance: Duration::from_secs(5 * 60),
+            stall_runs: 3,
+            stall_after: Duration::from_secs(6 * 3600),
+            sweep_period: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -125,6 +142,16 @@ impl ListerSettings {
             retention: delta(self.overlap.max(self.dedupe_horizon)),
             lease_duration: delta(self.lease_duration),
         }
+    }
+
+    /// The clock tolerance as a time span.
+    pub fn clock_tolerance_delta(&self) -> TimeDelta {
+        delta(self.clock_tolerance)
+    }
+
+    /// The stall time for a pair without watermark as a time span.
+    pub fn stall_after_delta(&self) -> TimeDelta {
+        delta(self.stall_after)
     }
 
     /// The start cooldown as a time span.

@@ -7,6 +7,8 @@ use o365_activity::checkpoint::GapReport;
 use o365_activity::{ContentType, TenantId};
 use serde::{Serialize, Serializer};
 
+use crate::error::PairError;
+
 /// How one tenant × content type fared in a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "error", rename_all = "snake_case")]
@@ -15,8 +17,8 @@ pub enum PairOutcome {
     Ok,
     /// Another run holds its lease; left alone this time.
     Busy,
-    /// Could not be collected this run; the text says why and what to do.
-    Failed(String),
+    /// Could not be collected this run; the error says why and what to do.
+    Failed(PairError),
 }
 
 /// The figures of one tenant × content type in a run.
@@ -45,6 +47,13 @@ pub struct PairSummary {
     pub lag: Option<Duration>,
     /// The checkpoint's watermark after the run.
     pub watermark: Option<DateTime<Utc>>,
+    /// Listing entries that could not be read (each kept in an error report).
+    pub entries_rejected: u64,
+    /// No progress for the stall threshold of runs, or no watermark long after the first
+    /// attempt: never reported as ok.
+    pub stalled: bool,
+    /// How far the watermark was ahead of the clock, when beyond the tolerance.
+    pub watermark_ahead_seconds: Option<i64>,
 }
 
 fn seconds<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -69,6 +78,9 @@ impl PairSummary {
             gaps: Vec::new(),
             lag: None,
             watermark: None,
+            entries_rejected: 0,
+            stalled: false,
+            watermark_ahead_seconds: None,
         }
     }
 }
@@ -95,11 +107,17 @@ impl RunSummary {
         self.pairs.iter().map(|p| p.messages_sent).sum()
     }
 
-    /// Whether every pair that was worked on caught up (none failed, none stopped early).
+    /// Whether every pair that was worked on caught up (none failed, none stopped early,
+    /// none stalled).
     pub fn all_complete(&self) -> bool {
         self.pairs
             .iter()
-            .all(|p| p.outcome == PairOutcome::Ok && p.complete)
+            .all(|p| p.outcome == PairOutcome::Ok && p.complete && !p.stalled)
+    }
+
+    /// Pairs reported stalled.
+    pub fn stalled(&self) -> impl Iterator<Item = &PairSummary> {
+        self.pairs.iter().filter(|p| p.stalled)
     }
 }
 
@@ -113,7 +131,10 @@ mod tests {
             "00000000-0000-0000-0000-000000000001".parse().unwrap(),
             ContentType::DlpAll,
         );
-        p.outcome = PairOutcome::Failed("AF10001".into());
+        p.outcome = PairOutcome::Failed(PairError::new(
+            crate::error::PairErrorKind::Permission,
+            "AF10001",
+        ));
         p.lag = Some(Duration::from_secs(90));
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["outcome"]["status"], "failed");

@@ -102,6 +102,19 @@ async fn a_failed_pair_fails_the_invocation_and_keeps_the_others_progress() {
 }
 
 #[tokio::test]
+async fn the_sweep_rules_input_sweeps() {
+    let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = handler(&env, &dir, fixed(&env.sim, &[(T1, DEFAULT_CLIENT_SECRET)]));
+    handle(&h, event(json!({}))).await.unwrap();
+    let sweep: Value = serde_json::from_str(o365_lister::event::SWEEP_EVENT).unwrap();
+    let v = handle(&h, event(sweep)).await.unwrap();
+    let pairs = v["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 5, "{v}");
+    assert!(pairs.iter().all(|p| p["error"].is_null()), "{v}");
+}
+
+#[tokio::test]
 async fn a_bad_event_runs_nothing() {
     let env = Local::start(vec![tenant_spec(T1)], &[], |_| {}).await;
     let dir = tempfile::tempdir().unwrap();

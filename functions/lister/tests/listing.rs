@@ -435,7 +435,7 @@ async fn queue_entry_failures_are_retried_and_a_stuck_message_holds_the_window()
     let PairOutcome::Failed(msg) = &failed.pairs[0].outcome else {
         panic!("{failed:?}");
     };
-    assert!(msg.contains("queue"), "{msg}");
+    assert!(msg.message().contains("queue"), "{msg}");
     let after = l
         .checkpoints()
         .load(&tid(T1), ContentType::Exchange)
@@ -481,7 +481,7 @@ async fn subscriptions_missing_permission_and_cooldown_are_reported_per_type() {
         match &p.outcome {
             PairOutcome::Failed(m) if dlp_of_t2 => {
                 assert!(
-                    m.contains("AF10001") && m.contains("ActivityFeed.ReadDlp"),
+                    m.message().contains("AF10001") && m.message().contains("ActivityFeed.ReadDlp"),
                     "{m}"
                 );
             }
@@ -512,7 +512,10 @@ async fn subscriptions_missing_permission_and_cooldown_are_reported_per_type() {
     let PairOutcome::Failed(m) = &failed[0].outcome else {
         unreachable!()
     };
-    assert!(m.contains("15-minute") && m.contains("AF10001"), "{m}");
+    assert!(
+        m.message().contains("15-minute") && m.message().contains("AF10001"),
+        "{m}"
+    );
     assert_eq!(starts(&sim.ledger(), T2).len(), 5);
     let cp = l
         .checkpoints()
@@ -552,7 +555,10 @@ async fn a_tenant_with_a_bad_secret_fails_alone() {
             let PairOutcome::Failed(m) = &p.outcome else {
                 panic!("{p:?}")
             };
-            assert!(m.contains("token") && !m.contains("not-the-secret"), "{m}");
+            assert!(
+                m.message().contains("token") && !m.message().contains("not-the-secret"),
+                "{m}"
+            );
         } else {
             assert_eq!(p.outcome, PairOutcome::Ok);
         }
@@ -591,12 +597,24 @@ async fn explicit_windows_are_sliced_checked_and_leave_the_checkpoint_alone() {
     assert_eq!(assert_window_rules(&ledger), 2, "30 h in two slices");
     assert!(l.checkpoints().list().await.unwrap().is_empty());
 
-    let too_old = l
+    // A start out of reach is clamped to the reach when listed (only 3 days of history).
+    let clamped = l
         .list_window(
             &tid(T1),
             ContentType::SharePoint,
             sim.now() - TimeDelta::days(8),
             sim.now() - TimeDelta::days(6),
+            far_deadline(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(clamped, 0);
+    let too_old = l
+        .list_window(
+            &tid(T1),
+            ContentType::SharePoint,
+            sim.now() - TimeDelta::days(9),
+            sim.now() - TimeDelta::days(8),
             far_deadline(),
         )
         .await
@@ -731,15 +749,19 @@ async fn a_subscription_lost_behind_the_listers_back_is_restarted_outside_the_co
         outcome: LastRunOutcome::Ok,
         blobs: 0,
         error: None,
+        error_kind: None,
+        stalled: false,
+        watermark_ahead_seconds: None,
     };
-    cps.release(held, last, sim.now()).await.unwrap();
+    cps.release(held, last, 0, sim.now()).await.unwrap();
 
     // The listing finds no subscription; a restart would break the 15-minute rule: reported.
     let s = l.run(far_deadline()).await;
     let PairOutcome::Failed(m) = &s.pairs[0].outcome else {
         panic!("{s:?}")
     };
-    assert!(m.contains("AF20022"), "{m}");
+    assert!(m.message().contains("AF20022"), "{m}");
+    assert_eq!(m.kind(), o365_lister::PairErrorKind::Subscription);
     let starts = |sim: &o365_sim::SimHandle| {
         sim.ledger()
             .requests
@@ -772,7 +794,10 @@ async fn settings_the_api_would_refuse_fail_every_pair_without_a_request() {
         let PairOutcome::Failed(m) = &p.outcome else {
             panic!("{p:?}")
         };
-        assert!(m.contains("max_window") && m.contains("23h59m"), "{m}");
+        assert!(
+            m.message().contains("max_window") && m.message().contains("23h59m"),
+            "{m}"
+        );
     }
     assert!(env.sim.ledger().requests.is_empty());
 }

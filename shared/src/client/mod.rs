@@ -11,6 +11,8 @@ mod paging;
 mod retry;
 mod token;
 
+pub use paging::ListingPage;
+
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -469,17 +471,27 @@ impl ActivityClient {
         end: DateTime<Utc>,
         deadline: Instant,
     ) -> Result<Vec<ContentListing>, ClientError> {
+        let first = self.content_url(content_type, start, end)?;
+        self.list_pages(&first, deadline).await
+    }
+
+    /// The first-page URL of `subscriptions/content` for `[start, end)`.
+    fn content_url(
+        &self,
+        content_type: ContentType,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Url, ClientError> {
         let start = crate::time::format_query_time(start);
         let end = crate::time::format_query_time(end);
-        let first = self.feed_url(
+        self.feed_url(
             "subscriptions/content",
             &[
                 ("contentType", content_type.as_str()),
                 ("startTime", &start),
                 ("endTime", &end),
             ],
-        )?;
-        self.list_pages(&first, deadline).await
+        )
     }
 
     /// `GET {contentUri}` (after `check_uri`), returning the body as a stream.

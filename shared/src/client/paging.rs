@@ -1,6 +1,7 @@
 //! Listing with paging: follow `NextPageUri` (or the older `NextPageUrl`) verbatim until a
 //! page comes without it, and restart the window when the service rejects its own page
-//! token (AF20031).
+//! token (AF20031). [`ActivityClient::list_content_page`] lists one page at a time, so a
+//! caller can send and commit each page before asking for the next.
 
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -10,7 +11,16 @@ use url::Url;
 use super::http::Buffered;
 use super::{guard, ActivityClient, ClientError, OP_LIST_CONTENT};
 use crate::api_error::AfCode;
-use crate::listing::ContentListing;
+use crate::listing::{decode_page, ContentListing, DecodedPage};
+
+/// One page of a listing: what was read, what was not, and where the next page is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingPage {
+    /// The page's entries, each decoded alone (see [`decode_page`]).
+    pub page: DecodedPage,
+    /// The `NextPageUri` as the service sent it (used verbatim); `None` on the last page.
+    pub next_page: Option<String>,
+}
 
 /// How many times one window is restarted from its first page after AF20031.
 const MAX_WINDOW_RESTARTS: u32 = 3;
@@ -35,7 +45,40 @@ pub(crate) fn next_page_link(headers: &HeaderMap) -> Result<Option<&str>, Client
 }
 
 impl ActivityClient {
-    /// Lists every page of a window starting at `first`.
+    /// Fetches one listing page at `url` and decodes it entry by entry.
+    async fn fetch_page(&self, url: &Url, deadline: Instant) -> Result<ListingPage, ClientError> {
+        let reply = self
+            .call::<Buffered>(OP_LIST_CONTENT, Method::GET, url, deadline)
+            .await?;
+        let page = decode_page(&reply.body).map_err(|e| ClientError::Decode {
+            op: OP_LIST_CONTENT,
+            message: format!("the listing page is not a JSON array: {e}"),
+        })?;
+        let next_page = next_page_link(&reply.headers)?.map(str::to_owned);
+        Ok(ListingPage { page, next_page })
+    }
+
+    /// One page of `subscriptions/content` for `[start, end)`: the first page, or the page at
+    /// `next_page` (a `NextPageUri` from an earlier page, checked against the tenant's API
+    /// root). AF20031 (the service rejected its own page token) comes back as an error for
+    /// the caller to restart the window from its first page.
+    pub async fn list_content_page(
+        &self,
+        content_type: crate::content_type::ContentType,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+        next_page: Option<&str>,
+        deadline: Instant,
+    ) -> Result<ListingPage, ClientError> {
+        let url = match next_page {
+            None => self.content_url(content_type, start, end)?,
+            Some(next) => guard::with_publisher(self.check_uri(next)?, &self.inner.publisher_id),
+        };
+        self.fetch_page(&url, deadline).await
+    }
+
+    /// Lists every page of a window starting at `first`; an entry that cannot be read fails
+    /// the listing (callers that can report entries alone use `list_content_page`).
     pub(crate) async fn list_pages(
         &self,
         first: &Url,
@@ -46,10 +89,7 @@ impl ActivityClient {
             let mut entries: Vec<ContentListing> = Vec::new();
             let mut url = first.clone();
             for page in 0..MAX_PAGES {
-                let reply = match self
-                    .call::<Buffered>(OP_LIST_CONTENT, Method::GET, &url, deadline)
-                    .await
-                {
+                let reply = match self.fetch_page(&url, deadline).await {
                     Err(e)
                         if page > 0
                             && e.af_code() == Some(&AfCode::InvalidNextPage)
@@ -65,12 +105,21 @@ impl ActivityClient {
                     }
                     other => other?,
                 };
-                entries.extend(reply.decode::<Vec<ContentListing>>(OP_LIST_CONTENT)?);
-                match next_page_link(&reply.headers)? {
+                if let Some(bad) = reply.page.rejected.first() {
+                    return Err(ClientError::Decode {
+                        op: OP_LIST_CONTENT,
+                        message: format!(
+                            "a listing entry does not have the documented shape: {}",
+                            bad.reason
+                        ),
+                    });
+                }
+                entries.extend(reply.page.entries);
+                match reply.next_page {
                     None => return Ok(entries),
                     Some(next) => {
                         url =
-                            guard::with_publisher(self.check_uri(next)?, &self.inner.publisher_id);
+                            guard::with_publisher(self.check_uri(&next)?, &self.inner.publisher_id);
                     }
                 }
             }

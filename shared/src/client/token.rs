@@ -143,6 +143,44 @@ pub(crate) fn certificate_x5t(certificate_pem: &str) -> Result<String, ClientErr
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha1::digest(&der)))
 }
 
+/// Checks that the private key belongs to the certificate (signs a probe with the key and
+/// verifies it with the certificate's public key), so a mismatched pair fails before the
+/// first request instead of as a refusal from the token endpoint.
+fn check_key_matches_certificate(
+    certificate_pem: &str,
+    key: &EncodingKey,
+) -> Result<(), ClientError> {
+    const PROBE: &[u8] = b"o365-collector certificate and key check";
+    let (_, pem) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes()).map_err(|e| {
+        ClientError::Credential(format!("the certificate is not a PEM certificate: {e}"))
+    })?;
+    let cert = pem.parse_x509().map_err(|e| {
+        ClientError::Credential(format!("the certificate is not an X.509 certificate: {e}"))
+    })?;
+    let spki = cert.public_key();
+    if !matches!(
+        spki.parsed(),
+        Ok(x509_parser::public_key::PublicKey::RSA(_))
+    ) {
+        return Err(ClientError::Credential(
+            "the certificate's public key is not an RSA key: use an RSA certificate".into(),
+        ));
+    }
+    // The SPKI bit string of an RSA key is the PKCS#1 RSAPublicKey DER the verifier wants.
+    let public = jsonwebtoken::DecodingKey::from_rsa_der(&spki.subject_public_key.data);
+    let signature = jsonwebtoken::crypto::sign(PROBE, key, Algorithm::RS256).map_err(|e| {
+        ClientError::Credential(format!(
+            "cannot sign with the private key ({e}); give an RSA key of at least 2048 bits"
+        ))
+    })?;
+    match jsonwebtoken::crypto::verify(&signature, PROBE, &public, Algorithm::RS256) {
+        Ok(true) => Ok(()),
+        _ => Err(ClientError::Credential(
+            "the private key does not belong to the certificate: give the key the certificate was made with".into(),
+        )),
+    }
+}
+
 /// The claims of a client assertion (Entra certificate credentials).
 #[derive(serde::Serialize)]
 struct AssertionClaims<'a> {
@@ -205,6 +243,7 @@ impl TokenSource {
                             "the private key is not an RSA private key in PEM form (PKCS#1 or PKCS#8): {e}"
                         ))
                     })?;
+                check_key_matches_certificate(certificate_pem, &key)?;
                 AppCredential::Certificate { x5t, key }
             }
         };

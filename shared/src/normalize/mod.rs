@@ -46,6 +46,7 @@ use crate::user_type::user_type_name;
 
 pub mod encode;
 pub mod fields;
+pub mod o365;
 pub mod split;
 pub mod values;
 
