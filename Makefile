@@ -25,7 +25,7 @@ test: ## install the Python tools (.venv with moto), start moto on 127.0.0.1, ru
 	scripts/venv.sh
 	scripts/test.sh
 
-lint: ## cargo fmt --check, clippy -D warnings, and the offline template checks (cfn-lint, SAM translation, checkov)
+lint: ## cargo fmt --check, clippy -D warnings, and the offline template checks (cfn-lint, SAM translation, checkov, parliament)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	infra/lint.sh

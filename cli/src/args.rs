@@ -87,6 +87,16 @@ Examples:
   o365ctl backfill --window 2026-03-01..2026-03-03 --content-types Audit.SharePoint
   o365ctl backfill --last 7d --queue-url https://sqs.../o365-fetch --config tenants.toml";
 
+const SWEEP_HELP: &str = "\
+Sweep re-lists each tenant and content type's last 7 days (the API's reach, up to the
+checkpoint less the overlap) and sends every blob that is listed but not stored: blobs that
+became listable later than the overlap. Costs listing requests only; a blob sent again is a
+no-op for the fetcher. The Lambda lister does this on its own schedule (SweepSchedule).
+
+Examples:
+  o365ctl sweep                                        # local pipeline -> ./data
+  o365ctl sweep --queue-url https://sqs.../o365-fetch --config tenants.toml";
+
 const NORMALIZE_HELP: &str = "\
 Reads a content blob (a JSON array, as the API serves it) or an NDJSON file and writes
 normalized NDJSON: each record unchanged plus an `_o365` member (provenance, event time,
@@ -112,6 +122,19 @@ Examples:
   o365ctl status                                        # ./data
   o365ctl status --out /tmp/audit --json
   o365ctl status --bucket audit --dlq-url https://sqs.../o365-fetch-dlq";
+
+const VERIFY_HELP: &str = "\
+Checks the stored objects against the manifest of writes (one entry per stored blob under
+<prefix>/_manifest/, written by the fetcher right after the object) and lists every object
+that is missing, altered (size or SHA-256 differ from the entry) or extra (stored, but no
+entry records it). The window selects hour partitions (dt=/hour=) and may reach back any time.
+
+Examples:
+  o365ctl verify                                        # everything in ./data
+  o365ctl verify --out /tmp/audit --last 2d --json
+  o365ctl verify --bucket audit --window 2026-03-01..2026-03-02
+
+Exit codes: 0 nothing to report, 1 problems found, 2 usage error, 3 storage unreachable.";
 
 /// `o365ctl`: the operator's tool of o365-collector.
 #[derive(Debug, Parser)]
@@ -146,12 +169,18 @@ pub enum Command {
     /// List a past window (at most 7 days back) into the queue or the local pipeline.
     #[command(after_help = BACKFILL_HELP)]
     Backfill(BackfillArgs),
+    /// Re-list the last 7 days and send every blob listed but not stored (the reach sweep).
+    #[command(after_help = SWEEP_HELP)]
+    Sweep(SweepArgs),
     /// Normalize blob or NDJSON files to NDJSON, exactly as the fetcher does.
     #[command(after_help = NORMALIZE_HELP)]
     Normalize(NormalizeArgs),
     /// Checkpoints, lag, last run, gaps and DLQ depth per tenant and content type.
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
+    /// Check stored objects against the manifest of writes: missing, altered or extra.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
 }
 
 /// Which tenants to collect and how to authenticate: one tenant by flags/environment, many
@@ -367,6 +396,24 @@ pub struct BackfillArgs {
     pub storage: StorageArgs,
 }
 
+/// `o365ctl sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Print the messages as JSON lines; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Time budget.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub tenants: TenantArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
 /// `o365ctl normalize`.
 #[derive(Debug, Clone, Args)]
 pub struct NormalizeArgs {
@@ -411,6 +458,18 @@ pub struct StatusArgs {
     pub dlq_url: Option<String>,
     #[command(flatten)]
     pub tenants: TenantArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// `o365ctl verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
 }

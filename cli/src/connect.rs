@@ -56,10 +56,7 @@ fn explain(tenant: &Tenant, e: &ClientError) -> (ProblemKind, String) {
             retryable: false, ..
         } => (
             ProblemKind::Credentials,
-            format!(
-                "check the client id and {}, and that the app is consented in that tenant",
-                tenant.credential_source
-            ),
+            format!("the credential came from {}", tenant.credential_source),
         ),
         ClientError::Token { .. }
         | ClientError::Transport { .. }

@@ -145,6 +145,19 @@ async fn run_lists_into_sqs_and_stores_into_s3() {
         .unwrap();
     assert_eq!(keys.len() as u64, n);
     assert!(!bucket.list("o365/_state/").await.unwrap().is_empty());
+    // Every stored object has its manifest entry, and they agree.
+    let mut v = bin();
+    v.args(["verify", "--json", "--bucket", bucket.bucket()]);
+    aws(&mut v, &moto);
+    let verified = run(v).await;
+    assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+    let report = json(&verified);
+    assert_eq!(report["entries"].as_u64(), Some(n), "{report}");
+    assert_eq!(
+        report["problems"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
     assert_eq!(
         queue.approximate_depth().await.unwrap(),
         (0, 0),

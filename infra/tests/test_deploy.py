@@ -83,6 +83,8 @@ def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
         "SiemNotifications": "true",
         "BucketVersioning": "true",
         "DataRetentionDays": "400",
+        "ObjectLockMode": "GOVERNANCE",
+        "ObjectLockRetentionDays": "30",
         "PublisherId": "00000000-0000-0000-0000-000000000001",
         # unique, so that the test can run again against the same moto server
         "GlueDatabaseName": f"o365_audit_{uuid.uuid4().hex[:8]}",

@@ -438,6 +438,13 @@ def test_message_through_queue_fetcher_bucket(stack: dict[str, Any], endpoint: s
     assert records == blob["records"]
     # every member kept, in its original order
     assert [list(r) for r in records] == [list(r) for r in blob["records"]]
+    # Its create-only manifest entry, beside it under _manifest/, records exactly these bytes.
+    entry_key = f"{prefix}/_manifest/{key[len(prefix) + 1:].removesuffix('.json.gz')}.json"
+    assert _keys(endpoint, bucket, f"{prefix}/_manifest/") == [entry_key]
+    entry = json.loads(client("s3", endpoint).get_object(Bucket=bucket, Key=entry_key)["Body"].read())
+    assert entry["key"] == key and entry["content_id"] == msg["content_id"]
+    assert entry["sha256"] == hashlib.sha256(stored).hexdigest() and entry["size"] == len(stored)
+    assert entry["records"] == len(records)
     for p in provenance:
         assert p["tenant_id"] == TENANT
         assert p["content_type"] == CONTENT_TYPE

@@ -9,6 +9,7 @@
 //! <prefix>/_errors/rejected/dt=<YYYY-MM-DD>/<message_id>.json                                   unparsable message
 //! <prefix>/_quarantine/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json.gz   raw blob
 //! <prefix>/_ids/tenant_id=<t>/content_type=<ct>/<content_id>.json                              content-id claim
+//! <prefix>/_manifest/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json   manifest entry
 //! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
 //! ```
 //!
@@ -189,6 +190,40 @@ pub struct ClaimKey {
     pub content_id: String,
 }
 
+/// The manifest entry of a stored blob: the data key's partition and content id under
+/// `_manifest/`, with `.json` whatever the object's codec (see [`crate::manifest`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ManifestKey {
+    /// The blob's data key (its codec is not part of the entry's key).
+    pub data: DataKey,
+}
+
+impl ManifestKey {
+    fn render(&self) -> String {
+        let d = &self.data;
+        format!(
+            "_manifest/tenant_id={}/content_type={}/dt={}/hour={:02}/{}.json",
+            d.tenant_id,
+            d.content_type,
+            d.date.format("%Y-%m-%d"),
+            d.hour,
+            d.content_id
+        )
+    }
+
+    fn parse(parts: &[&str]) -> Option<ManifestKey> {
+        let [t, ct, dt, hour, name] = parts else {
+            return None;
+        };
+        let data = format!(
+            "{}.{}",
+            name.strip_suffix(".json")?,
+            Codec::Gzip.extension()
+        );
+        DataKey::parse(&[*t, *ct, *dt, *hour, data.as_str()]).map(|data| ManifestKey { data })
+    }
+}
+
 /// Any object of the layout, parsed from its key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ObjectKey {
@@ -206,6 +241,8 @@ pub enum ObjectKey {
     Rejected(RejectedKey),
     /// A content-id claim.
     Claim(ClaimKey),
+    /// A blob's manifest entry.
+    Manifest(ManifestKey),
     /// A tenant's connection health (why the last `o365ctl run` skipped it, if it did).
     TenantHealth(TenantId),
 }
@@ -239,15 +276,29 @@ impl ObjectKey {
                 r.message_id
             ),
             ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
+            ObjectKey::Manifest(m) => m.render(),
             ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
         }
+    }
+
+    /// The hour partition (`dt=`, `hour=`) of a data, quarantine or manifest key.
+    pub fn partition_hour(&self) -> Option<DateTime<Utc>> {
+        let d = match self {
+            ObjectKey::Data(d)
+            | ObjectKey::Quarantine(d)
+            | ObjectKey::Manifest(ManifestKey { data: d }) => d,
+            _ => return None,
+        };
+        Some(d.date.and_hms_opt(d.hour, 0, 0)?.and_utc())
     }
 
     /// The tenant and content type the object belongs to (none for a rejected message or a
     /// tenant's health).
     pub fn pair(&self) -> Option<PairKey> {
         match self {
-            ObjectKey::Data(d) | ObjectKey::Quarantine(d) => Some(PairKey {
+            ObjectKey::Data(d)
+            | ObjectKey::Quarantine(d)
+            | ObjectKey::Manifest(ManifestKey { data: d }) => Some(PairKey {
                 tenant_id: d.tenant_id.clone(),
                 content_type: d.content_type,
             }),
@@ -362,6 +413,7 @@ impl KeyLayout {
                 content_id: content_id_of(name.strip_suffix(".json")?)?,
             }),
             ["_quarantine", data @ ..] => ObjectKey::Quarantine(DataKey::parse(data)?),
+            ["_manifest", entry @ ..] => ObjectKey::Manifest(ManifestKey::parse(entry)?),
             ["_ids", t, ct, name] => ObjectKey::Claim(ClaimKey {
                 pair: pair_of(t, ct)?,
                 content_id: content_id_of(name.strip_suffix(".json")?)?,
@@ -523,6 +575,20 @@ impl KeyLayout {
     pub fn claims_prefix(&self) -> String {
         self.join("_ids/")
     }
+
+    /// Key of the manifest entry of the object stored at `data_key`; `None` if that is not a
+    /// data key of this layout. Entry and object share the partition and the content id.
+    pub fn manifest_key(&self, data_key: &str) -> Option<String> {
+        match self.parse(data_key)? {
+            ObjectKey::Data(data) => Some(self.key(&ObjectKey::Manifest(ManifestKey { data }))),
+            _ => None,
+        }
+    }
+
+    /// Prefix of all manifest entries.
+    pub fn manifests_prefix(&self) -> String {
+        self.join("_manifest/")
+    }
 }
 
 /// A queue message id made safe as a key segment (at most 128 characters).
@@ -617,6 +683,8 @@ mod tests {
                 l.rejected_message_key(m.content_created, "abc-1"),
                 l.quarantine_key(&data),
                 l.claim_key(&m),
+                l.manifest_key(&l.data_key(&m, Compression::default()))
+                    .unwrap(),
                 l.tenant_health_key(&m.tenant_id),
             ];
             for k in keys {
@@ -636,6 +704,32 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn manifest_key_mirrors_the_data_key() {
+        let l = KeyLayout::new("p");
+        let data = l.data_key(&msg(), Compression::default());
+        let m = l.manifest_key(&data).unwrap();
+        assert_eq!(
+            m,
+            "p/_manifest/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/dt=2026-03-01/hour=07/20260301101500120000001$20260301103318440000002$audit_exchange$Audit_Exchange$na0001.json"
+        );
+        let zst = l.data_key(&msg(), Compression::Zstd { level: 3 });
+        assert_eq!(l.manifest_key(&zst).unwrap(), m);
+        let root = KeyLayout::new("");
+        let at_root = root.data_key(&msg(), Compression::default());
+        assert!(root
+            .manifest_key(&at_root)
+            .unwrap()
+            .starts_with("_manifest/tenant_id="));
+        assert_eq!(l.manifest_key(&l.claim_key(&msg())), None);
+        assert_eq!(l.manifest_key("q/tenant_id=x/a.json.gz"), None);
+        let hour = Some(Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap());
+        assert_eq!(l.parse(&m).and_then(|k| k.partition_hour()), hour);
+        assert_eq!(l.parse(&data).and_then(|k| k.partition_hour()), hour);
+        let checkpoint = l.checkpoint_key(&msg().tenant_id, ContentType::Exchange);
+        assert_eq!(l.parse(&checkpoint).unwrap().partition_hour(), None);
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //!    is made, so the bearer token never leaves);
 //! 4. skip if the object already exists (a replay or duplicate delivery);
 //! 5. stream the download through [`BlobNormalizer`] into a create-only upload
-//!    (`If-None-Match: *`; a 412 means another delivery won: success);
+//!    (`If-None-Match: *`; a 412 means another delivery won: success), hashing the bytes as
+//!    they go, then its create-only manifest entry under `_manifest/`;
 //! 6. blob-specific permanent failures (expired, not found, malformed) → error report under
 //!    `_errors/`; anything that may pass later (throttling, 5xx, network, deadline, storage,
 //!    credentials) → the message is reported failed so SQS redelivers it (then the DLQ).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -27,16 +29,21 @@ use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
 use o365_activity::error_report::{ErrorReport, ReportedMessage};
 use o365_activity::keys::KeyLayout;
+use o365_activity::manifest::{
+    HashingUpload, ManifestEntry, ObjectDigest, MANIFEST_FORMAT_VERSION,
+};
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::{MetricSet, MetricsSink};
 use o365_activity::normalize::{
     BlobNormalizer, InputFormat, Limits, NormalizeError, NormalizeStats, Provenance,
 };
-use o365_activity::store::{ObjectMeta, ObjectStore, ObjectUpload, PutCondition, PutOutcome};
+use o365_activity::queue::SqsQueue;
+use o365_activity::store::{ObjectMeta, ObjectStore, PutCondition, PutOutcome};
 use tokio::time::Instant;
 
 pub mod config;
 pub mod handler;
+pub mod quota;
 mod tenants;
 
 pub use config::FetcherConfig;
@@ -226,6 +233,7 @@ impl Failure {
                 Failure::permanent(ErrorKind::ContentNotFound, e)
             }
             (ClientError::DeadlineExceeded { .. }, _) => Failure::retry(ErrorKind::Deadline, e),
+            (ClientError::Throttled { .. }, _) => Failure::retry(ErrorKind::Throttled, e),
             (_, Some(AfCode::Throttled)) => Failure::retry(ErrorKind::Throttled, e),
             _ if status == Some(429) => Failure::retry(ErrorKind::Throttled, e),
             _ if status == Some(404) => Failure::permanent(ErrorKind::ContentNotFound, e),
@@ -264,6 +272,7 @@ pub struct Fetcher<S: ObjectStore> {
     limits: Limits,
     clock: Clock,
     metrics: MetricsSink,
+    requeue: Option<SqsQueue>,
 }
 
 impl<S: ObjectStore> std::fmt::Debug for Fetcher<S> {
@@ -297,6 +306,7 @@ impl<S: ObjectStore> Fetcher<S> {
             limits: Limits::default(),
             clock,
             metrics,
+            requeue: None,
         }
     }
 
@@ -304,6 +314,13 @@ impl<S: ObjectStore> Fetcher<S> {
     /// to the source are picked up without a cold start).
     pub fn with_tenant_registry(mut self, registry: Arc<TenantRegistry>) -> Fetcher<S> {
         self.tenants = TenantClients::Registry(registry);
+        self
+    }
+
+    /// Hands throttled messages of SQS events back to `queue` (the event source's queue) with
+    /// a visibility delay ([`quota::delay_throttled`]) instead of the queue's whole timeout.
+    pub fn with_requeue(mut self, queue: SqsQueue) -> Fetcher<S> {
+        self.requeue = Some(queue);
         self
     }
 
@@ -323,7 +340,8 @@ impl<S: ObjectStore> Fetcher<S> {
     /// (`ReportBatchItemFailures`).
     pub async fn handle_sqs_event(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
         let mut anonymous = 0usize;
-        let messages = event
+        let mut receipts = HashMap::new();
+        let messages: Vec<InboundMessage> = event
             .records
             .into_iter()
             .map(|m| {
@@ -331,6 +349,9 @@ impl<S: ObjectStore> Fetcher<S> {
                     anonymous += 1;
                     format!("missing-message-id-{anonymous}")
                 });
+                if let Some(r) = m.receipt_handle {
+                    receipts.insert(message_id.clone(), r);
+                }
                 InboundMessage {
                     message_id,
                     body: m.body.unwrap_or_default(),
@@ -341,7 +362,17 @@ impl<S: ObjectStore> Fetcher<S> {
                 }
             })
             .collect();
-        let outcome = self.handle_batch(messages, deadline).await;
+        let outcome = self.handle_batch(messages.clone(), deadline).await;
+        if let Some(queue) = &self.requeue {
+            quota::delay_throttled(
+                queue,
+                &self.tenants.snapshot().await,
+                &messages,
+                &receipts,
+                &outcome.outcomes,
+            )
+            .await;
+        }
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = outcome
             .failed_message_ids
@@ -363,14 +394,17 @@ impl<S: ObjectStore> Fetcher<S> {
         deadline: Instant,
     ) -> BatchOutcome {
         let mut results: Vec<(usize, String, MessageOutcome)> =
-            futures::stream::iter(messages.into_iter().enumerate())
-                .map(|(i, m)| async move {
-                    let outcome = self.handle_message(&m, deadline).await;
-                    (i, m.message_id, outcome)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+            futures::stream::iter(quota::interleave_by_tenant(
+                messages.into_iter().enumerate().collect(),
+                |(_, m): &(usize, InboundMessage)| m.body.as_str(),
+            ))
+            .map(|(i, m)| async move {
+                let outcome = self.handle_message(&m, deadline).await;
+                (i, m.message_id, outcome)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         results.sort_by_key(|(i, _, _)| *i);
         let mut out = BatchOutcome::default();
         let mut batch = MetricSet::new();
@@ -383,6 +417,7 @@ impl<S: ObjectStore> Fetcher<S> {
         }
         batch.count("MessagesFailed", out.failed_message_ids.len() as u64);
         batch.emit(&self.metrics);
+        quota::emit_request_metrics(&self.tenants.snapshot().await, &self.metrics);
         out
     }
 
@@ -465,6 +500,7 @@ impl<S: ObjectStore> Fetcher<S> {
         let mut upload = tokio::time::timeout_at(deadline, self.store.begin_upload(key, &meta))
             .await
             .map_err(|_| out_of_time())?
+            .map(HashingUpload::new)
             .map_err(|e| Failure::from_store(&e))?;
         let streamed = tokio::time::timeout_at(deadline, async {
             while let Some(chunk) = body.chunk().await.map_err(|e| Failure::from_client(&e))? {
@@ -505,8 +541,11 @@ impl<S: ObjectStore> Fetcher<S> {
         let finished = tokio::time::timeout_at(deadline, upload.finish())
             .await
             .map_err(|_| out_of_time())?;
-        match finished.map_err(|e| Failure::from_store(&e))? {
+        let (outcome, digest) = finished.map_err(|e| Failure::from_store(&e))?;
+        match outcome {
             PutOutcome::Written { .. } => {
+                self.record_in_manifest(msg, key, stats.records, digest)
+                    .await;
                 self.stored_metrics(msg, &stats);
                 tracing::info!(
                     key,
@@ -533,6 +572,40 @@ impl<S: ObjectStore> Fetcher<S> {
                 })
             }
         }
+    }
+
+    /// Writes the blob's create-only manifest entry. The object is stored whatever happens
+    /// here: a failure is logged and counted (`ManifestWriteFailures`), and `o365ctl verify`
+    /// then reports the object as extra.
+    async fn record_in_manifest(
+        &self,
+        msg: &QueueMessage,
+        key: &str,
+        records: u64,
+        digest: ObjectDigest,
+    ) {
+        let entry = ManifestEntry {
+            format_version: MANIFEST_FORMAT_VERSION,
+            tenant_id: msg.tenant_id.clone(),
+            content_type: msg.content_type,
+            content_id: msg.content_id.clone(),
+            key: key.to_owned(),
+            records,
+            sha256: digest.sha256,
+            size: digest.size,
+            written_at: self.clock.now(),
+        };
+        match entry.store(&self.store, &self.keys).await {
+            Ok(Some(PutOutcome::Written { .. })) => return,
+            Ok(Some(PutOutcome::PreconditionFailed)) => {
+                tracing::error!(key, "a manifest entry already exists for this new object")
+            }
+            Ok(None) => tracing::error!(key, "the object key has no manifest key"),
+            Err(e) => tracing::error!(key, error = %e, "could not write the manifest entry"),
+        }
+        self.blob_metrics(msg)
+            .count("ManifestWriteFailures", 1)
+            .emit(&self.metrics);
     }
 
     fn blob_metrics(&self, msg: &QueueMessage) -> MetricSet {
@@ -612,7 +685,9 @@ impl<S: ObjectStore> Fetcher<S> {
                 &report_key,
                 report.to_json().into_bytes().into(),
                 &meta,
-                PutCondition::Overwrite,
+                // Create-only, as the bucket policy demands under `_errors/`: the first report
+                // of a blob stays; a later one for the same blob (412) adds nothing.
+                PutCondition::IfNoneMatch,
             )
             .await
         {

@@ -7,21 +7,29 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{service_fn, LambdaEvent};
 use o365_activity::bootstrap::{boot, init_tracing, Env, LogFormat};
-use o365_activity::client::ClientOptions;
+use o365_activity::client::{BudgetOptions, ClientOptions};
 use o365_activity::clock::Clock;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
+use o365_activity::queue::SqsQueue;
 use o365_activity::store::S3Store;
 use o365_fetcher::{handler::handle, Fetcher, FetcherConfig};
 
 type BoxError = lambda_runtime::Error;
 
 async fn build() -> Result<(Fetcher<S3Store>, FetcherConfig), BoxError> {
-    let cfg = FetcherConfig::from_env(&Env::process())?;
-    let (aws, tenants) = boot(&cfg.common, ClientOptions::default()).await?;
+    let env = Env::process();
+    let cfg = FetcherConfig::from_env(&env)?;
+    // Each invocation spends its share of every tenant's rate (see infra/README.md).
+    let budget = BudgetOptions::from_env(&|k| env.raw(k), Some("FETCHER_MAX_CONCURRENCY"))?;
+    let options = ClientOptions {
+        budget,
+        ..ClientOptions::default()
+    };
+    let (aws, tenants) = boot(&cfg.common, options).await?;
     let store = S3Store::new(aws.s3, cfg.common.bucket.clone());
     let keys = KeyLayout::new(&cfg.common.prefix);
-    let fetcher = Fetcher::new(
+    let mut fetcher = Fetcher::new(
         store,
         keys,
         cfg.compression,
@@ -32,6 +40,10 @@ async fn build() -> Result<(Fetcher<S3Store>, FetcherConfig), BoxError> {
     .with_tenant_registry(Arc::new(tenants))
     .with_concurrency(cfg.max_concurrency)
     .with_limits(cfg.limits);
+    // Throttled messages go back to the event source's queue with a visibility delay.
+    if let Some(url) = env.optional("QUEUE_URL") {
+        fetcher = fetcher.with_requeue(SqsQueue::new(aws.sqs, url));
+    }
     tracing::info!(bucket = %cfg.common.bucket, prefix = %cfg.common.prefix, compression = %cfg.compression, "fetcher ready");
     Ok((fetcher, cfg))
 }

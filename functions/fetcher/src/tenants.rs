@@ -38,6 +38,19 @@ impl TenantClients {
         ))
     }
 
+    /// Every client as loaded now (no reload), by tenant.
+    pub(crate) async fn snapshot(&self) -> HashMap<TenantId, ActivityClient> {
+        match self {
+            TenantClients::Fixed(m) => m.as_ref().clone(),
+            TenantClients::Registry(r) => r
+                .loaded()
+                .await
+                .iter()
+                .map(|(t, c)| (t.tenant_id.clone(), c.clone()))
+                .collect(),
+        }
+    }
+
     /// The client of `tenant`; `None` when it is unknown (after a reload, for a registry).
     pub(crate) async fn client(&self, tenant: &TenantId) -> Option<ActivityClient> {
         match self {

@@ -135,6 +135,11 @@ impl TenantRegistry {
         state.tenants.clone()
     }
 
+    /// The tenants as loaded last, without reloading (for per-batch metrics).
+    pub async fn loaded(&self) -> Tenants {
+        self.state.lock().await.tenants.clone()
+    }
+
     /// The client of `tenant`. A tenant not in the current list triggers a reload at once,
     /// unless one was tried within the cooldown; `None` when it is still unknown after that.
     pub async fn client(&self, tenant: &TenantId) -> Option<ActivityClient> {

@@ -68,7 +68,8 @@ fn etag_of(body: &[u8]) -> ETag {
     ETag(hex(&Sha256::digest(body)))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of bytes (digests in ETags and manifests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
