@@ -92,9 +92,9 @@ impl Sim {
             _ => Fixtures::default(),
         };
         if fixtures.is_empty() {
-            tracing::debug!("no real fixture records: generated records only");
+            tracing::debug!("no fixture records: generated records only");
         } else {
-            tracing::debug!(records = fixtures.len(), "real fixture records loaded");
+            tracing::debug!(records = fixtures.len(), dir = ?config.fixtures_dir, "fixture records loaded");
         }
         let window = CDuration::from_std(config.blob_window)
             .map_err(|e| SimError::Config(format!("blob window: {e}")))?;
