@@ -87,6 +87,16 @@ Examples:
   o365ctl backfill --window 2026-03-01..2026-03-03 --content-types Audit.SharePoint
   o365ctl backfill --last 7d --queue-url https://sqs.../o365-fetch --config tenants.toml";
 
+const SWEEP_HELP: &str = "\
+Sweep re-lists each tenant and content type's last 7 days (the API's reach, up to the
+checkpoint less the overlap) and sends every blob that is listed but not stored: blobs that
+became listable later than the overlap. Costs listing requests only; a blob sent again is a
+no-op for the fetcher. The Lambda lister does this on its own schedule (SweepSchedule).
+
+Examples:
+  o365ctl sweep                                        # local pipeline -> ./data
+  o365ctl sweep --queue-url https://sqs.../o365-fetch --config tenants.toml";
+
 const NORMALIZE_HELP: &str = "\
 Reads a content blob (a JSON array, as the API serves it) or an NDJSON file and writes
 normalized NDJSON: each record unchanged plus an `_o365` member (provenance, event time,
@@ -159,6 +169,9 @@ pub enum Command {
     /// List a past window (at most 7 days back) into the queue or the local pipeline.
     #[command(after_help = BACKFILL_HELP)]
     Backfill(BackfillArgs),
+    /// Re-list the last 7 days and send every blob listed but not stored (the reach sweep).
+    #[command(after_help = SWEEP_HELP)]
+    Sweep(SweepArgs),
     /// Normalize blob or NDJSON files to NDJSON, exactly as the fetcher does.
     #[command(after_help = NORMALIZE_HELP)]
     Normalize(NormalizeArgs),
@@ -376,6 +389,24 @@ pub struct BackfillArgs {
     pub json: bool,
     #[command(flatten)]
     pub window: WindowArgs,
+    #[command(flatten)]
+    pub tenants: TenantArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// `o365ctl sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Print the messages as JSON lines; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Time budget.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub tenants: TenantArgs,
     #[command(flatten)]

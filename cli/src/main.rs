@@ -72,6 +72,7 @@ fn main() -> std::process::ExitCode {
             Command::Run(a) => commands::run::run(a, ui).await,
             Command::Replay(a) => commands::replay::run(a, ui).await,
             Command::Backfill(a) => commands::backfill::run(a, ui).await,
+            Command::Sweep(a) => commands::sweep::run(a, ui).await,
             Command::Normalize(a) => commands::normalize::run(a).await,
             Command::Status(a) => commands::status::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,

@@ -43,28 +43,19 @@ async fn interrupted_then_rerun(signal: &str, code: i32) {
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap().to_owned();
+    let ctl = Ctl::at(&sim);
     let types = TYPES.join(",");
-    let run_args = [
-        "run",
-        "--once",
-        "--json",
-        "-q",
-        "--content-types",
-        &types,
-        "--out",
-        &out,
-    ];
+    let run_args = ["run", "--once", "--json", "-q", "--content-types", &types];
 
-    let child = at_sim(&sim, &run_args)
+    let child = ctl
+        .cmd(&run_args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
     let mut waited = 0;
-    while !claimed(dir.path()) {
+    while !claimed(ctl.path()) {
         assert!(waited < 3000, "the run never claimed a pair");
         tokio::time::sleep(Duration::from_millis(20)).await;
         waited += 1;
@@ -87,7 +78,7 @@ async fn interrupted_then_rerun(signal: &str, code: i32) {
 
     // No lease is left behind.
     let mut c = bin();
-    c.args(["status", "--json", "--out", &out]);
+    c.args(["status", "--json", "--out", &ctl.out()]);
     let st = json(&run(c).await);
     for p in st["pairs"].as_array().unwrap() {
         assert!(p["leased_until"].is_null(), "lease kept: {p}");
@@ -95,14 +86,14 @@ async fn interrupted_then_rerun(signal: &str, code: i32) {
 
     // The next run, at once: no pair busy, everything collected exactly once.
     let listable: BTreeSet<String> = TYPES.iter().flat_map(|t| published(&sim, t)).collect();
-    let second = run(at_sim(&sim, &run_args)).await;
+    let second = run(ctl.cmd(&run_args)).await;
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     let s2 = json(&second);
     for p in s2["lister"]["pairs"].as_array().unwrap() {
         assert_eq!(p["outcome"]["status"], "ok", "{p}");
         assert_eq!(p["complete"], true, "{p}");
     }
-    let got: BTreeSet<String> = stored(dir.path()).into_keys().collect();
+    let got: BTreeSet<String> = ctl.stored().into_keys().collect();
     let missing: Vec<_> = listable.difference(&got).take(3).collect();
     assert!(
         missing.is_empty(),

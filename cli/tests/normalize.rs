@@ -1,11 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! `o365ctl normalize` on real public records: every output line is the source record plus
+//! `o365ctl normalize` on the repository's records (and the real public ones when present): every output line is the source record plus
 //! `_o365`, plain or gzip, from a blob (JSON array), NDJSON or stdin.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use o365_activity::testing::records;
 use serde_json::Value;
 
 const T: &str = "00000000-0000-0000-0000-000000000001";
@@ -24,30 +24,48 @@ fn bin() -> Command {
     c
 }
 
-/// Every record of the shared real fixtures, as text lines.
+/// `o365ctl normalize` for tenant `T` and Audit.Exchange.
+fn normalize_exchange() -> Command {
+    let mut c = bin();
+    c.args([
+        "normalize",
+        "--tenant-id",
+        T,
+        "--content-type",
+        "Audit.Exchange",
+    ]);
+    c
+}
+
+/// The repository's own records (`shared/tests/data/records`), as text lines.
 fn fixture_records() -> Vec<String> {
-    // `../shared` beside the repository: the first ancestor that has it.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/fixtures/real"))
-        .find(|d| d.is_dir())
-        .expect("shared/fixtures/real beside the repository");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+    let out: Vec<String> = records::repo_records()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.text)
         .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        for line in std::fs::read_to_string(&f).unwrap().lines() {
-            if !line.trim().is_empty() {
-                out.push(line.to_owned());
-            }
-        }
-    }
-    assert!(out.len() > 50, "fixtures found: {}", out.len());
+    assert!(out.len() > 50, "records found: {}", out.len());
     out
+}
+
+/// Writes `blob` (a JSON array's text) to `<content_id>.json`, normalizes it and checks that
+/// every output line is one of `sources` plus `_o365`.
+fn blob_round_trip(blob: &str, sources: &[String], content_id: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{content_id}.json"));
+    std::fs::write(&path, blob).unwrap();
+    let out = normalize_exchange().arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{content_id}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_lines(&String::from_utf8(out.stdout).unwrap(), sources, content_id);
+}
+
+/// [`blob_round_trip`] of records joined into one compact blob.
+fn records_round_trip(records: &[String]) {
+    blob_round_trip(&format!("[{}]", records.join(",")), records, "blob1");
 }
 
 fn check_lines(output: &str, sources: &[String], content_id: &str) {
@@ -66,27 +84,34 @@ fn check_lines(output: &str, sources: &[String], content_id: &str) {
 
 #[test]
 fn blob_to_plain_ndjson_on_stdout() {
-    let records = fixture_records();
-    let dir = tempfile::tempdir().unwrap();
-    let blob = dir.path().join("blob1.json");
-    std::fs::write(&blob, format!("[{}]", records.join(","))).unwrap();
-    let out = bin()
-        .args([
-            "normalize",
-            "--tenant-id",
-            T,
-            "--content-type",
-            "Audit.Exchange",
-        ])
-        .arg(&blob)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    check_lines(&String::from_utf8(out.stdout).unwrap(), &records, "blob1");
+    records_round_trip(&fixture_records());
+}
+
+/// The same over the real public records beside the repository, when they are there.
+#[test]
+fn real_records_blob_when_present() {
+    let Some(real) = records::real_records_or_skip("real_records_blob_when_present").unwrap()
+    else {
+        return;
+    };
+    let real: Vec<String> = real.into_iter().map(|r| r.text).collect();
+    assert!(real.len() > 50, "real records found: {}", real.len());
+    records_round_trip(&real);
+}
+
+/// Pretty-printed blobs (LF and CRLF): one line per record, equal to the source record.
+#[test]
+fn pretty_printed_blobs() {
+    let blobs = records::repo_pretty_blobs().unwrap();
+    assert!(blobs.len() >= 2);
+    for (i, (_, text)) in blobs.into_iter().enumerate() {
+        let sources: Vec<String> = serde_json::from_str::<Vec<Value>>(&text)
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        blob_round_trip(&text, &sources, &format!("pretty{i}"));
+    }
 }
 
 #[test]
@@ -99,18 +124,8 @@ fn several_files_to_a_gzip_file_with_explicit_content_id() {
     std::fs::write(&fa, format!("[\n{}\n]", a.join(",\n"))).unwrap();
     std::fs::write(&fb, b.join("\n")).unwrap();
     let gz = dir.path().join("out.ndjson.gz");
-    let out = bin()
-        .args([
-            "normalize",
-            "--tenant-id",
-            T,
-            "--content-type",
-            "Audit.Exchange",
-            "--content-id",
-            "x$1",
-            "--gzip",
-            "--out",
-        ])
+    let out = normalize_exchange()
+        .args(["--content-id", "x$1", "--gzip", "--out"])
         .arg(&gz)
         .arg(&fa)
         .arg(&fb)

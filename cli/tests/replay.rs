@@ -11,25 +11,11 @@ const CT: &str = "Audit.General";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_restores_lost_blobs_by_id_uri_and_window() {
     let sim = sim(4, &[TENANT]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap().to_owned();
-    let c = at_sim(
-        &sim,
-        &[
-            "run",
-            "--once",
-            "--json",
-            "-q",
-            "--content-types",
-            CT,
-            "--out",
-            &out,
-        ],
-    );
+    let ctl = Ctl::at(&sim);
     let t0 = chrono::Utc::now();
-    let o = run(c).await;
+    let o = ctl.run_once(CT).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let files = stored(dir.path());
+    let files = ctl.stored();
     assert!(files.len() >= 5, "{}", files.len());
     let ids: Vec<String> = files.keys().cloned().collect();
     let (a, b, z) = (&ids[0], &ids[1], &ids[ids.len() / 2]);
@@ -42,10 +28,7 @@ async fn replay_restores_lost_blobs_by_id_uri_and_window() {
     }
 
     // Dry run: prints the message, sends and writes nothing.
-    let c = at_sim(
-        &sim,
-        &["replay", "--dry-run", "--content-id", a, "--out", &out],
-    );
+    let c = ctl.cmd(&["replay", "--dry-run", "--content-id", a]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let printed: Vec<serde_json::Value> = String::from_utf8(o.stdout)
@@ -64,19 +47,7 @@ async fn replay_restores_lost_blobs_by_id_uri_and_window() {
         "{}/api/v1.0/{TENANT}/activity/feed/audit/{b}",
         sim.base_url()
     );
-    let c = at_sim(
-        &sim,
-        &[
-            "replay",
-            "-q",
-            "--content-id",
-            a,
-            "--content-uri",
-            &uri,
-            "--out",
-            &out,
-        ],
-    );
+    let c = ctl.cmd(&["replay", "-q", "--content-id", a, "--content-uri", &uri]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("2 message(s)"), "{}", stderr(&o));
@@ -92,19 +63,7 @@ async fn replay_restores_lost_blobs_by_id_uri_and_window() {
         start.format("%Y-%m-%dT%H:%M:%SZ"),
         t0.format("%Y-%m-%dT%H:%M:%SZ")
     );
-    let c = at_sim(
-        &sim,
-        &[
-            "replay",
-            "-q",
-            "--window",
-            &window,
-            "--content-types",
-            CT,
-            "--out",
-            &out,
-        ],
-    );
+    let c = ctl.cmd(&["replay", "-q", "--window", &window, "--content-types", CT]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
@@ -113,23 +72,12 @@ async fn replay_restores_lost_blobs_by_id_uri_and_window() {
         "{err}"
     );
     assert_eq!(lines(&files[z]).len(), lines_of[2]);
-    assert_eq!(stored(dir.path()).len(), files.len());
+    assert_eq!(ctl.stored().len(), files.len());
 
     // An id that was never listed is an error (exit 1) that says what to do.
     let ghost =
         "20200101000000000000000$20200101000000000000000$audit_general$Audit_General$na0001";
-    let c = at_sim(
-        &sim,
-        &[
-            "replay",
-            "--content-id",
-            ghost,
-            "--window",
-            &window,
-            "--out",
-            &out,
-        ],
-    );
+    let c = ctl.cmd(&["replay", "--content-id", ghost, "--window", &window]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("was not listed"), "{}", stderr(&o));
@@ -139,63 +87,43 @@ async fn replay_restores_lost_blobs_by_id_uri_and_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_fetches_a_window_without_touching_checkpoints() {
     let sim = sim(5, &[TENANT]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap().to_owned();
-    let c = at_sim(
-        &sim,
-        &[
-            "backfill",
-            "--dry-run",
-            "-q",
-            "--last",
-            "3h",
-            "--content-types",
-            CT,
-            "--out",
-            &out,
-        ],
-    );
+    let ctl = Ctl::at(&sim);
+    let c = ctl.cmd(&[
+        "backfill",
+        "--dry-run",
+        "-q",
+        "--last",
+        "3h",
+        "--content-types",
+        CT,
+    ]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let listed = String::from_utf8(o.stdout).unwrap().lines().count();
     assert!(listed > 0);
-    assert!(stored(dir.path()).is_empty());
+    assert!(ctl.stored().is_empty());
 
-    let c = at_sim(
-        &sim,
-        &[
-            "backfill",
-            "--json",
-            "-q",
-            "--last",
-            "3h",
-            "--content-types",
-            CT,
-            "--out",
-            &out,
-        ],
-    );
+    let c = ctl.cmd(&[
+        "backfill",
+        "--json",
+        "-q",
+        "--last",
+        "3h",
+        "--content-types",
+        CT,
+    ]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = json(&o);
     let stored_n = s["fetch"]["blobs_stored"].as_u64().unwrap();
     assert!(stored_n as usize >= listed, "{s}");
-    assert_eq!(stored(dir.path()).len() as u64, stored_n);
+    assert_eq!(ctl.stored().len() as u64, stored_n);
     assert_eq!(s["errors"], 0);
     // Checkpoints are the lister's business: backfill leaves none.
-    assert!(!dir.path().join("o365/_state").exists());
+    assert!(!ctl.path().join("o365/_state").exists());
 
     // A window older than the API's reach is refused before anything runs.
-    let c = at_sim(
-        &sim,
-        &[
-            "backfill",
-            "--window",
-            "2020-01-01..2020-01-02",
-            "--out",
-            &out,
-        ],
-    );
+    let c = ctl.cmd(&["backfill", "--window", "2020-01-01..2020-01-02"]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("older than 7 days"), "{}", stderr(&o));

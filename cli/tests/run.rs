@@ -8,24 +8,8 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_run_twice_then_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap().to_owned();
-    let args = |extra: &[&str]| {
-        let mut c = bin();
-        c.args([
-            "run",
-            "--once",
-            "--json",
-            "-q",
-            "--content-types",
-            "Audit.General",
-            "--out",
-            &out,
-        ]);
-        c.args(extra);
-        c
-    };
-    let first = run(args(&[])).await;
+    let ctl = Ctl::embedded();
+    let first = ctl.run_once("Audit.General").await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let s1 = json(&first);
     let stored1 = s1["fetch"]["blobs_stored"].as_u64().unwrap();
@@ -34,12 +18,12 @@ async fn embedded_run_twice_then_status() {
     assert_eq!(s1["tenants"], 1);
     assert_eq!(s1["content_types"], 1);
     assert!(s1["source"].as_str().unwrap().contains("o365-sim"));
-    let files1 = stored(dir.path());
+    let files1 = ctl.stored();
     assert_eq!(files1.len() as u64, stored1);
     let mut records = 0;
     for (id, path) in &files1 {
         let rel = path
-            .strip_prefix(dir.path())
+            .strip_prefix(ctl.path())
             .unwrap()
             .to_string_lossy()
             .into_owned();
@@ -69,10 +53,10 @@ async fn embedded_run_twice_then_status() {
     }
     assert_eq!(s1["fetch"]["records"], records);
 
-    let second = run(args(&[])).await;
+    let second = ctl.run_once("Audit.General").await;
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     let s2 = json(&second);
-    let files2 = stored(dir.path());
+    let files2 = ctl.stored();
     let stored2 = s2["fetch"]["blobs_stored"].as_u64().unwrap();
     // Only what is new: the earlier objects stay, and the new ones are few.
     assert!(files1.keys().all(|k| files2.contains_key(k)));
@@ -83,9 +67,7 @@ async fn embedded_run_twice_then_status() {
     );
     assert_eq!(s2["errors"], 0);
 
-    let mut c = bin();
-    c.args(["status", "--json", "--out", &out]);
-    let st = run(c).await;
+    let st = run(ctl.cmd(&["status", "--json"])).await;
     assert_eq!(st.status.code(), Some(0), "{}", stderr(&st));
     let st = json(&st);
     let pairs = st["pairs"].as_array().unwrap();
@@ -99,9 +81,7 @@ async fn embedded_run_twice_then_status() {
     assert!(pairs[0]["checkpoint"].is_string());
     assert_eq!(pairs[0]["gaps"].as_array().unwrap().len(), 0);
 
-    let mut c = bin();
-    c.args(["status", "--out", &out]);
-    let table = run(c).await;
+    let table = run(ctl.cmd(&["status"])).await;
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(
         text.contains("Audit.General") && text.contains("last run"),
@@ -111,9 +91,8 @@ async fn embedded_run_twice_then_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_repeats_and_text_summary_says_where_the_output_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = bin();
-    c.args([
+    let ctl = Ctl::embedded();
+    let c = ctl.cmd(&[
         "run",
         "--every",
         "1s",
@@ -122,9 +101,7 @@ async fn every_repeats_and_text_summary_says_where_the_output_is() {
         "-q",
         "--content-types",
         "DLP.All",
-        "--out",
-    ])
-    .arg(dir.path());
+    ]);
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
@@ -132,7 +109,7 @@ async fn every_repeats_and_text_summary_says_where_the_output_is() {
         text.contains("o365ctl run #1") && text.contains("o365ctl run #2"),
         "{text}"
     );
-    let canon = std::fs::canonicalize(dir.path()).unwrap();
+    let canon = std::fs::canonicalize(ctl.path()).unwrap();
     assert!(
         text.contains(&format!("output         {}/o365", canon.display())),
         "{text}"

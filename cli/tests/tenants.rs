@@ -21,26 +21,12 @@ async fn secret_from_the_environment_collects_everything_listed() {
     let sim = sim(6, &[TENANT]).await;
     let before = published(&sim, "Audit.Exchange");
     assert!(!before.is_empty());
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let c = at_sim(
-        &sim,
-        &[
-            "run",
-            "--once",
-            "--json",
-            "-q",
-            "--content-types",
-            "Audit.Exchange",
-            "--out",
-            out,
-        ],
-    );
-    let o = run(c).await;
+    let ctl = Ctl::at(&sim);
+    let o = ctl.run_once("Audit.Exchange").await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = json(&o);
     assert!(s["source"].as_str().unwrap().contains(TENANT), "{s}");
-    let files = stored(dir.path());
+    let files = ctl.stored();
     let after = published(&sim, "Audit.Exchange");
     // Everything listable before the run is stored; nothing that was never published.
     assert!(before.iter().all(|id| files.contains_key(id)));
@@ -49,7 +35,7 @@ async fn secret_from_the_environment_collects_everything_listed() {
     let mut c = bin();
     let base = sim.base_url();
     c.args(["run", "--once", "--json", "-q", "--out"])
-        .arg(dir.path())
+        .arg(ctl.path())
         .env("O365_TENANT_ID", TENANT)
         .env("O365_CLIENT_ID", CLIENT)
         .env("O365_CLIENT_SECRET", SECRET)

@@ -87,8 +87,7 @@ impl Serialize for ContentType {
 
 impl<'de> Deserialize<'de> for ContentType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::serde_text::deserialize_parsed(d)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod queue;
 pub mod record;
 pub mod record_type;
 pub mod secret;
+mod serde_text;
 pub mod store;
 pub mod tenant_id;
 pub mod tenants;

@@ -147,12 +147,7 @@ impl AuditRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    fn fixtures_dir() -> Option<PathBuf> {
-        let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real");
-        d.is_dir().then_some(d)
-    }
+    use crate::testing::records::{self, RecordLine};
 
     #[test]
     fn typed_access_and_strings_as_numbers() {
@@ -194,43 +189,51 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn real_fixtures_round_trip_with_order_kept() {
-        let Some(dir) = fixtures_dir() else {
-            println!("skipping: ../shared/fixtures/real not found next to the repo");
-            return;
-        };
-        let mut n = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().and_then(|e| e.to_str()) != Some("ndjson") {
-                continue;
-            }
-            for line in std::fs::read_to_string(&path)
-                .unwrap()
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-            {
-                let rec = AuditRecord::from_json(line).unwrap();
-                let original: Value = serde_json::from_str(line).unwrap();
+    /// Parses each line and checks it serializes back to the same members in the same order.
+    fn round_trip(lines: &[RecordLine]) -> Vec<AuditRecord> {
+        lines
+            .iter()
+            .map(|line| {
+                let rec = AuditRecord::from_json(&line.text).unwrap();
+                let original: Value = serde_json::from_str(&line.text).unwrap();
                 let back: Value = serde_json::from_str(&rec.to_json()).unwrap();
-                assert_eq!(back, original, "{}", path.display());
+                assert_eq!(back, original, "{}", line.file);
                 let orig_keys: Vec<&String> = original.as_object().unwrap().keys().collect();
                 let back_keys: Vec<&String> = rec.members().keys().collect();
                 assert_eq!(
-                    orig_keys,
-                    back_keys,
+                    orig_keys, back_keys,
                     "member order changed in {}",
-                    path.display()
+                    line.file
                 );
-                assert!(
-                    rec.id().is_some()
-                        && rec.creation_time().is_some()
-                        && rec.record_type().is_some()
-                );
-                n += 1;
-            }
+                rec
+            })
+            .collect()
+    }
+
+    #[test]
+    fn repo_records_round_trip_with_order_kept() {
+        let recs = round_trip(&records::repo_records().unwrap());
+        assert!(recs.len() >= 50, "read {}", recs.len());
+        assert!(recs.iter().all(|r| r.id().is_some()));
+    }
+
+    #[test]
+    fn real_fixtures_round_trip_with_order_kept() {
+        let Some(lines) =
+            records::real_records_or_skip("real_fixtures_round_trip_with_order_kept").unwrap()
+        else {
+            return;
+        };
+        let recs = round_trip(&lines);
+        for rec in &recs {
+            assert!(
+                rec.id().is_some() && rec.creation_time().is_some() && rec.record_type().is_some()
+            );
         }
-        assert!(n >= 100, "expected the 129 real records, read {n}");
+        assert!(
+            recs.len() >= 100,
+            "expected the 129 real records, read {}",
+            recs.len()
+        );
     }
 }

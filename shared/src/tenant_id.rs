@@ -58,8 +58,7 @@ impl Serialize for TenantId {
 
 impl<'de> Deserialize<'de> for TenantId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::serde_text::deserialize_parsed(d)
     }
 }
 

@@ -178,6 +178,7 @@ fn options() -> ClientOptions {
         },
         request_timeout: Duration::from_secs(10),
         token_refresh_margin: Duration::from_secs(300),
+        ..ClientOptions::default()
     }
 }
 

@@ -5,43 +5,30 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use o365_activity::client::{
-    ActivityClient, ClientError, ClientOptions, RetryPolicy, StartOutcome,
-};
+use chrono::{DateTime, Utc};
+use o365_activity::client::{ActivityClient, ClientError, ClientOptions, StartOutcome};
 use o365_activity::clock::Clock;
-use o365_activity::cloud::Endpoints;
 use o365_activity::secret::Secret;
 use o365_activity::tenants::{Credential, TenantConfig, TokenEndpoint};
-use o365_activity::{ContentListing, ContentType};
-use o365_sim::{
-    Scenario, SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_TENANT_ID,
+use o365_activity::testing::sim::{
+    fast_retries, scenarios, sim_tenant, stopped_config, t0, PUBLISHER_ID as PUBLISHER,
 };
+use o365_activity::{ContentListing, ContentType};
+use o365_sim::{SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
 use tokio::time::Instant;
 
 const T: &str = DEFAULT_TENANT_ID;
-const PUBLISHER: &str = "00000000-0000-0000-0000-0000000000a1";
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
-}
 
 /// A stopped-clock simulator with every content type already enabled.
-fn sim_config(scenarios: &[&str]) -> SimConfig {
+fn sim_config(names: &[&str]) -> SimConfig {
     let mut tenant = TenantSpec::new(T);
     tenant.enabled_types = o365_sim::ContentType::ALL.to_vec();
     SimConfig {
         tenants: vec![tenant],
-        clock_start: t0(),
-        clock_speed: 0.0,
         seed: 7,
         records_per_hour: 12,
-        scenarios: scenarios
-            .iter()
-            .map(|s| Scenario::parse(s).unwrap())
-            .collect(),
-        ..SimConfig::default()
+        scenarios: scenarios(names).unwrap(),
+        ..stopped_config()
     }
 }
 
@@ -50,15 +37,10 @@ async fn sim(scenarios: &[&str]) -> SimHandle {
 }
 
 fn tenant(sim: &SimHandle, credential: Credential, kind: TokenEndpoint) -> TenantConfig {
-    let base = sim.base_url();
     TenantConfig {
-        tenant_id: T.parse().unwrap(),
-        client_id: DEFAULT_CLIENT_ID.to_string(),
         credential,
-        endpoints: Endpoints::custom(&base, &base).unwrap(),
-        content_types: ContentType::ALL.to_vec(),
-        publisher_id: PUBLISHER.to_string(),
         token_endpoint: kind,
+        ..sim_tenant(&sim.base_url(), T).unwrap()
     }
 }
 
@@ -68,15 +50,7 @@ fn secret() -> Credential {
 
 /// Fast retries so fault tests finish quickly; the deadline stays generous.
 fn options() -> ClientOptions {
-    ClientOptions {
-        retry: RetryPolicy {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(50),
-            max_attempts: 10,
-        },
-        request_timeout: Duration::from_secs(10),
-        token_refresh_margin: Duration::from_secs(300),
-    }
+    fast_retries(10)
 }
 
 fn client(sim: &SimHandle) -> ActivityClient {

@@ -1,5 +1,5 @@
 //! A short, stable-toolchain fuzz run of the blob → lines path (the long run is the cargo-fuzz
-//! target in `fuzz/`): random mutations of real and generated blobs, each normalized whole and
+//! target in `fuzz/`): random mutations of the repository's records, the real ones when present, and generated blobs, each normalized whole and
 //! in random chunks. Nothing may panic, chunking may not change the result, and whenever
 //! serde_json can read the input as an array of objects, normalization must succeed and give
 //! the same records back.
@@ -13,6 +13,7 @@ use o365_activity::normalize::{
     normalize_bytes, o365::strip_o365, BlobNormalizer, InputFormat, Limits, NormalizeError,
     Provenance, O365_MEMBER,
 };
+use o365_activity::testing::records;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -32,26 +33,24 @@ fn seeds() -> Vec<Vec<u8>> {
         br#"[{"CreationTime":"2026-03-01T04:41:07","Id":"a","RecordType":"6","ClientIP":"[::1]:80","ResultStatus":"True","N":{"x":[1,2.5e3,"\u00e9\/"]}},{}]"#.to_vec(),
         b"[\n  {\n    \"a\": \"b\\\"}\"\n  }\n]".to_vec(),
     ];
-    let dir =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real");
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.extension().and_then(|x| x.to_str()) == Some("ndjson") {
-                let text = std::fs::read_to_string(&p).unwrap();
-                let recs: Vec<&str> = text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .take(6)
-                    .collect();
-                out.push(format!("[{}]", recs.join(",")).into_bytes());
-            }
+    // Six records of each records file: the repository's own, and the real ones when present.
+    let mut lines = records::repo_records().unwrap();
+    if let Some(real) = records::real_records_or_skip("real-record fuzz seeds").unwrap() {
+        lines.extend(real);
+    }
+    let mut by_file: Vec<(String, Vec<String>)> = Vec::new();
+    for line in lines {
+        match by_file.last_mut() {
+            Some((file, recs)) if *file == line.file => recs.push(line.text),
+            _ => by_file.push((line.file, vec![line.text])),
         }
-    } else {
-        println!(
-            "real fixtures not found at {}; fuzzing generated seeds only",
-            dir.display()
-        );
+    }
+    for (_, recs) in by_file {
+        let some: Vec<&str> = recs.iter().take(6).map(String::as_str).collect();
+        out.push(format!("[{}]", some.join(",")).into_bytes());
+    }
+    for (_, pretty) in records::repo_pretty_blobs().unwrap() {
+        out.push(pretty.into_bytes());
     }
     out
 }

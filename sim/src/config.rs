@@ -161,8 +161,10 @@ impl SimConfig {
     }
 }
 
-/// Finds `shared/fixtures/real` in an ancestor of the workspace or of the working directory.
-pub fn default_fixtures_dir() -> Option<PathBuf> {
+/// The real public records (`shared/fixtures/real` in an ancestor of the workspace or of the
+/// working directory, i.e. `../shared` beside the repository), when present. They are not ours to
+/// ship, so nothing may depend on them: callers fall back to [`repo_records_dir`].
+pub fn real_fixtures_dir() -> Option<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
     let mut starts = vec![manifest];
     if let Ok(cwd) = std::env::current_dir() {
@@ -177,4 +179,17 @@ pub fn default_fixtures_dir() -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The repository's own test records (`shared/tests/data/records`, written by us from the
+/// documented schema), when the source tree is there.
+pub fn repo_records_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/data/records");
+    dir.is_dir().then_some(dir)
+}
+
+/// Records spliced into generated blobs by default: the real public records when present,
+/// else the repository's own, so the simulator serves varied records in a clean clone too.
+pub fn default_fixtures_dir() -> Option<PathBuf> {
+    real_fixtures_dir().or_else(repo_records_dir)
 }

@@ -1,4 +1,8 @@
 //! The five content types of the feed and their spellings on the wire and in content ids.
+//!
+//! Deliberate duplicate of `o365_activity::ContentType` (shared/src/content_type.rs): the
+//! simulator is written from the API reference alone and does not depend on the collector it
+//! tests, so a misreading in one is not silently shared by the other.
 
 use std::fmt;
 use std::str::FromStr;

@@ -16,11 +16,12 @@ mod scenario;
 mod server;
 mod sim;
 mod store;
+pub mod testing;
 mod timefmt;
 
 pub use config::{
-    default_fixtures_dir, SimConfig, TenantSpec, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_CLI_LISTEN, DEFAULT_TENANT_ID,
+    default_fixtures_dir, real_fixtures_dir, repo_records_dir, SimConfig, TenantSpec,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CLI_LISTEN, DEFAULT_TENANT_ID,
 };
 pub use content_type::{ContentType, UnknownContentType};
 pub use error::SimError;

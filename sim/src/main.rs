@@ -80,10 +80,11 @@ struct Args {
     /// Requests per minute per tenant before AF429.
     #[arg(long, default_value_t = 2000)]
     throttle_per_minute: u32,
-    /// Directory of real *.ndjson records to splice in. Default: ../shared/fixtures/real when found.
+    /// Directory of *.ndjson records to splice in. Default: ../shared/fixtures/real when found,
+    /// else the repository's own records (shared/tests/data/records).
     #[arg(long, value_name = "DIR")]
     fixtures: Option<PathBuf>,
-    /// Generate records only, without the real fixture records.
+    /// Generate records only, without splicing in fixture records.
     #[arg(long)]
     no_fixtures: bool,
     /// Every subscription of every tenant starts enabled (otherwise none exists until `start`).

@@ -68,7 +68,8 @@ scenarios! {
     NextPageV1Path => "next-page-v1-path", ArgKind::Switch, "NextPageUri uses /api/v1/ like the documentation's sample, instead of /api/v1.0/";
     NextPageUrlHeader => "next-page-url-header", ArgKind::Switch, "send the paging header as the old spelling NextPageUrl";
     SmallPages => "small-pages", ArgKind::Value(3), "listing pages of N entries (default 3)";
-    RateLimit => "rate-limit", ArgKind::Value(120), "per-tenant request budget of N per minute before AF429 (default 120)";
+    RateLimit => "rate-limit", ArgKind::Value(120), "per-tenant request budget of N per minute before AF429 (default 120): a token bucket refilled at N/60 per second";
+    RateBurst => "rate-burst", ArgKind::Value(10), "size of that token bucket: N requests may go at once after an idle spell (default 10; without it the bucket holds one minute's worth)";
     RejectExact24h => "reject-exact-24h", ArgKind::Switch, "reject a listing window of exactly 24 h (seen for one tenant)";
     Af20030 => "af20030", ArgKind::Switch, "report bad windows with the older AF20030 code instead of AF20055";
     TokenErrors => "token-errors", ArgKind::Rate(0.05), "the token endpoints answer 503 temporarily_unavailable (AADSTS90033) at RATE (default 0.05)";

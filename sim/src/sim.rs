@@ -28,7 +28,8 @@ struct Dice {
     counters: HashMap<ScenarioKind, u64>,
 }
 
-/// A per-tenant token bucket in real time.
+/// A per-tenant token bucket in real time: `burst` tokens at most, refilled at
+/// `rate_per_minute / 60` per second.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
@@ -73,6 +74,8 @@ pub struct Sim {
     pub page_size: usize,
     /// Requests per minute per tenant after scenarios.
     pub rate_per_minute: u32,
+    /// Size of each tenant's token bucket (`rate-burst`, else one minute's worth).
+    pub burst: u32,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -89,9 +92,9 @@ impl Sim {
             _ => Fixtures::default(),
         };
         if fixtures.is_empty() {
-            tracing::debug!("no real fixture records: generated records only");
+            tracing::debug!("no fixture records: generated records only");
         } else {
-            tracing::debug!(records = fixtures.len(), "real fixture records loaded");
+            tracing::debug!(records = fixtures.len(), dir = ?config.fixtures_dir, "fixture records loaded");
         }
         let window = CDuration::from_std(config.blob_window)
             .map_err(|e| SimError::Config(format!("blob window: {e}")))?;
@@ -109,6 +112,10 @@ impl Sim {
         let rate_per_minute = match scen(ScenarioKind::RateLimit) {
             Some(Rate::Value(n)) => n.min(u64::from(u32::MAX)) as u32,
             _ => config.throttle_per_minute,
+        };
+        let burst = match scen(ScenarioKind::RateBurst) {
+            Some(Rate::Value(n)) => n.min(u64::from(u32::MAX)) as u32,
+            _ => rate_per_minute,
         };
         let generator = Generator {
             seed: config.seed,
@@ -142,6 +149,7 @@ impl Sim {
             bodies: Mutex::new(BodyCache::default()),
             page_size,
             rate_per_minute,
+            burst,
             config,
         })
     }
@@ -262,14 +270,15 @@ impl Sim {
     /// Takes one request from a bucket (a tenant, or a publisher in legacy mode); false when it
     /// is empty (AF429).
     pub fn take_token(&self, key: &str) -> bool {
-        let cap = f64::from(self.rate_per_minute.max(1));
+        let rate = f64::from(self.rate_per_minute.max(1)) / 60.0;
+        let cap = f64::from(self.burst.max(1));
         let mut buckets = lock(&self.buckets);
         let b = buckets.entry(key.to_ascii_lowercase()).or_insert(Bucket {
             tokens: cap,
             at: Instant::now(),
         });
         let now = Instant::now();
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * cap / 60.0).min(cap);
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(cap);
         b.at = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;

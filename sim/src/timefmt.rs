@@ -1,4 +1,8 @@
 //! Time and identifier formats used on the wire (§4.3, §7.1, §13).
+//!
+//! Deliberate duplicate of parts of `o365_activity::time` (shared/src/time.rs): the simulator
+//! writes the wire formats from the API reference on its own, so the collector's parsers are
+//! tested against an independent writer.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 

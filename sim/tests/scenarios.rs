@@ -465,6 +465,26 @@ async fn rate_limit_exhausts_the_tenant_budget() {
 }
 
 #[tokio::test]
+async fn rate_burst_sizes_the_bucket_and_it_refills_at_the_rate() {
+    // 60/min = one token a second, a bucket of 3.
+    let c = start(with(&["rate-limit=60", "rate-burst=3"])).await;
+    let token = c.token(T).await;
+    let url = c.feed(T, "subscriptions/list");
+    for _ in 0..3 {
+        assert_eq!(c.get(&token, &url).await.status(), 200);
+    }
+    let (status, code, _) = error_code(c.get(&token, &url).await).await;
+    assert_eq!((status, code.as_str()), (403, "AF429"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        c.get(&token, &url).await.status(),
+        200,
+        "refilled after a second"
+    );
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn token_endpoint_errors() {
     let c = start(with(&["token-errors=every:2"])).await;
     let scope = format!("{}/.default", c.base);

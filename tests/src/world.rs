@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use o365_activity::client::{ActivityClient, ClientOptions};
-use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
@@ -263,6 +262,12 @@ impl World {
         Ok(self.lister()?.run(deadline).await)
     }
 
+    /// One reach sweep (re-list each pair's 7 days, enqueue what is not stored), to completion.
+    pub async fn sweep(&self) -> anyhow::Result<o365_lister::SweepSummary> {
+        let deadline = tokio::time::Instant::now() + self.config.list_deadline;
+        Ok(self.lister()?.sweep(deadline).await)
+    }
+
     /// The fetcher handler as the event-source mapping calls it, in-process.
     pub fn fetch_handler(
         &self,
@@ -348,10 +353,7 @@ impl World {
 }
 
 /// The simulator's clock as the handlers' clock.
-pub fn sim_clock(sim: &Arc<SimHandle>) -> Clock {
-    let sim = sim.clone();
-    Clock::from_fn(move || sim.now())
-}
+pub use o365_activity::testing::sim::sim_clock;
 
 /// The queue message the lister would send for a published blob (also what a replay sends).
 pub fn message_for(blob: &o365_sim::PublishedBlob) -> anyhow::Result<o365_activity::QueueMessage> {

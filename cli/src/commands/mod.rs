@@ -5,6 +5,7 @@ pub mod normalize;
 pub mod replay;
 pub mod run;
 pub mod status;
+pub mod sweep;
 pub mod verify;
 
 /// Terminal behaviour shared by the subcommands.

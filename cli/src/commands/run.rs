@@ -144,6 +144,29 @@ pub fn lister<S: ObjectStore, Q: Queue>(
     )
 }
 
+/// With `--every`, every run that starts a new sweep period (the lister's `sweep_period`,
+/// 6 h) also sweeps the reach; the first run does not (nothing is late yet).
+fn sweep_due(args: &RunArgs, settings: &ListerSettings, n: u64) -> bool {
+    let Some(every) = args.every else {
+        return false;
+    };
+    let runs_per_sweep = (settings.sweep_period.as_secs() / every.as_secs().max(1)).max(1);
+    n > 1 && (n - 1).is_multiple_of(runs_per_sweep)
+}
+
+/// The reach sweep into the run's queue (drained with the run's own blobs).
+async fn sweep<S: ObjectStore, Q: o365_activity::queue::Queue>(
+    lister: &o365_lister::Lister<S, Q>,
+    deadline: Instant,
+) {
+    let s = lister.sweep(deadline).await;
+    tracing::info!(
+        recovered = s.recovered(),
+        failed = s.failed().count(),
+        "reach sweep: blobs listed but not stored were queued again"
+    );
+}
+
 /// What one run of the loop needs besides storage and connections.
 struct Run<'a> {
     args: &'a RunArgs,
@@ -179,12 +202,18 @@ async fn once<S: ObjectStore>(
             let queue = MemoryQueue::new();
             let lister = lister(store, queue.clone(), conn, settings);
             let summary = lister.run_until(deadline, interrupts.cancel()).await;
+            if sweep_due(args, settings, n) && interrupts.code().is_none() {
+                sweep(&lister, deadline).await;
+            }
             let totals = drain_memory(&fetcher, &queue, deadline, &progress).await;
             (summary, totals)
         }
         Some(queue) => {
             let lister = lister(store, queue.clone(), conn, settings);
             let summary = lister.run_until(deadline, interrupts.cancel()).await;
+            if sweep_due(args, settings, n) && interrupts.code().is_none() {
+                sweep(&lister, deadline).await;
+            }
             let totals = if interrupts.code().is_some() {
                 Default::default()
             } else {

@@ -88,6 +88,77 @@ pub fn at_sim(sim: &SimHandle, args: &[&str]) -> tokio::process::Command {
     c
 }
 
+/// o365ctl with an output directory of its own (a temporary one, removed on drop), against a
+/// simulator as a configured tenant or against the embedded one: the set-up most CLI tests
+/// start with. `cmd` adds `--out <dir>` to every command.
+pub struct Ctl<'a> {
+    sim: Option<&'a SimHandle>,
+    dir: tempfile::TempDir,
+}
+
+impl Ctl<'static> {
+    /// Against the embedded simulator (no tenant configured).
+    pub fn embedded() -> Ctl<'static> {
+        Ctl {
+            sim: None,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+}
+
+impl<'a> Ctl<'a> {
+    /// Against `sim` as a configured tenant (see [`at_sim`]).
+    pub fn at(sim: &'a SimHandle) -> Ctl<'a> {
+        Ctl {
+            sim: Some(sim),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The output directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The output directory as a flag value.
+    pub fn out(&self) -> String {
+        self.dir.path().to_str().unwrap().to_owned()
+    }
+
+    /// `o365ctl <args> --out <dir>`, with the simulator's tenant flags when there is one.
+    pub fn cmd(&self, args: &[&str]) -> tokio::process::Command {
+        let out = self.out();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--out", &out]);
+        match self.sim {
+            Some(sim) => at_sim(sim, &all),
+            None => {
+                let mut c = bin();
+                c.args(&all);
+                c
+            }
+        }
+    }
+
+    /// `o365ctl run --once --json -q --content-types <content_types>`, run to the end.
+    pub async fn run_once(&self, content_types: &str) -> Output {
+        run(self.cmd(&[
+            "run",
+            "--once",
+            "--json",
+            "-q",
+            "--content-types",
+            content_types,
+        ]))
+        .await
+    }
+
+    /// Every blob stored in the output directory (see [`stored`]).
+    pub fn stored(&self) -> BTreeMap<String, PathBuf> {
+        stored(self.dir.path())
+    }
+}
+
 /// Every stored blob under `root` (the `--out` directory): content id → path.
 pub fn stored(root: &Path) -> BTreeMap<String, PathBuf> {
     let mut out = BTreeMap::new();

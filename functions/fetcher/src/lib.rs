@@ -35,11 +35,13 @@ use o365_activity::metrics::{MetricSet, MetricsSink};
 use o365_activity::normalize::{
     BlobNormalizer, InputFormat, Limits, NormalizeError, NormalizeStats, Provenance,
 };
+use o365_activity::queue::SqsQueue;
 use o365_activity::store::{ObjectMeta, ObjectStore, PutCondition, PutOutcome};
 use o365_activity::TenantId;
 use tokio::time::Instant;
 
 pub mod config;
+pub mod quota;
 
 pub use config::{FetcherConfig, FetcherConfigError, TenantsSource};
 
@@ -227,6 +229,7 @@ impl Failure {
                 Failure::permanent(ErrorKind::ContentNotFound, e)
             }
             (ClientError::DeadlineExceeded { .. }, _) => Failure::retry(ErrorKind::Deadline, e),
+            (ClientError::Throttled { .. }, _) => Failure::retry(ErrorKind::Throttled, e),
             (_, Some(AfCode::Throttled)) => Failure::retry(ErrorKind::Throttled, e),
             _ if status == Some(429) => Failure::retry(ErrorKind::Throttled, e),
             _ if status == Some(404) => Failure::permanent(ErrorKind::ContentNotFound, e),
@@ -265,6 +268,7 @@ pub struct Fetcher<S: ObjectStore> {
     limits: Limits,
     clock: Clock,
     metrics: MetricsSink,
+    requeue: Option<SqsQueue>,
 }
 
 impl<S: ObjectStore> std::fmt::Debug for Fetcher<S> {
@@ -302,7 +306,15 @@ impl<S: ObjectStore> Fetcher<S> {
             limits: Limits::default(),
             clock,
             metrics,
+            requeue: None,
         }
+    }
+
+    /// Hands throttled messages of SQS events back to `queue` (the event source's queue) with
+    /// a visibility delay ([`quota::delay_throttled`]) instead of the queue's whole timeout.
+    pub fn with_requeue(mut self, queue: SqsQueue) -> Fetcher<S> {
+        self.requeue = Some(queue);
+        self
     }
 
     /// Sets how many messages of a batch are handled at once (at least 1).
@@ -321,7 +333,8 @@ impl<S: ObjectStore> Fetcher<S> {
     /// (`ReportBatchItemFailures`).
     pub async fn handle_sqs_event(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
         let mut anonymous = 0usize;
-        let messages = event
+        let mut receipts = HashMap::new();
+        let messages: Vec<InboundMessage> = event
             .records
             .into_iter()
             .map(|m| {
@@ -329,6 +342,9 @@ impl<S: ObjectStore> Fetcher<S> {
                     anonymous += 1;
                     format!("missing-message-id-{anonymous}")
                 });
+                if let Some(r) = m.receipt_handle {
+                    receipts.insert(message_id.clone(), r);
+                }
                 InboundMessage {
                     message_id,
                     body: m.body.unwrap_or_default(),
@@ -339,7 +355,17 @@ impl<S: ObjectStore> Fetcher<S> {
                 }
             })
             .collect();
-        let outcome = self.handle_batch(messages, deadline).await;
+        let outcome = self.handle_batch(messages.clone(), deadline).await;
+        if let Some(queue) = &self.requeue {
+            quota::delay_throttled(
+                queue,
+                &self.clients,
+                &messages,
+                &receipts,
+                &outcome.outcomes,
+            )
+            .await;
+        }
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = outcome
             .failed_message_ids
@@ -361,14 +387,17 @@ impl<S: ObjectStore> Fetcher<S> {
         deadline: Instant,
     ) -> BatchOutcome {
         let mut results: Vec<(usize, String, MessageOutcome)> =
-            futures::stream::iter(messages.into_iter().enumerate())
-                .map(|(i, m)| async move {
-                    let outcome = self.handle_message(&m, deadline).await;
-                    (i, m.message_id, outcome)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+            futures::stream::iter(quota::interleave_by_tenant(
+                messages.into_iter().enumerate().collect(),
+                |(_, m): &(usize, InboundMessage)| m.body.as_str(),
+            ))
+            .map(|(i, m)| async move {
+                let outcome = self.handle_message(&m, deadline).await;
+                (i, m.message_id, outcome)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         results.sort_by_key(|(i, _, _)| *i);
         let mut out = BatchOutcome::default();
         let mut batch = MetricSet::new();
@@ -381,6 +410,7 @@ impl<S: ObjectStore> Fetcher<S> {
         }
         batch.count("MessagesFailed", out.failed_message_ids.len() as u64);
         batch.emit(&self.metrics);
+        quota::emit_request_metrics(&self.clients, &self.metrics);
         out
     }
 

@@ -5,10 +5,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
-use o365_activity::client::{ActivityClient, ClientOptions};
+use o365_activity::client::{ActivityClient, BudgetOptions, ClientOptions};
 use o365_activity::clock::Clock;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
+use o365_activity::queue::SqsQueue;
 use o365_activity::store::S3Store;
 use o365_fetcher::{config, Fetcher, FetcherConfig, TenantsSource};
 use tokio::time::Instant;
@@ -71,9 +72,15 @@ async fn build() -> Result<(Fetcher<S3Store>, u64), lambda_runtime::Error> {
         }
     };
     cfg.apply_publisher_default(&mut tenants);
+    // Each invocation spends its share of every tenant's rate (see infra/README.md).
+    let budget = BudgetOptions::from_env(&env, Some("FETCHER_MAX_CONCURRENCY"))?;
+    let options = ClientOptions {
+        budget,
+        ..ClientOptions::default()
+    };
     let clients = tenants
         .iter()
-        .map(|t| ActivityClient::new(t, ClientOptions::default()))
+        .map(|t| ActivityClient::new(t, options.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     let s3 = o365_activity::aws::s3_client(&sdk, cfg.endpoint_url.is_some());
     let fetcher = Fetcher::new(
@@ -86,6 +93,11 @@ async fn build() -> Result<(Fetcher<S3Store>, u64), lambda_runtime::Error> {
     )
     .with_concurrency(cfg.max_concurrency)
     .with_limits(cfg.limits);
+    // Throttled messages go back to the event source's queue with a visibility delay.
+    let fetcher = match env("QUEUE_URL").filter(|u| !u.trim().is_empty()) {
+        Some(url) => fetcher.with_requeue(SqsQueue::new(o365_activity::aws::sqs_client(&sdk), url)),
+        None => fetcher,
+    };
     tracing::info!(tenants = tenants.len(), bucket = %cfg.bucket, prefix = %cfg.prefix, compression = %cfg.compression, "fetcher ready");
 
     Ok((fetcher, cfg.deadline_margin_ms))

@@ -9,78 +9,46 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use o365_activity::client::{ActivityClient, ClientOptions, RetryPolicy};
+use o365_activity::client::{ActivityClient, ClientOptions};
 use o365_activity::clock::Clock;
-use o365_activity::cloud::Endpoints;
 use o365_activity::compression::Compression;
 use o365_activity::keys::KeyLayout;
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::MetricsSink;
-use o365_activity::secret::Secret;
 use o365_activity::store::{LocalStore, ObjectStore};
-use o365_activity::tenants::{Credential, TenantConfig, TokenEndpoint};
+use o365_activity::tenants::TenantConfig;
+use o365_activity::testing::sim::{fast_retries, scenarios, sim_tenant, stopped_config, t0};
 use o365_activity::testing::MotoServer;
-use o365_activity::ContentType;
 use o365_fetcher::{ErrorKind, Fetcher, InboundMessage, MessageOutcome};
-use o365_sim::{
-    PublishedBlob, Scenario, SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID,
-};
+use o365_sim::{PublishedBlob, SimConfig, SimHandle, TenantSpec, DEFAULT_TENANT_ID};
 use serde_json::Value;
 use tokio::time::Instant;
 
 const T: &str = DEFAULT_TENANT_ID;
 const T2: &str = "00000000-0000-0000-0000-000000000002";
-const PUBLISHER: &str = "00000000-0000-0000-0000-0000000000a1";
 const EXCHANGE: &str = "Audit.Exchange";
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
-}
-
-async fn sim(scenarios: &[&str]) -> SimHandle {
+async fn sim(names: &[&str]) -> SimHandle {
     let mut tenant = TenantSpec::new(T);
     tenant.enabled_types = o365_sim::ContentType::ALL.to_vec();
     o365_sim::start(SimConfig {
         tenants: vec![tenant],
-        clock_start: t0(),
-        clock_speed: 0.0,
         seed: 11,
         records_per_hour: 30,
         history: Duration::from_secs(3 * 3600),
-        scenarios: scenarios
-            .iter()
-            .map(|s| Scenario::parse(s).unwrap())
-            .collect(),
-        ..SimConfig::default()
+        scenarios: scenarios(names).unwrap(),
+        ..stopped_config()
     })
     .await
     .unwrap()
 }
 
 fn tenant_at(tenant: &str, base: &str) -> TenantConfig {
-    TenantConfig {
-        tenant_id: tenant.parse().unwrap(),
-        client_id: DEFAULT_CLIENT_ID.to_string(),
-        credential: Credential::Secret(Secret::new(DEFAULT_CLIENT_SECRET)),
-        endpoints: Endpoints::custom(base, base).unwrap(),
-        content_types: ContentType::ALL.to_vec(),
-        publisher_id: PUBLISHER.to_string(),
-        token_endpoint: TokenEndpoint::V2,
-    }
+    sim_tenant(base, tenant).unwrap()
 }
 
 fn options() -> ClientOptions {
-    ClientOptions {
-        retry: RetryPolicy {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
-            max_attempts: 3,
-        },
-        request_timeout: Duration::from_secs(10),
-        token_refresh_margin: Duration::from_secs(300),
-    }
+    fast_retries(3)
 }
 
 fn client(tenant: &str, base: &str) -> ActivityClient {

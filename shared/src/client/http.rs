@@ -1,6 +1,6 @@
-//! The attempt loop every API operation goes through: bearer token, one request, error
-//! classification, 401 refresh-once, backoff with jitter or `Retry-After`, all bounded by
-//! the caller's deadline.
+//! The attempt loop every API operation goes through: bearer token, the tenant's request
+//! budget, one request, error classification, 401 refresh-once, backoff with jitter or
+//! `Retry-After`, all bounded by the caller's deadline.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,10 +13,11 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
+use super::budget::{CallClass, Outcome};
 use super::retry::{status_is_retryable, RetryPlan};
 use super::{
     error_chain, read_limited, retry_after_of, ActivityClient, BlobBody, ClientError,
-    MAX_ERROR_BODY, MAX_JSON_BODY,
+    MAX_ERROR_BODY, MAX_JSON_BODY, OP_GET_BLOB,
 };
 use crate::api_error::ApiErrorBody;
 use crate::secret::Secret;
@@ -98,8 +99,31 @@ enum Attempt<T> {
     Failed {
         err: ClientError,
         retryable: bool,
+        throttled: bool,
         retry_after: Option<Duration>,
     },
+}
+
+impl<T> Attempt<T> {
+    /// What the budget learns from this attempt.
+    fn outcome(&self) -> Outcome {
+        match self {
+            Attempt::Done(_) => Outcome::Ok,
+            Attempt::Failed {
+                throttled: true, ..
+            } => Outcome::Throttled,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// Which line a call waits in for the budget: downloads behind listing and subscriptions.
+fn class_of(op: &'static str) -> CallClass {
+    if op == OP_GET_BLOB {
+        CallClass::Download
+    } else {
+        CallClass::Listing
+    }
 }
 
 impl ActivityClient {
@@ -115,15 +139,23 @@ impl ActivityClient {
         let inner = &self.inner;
         let mut plan = RetryPlan::new(&inner.options.retry, deadline);
         let mut refreshed = false;
+        let class = class_of(op);
         loop {
+            let token = inner.tokens.get(deadline).await?;
+            self.wait_for_budget(op, class, &plan, deadline).await?;
             let Some(timeout) = plan.begin_attempt(inner.options.request_timeout) else {
                 return Err(plan.deadline_error(op));
             };
-            let token = inner.tokens.get(deadline).await?;
-            let (err, retry_after) = match self
+            let attempt = self
                 .attempt::<R>(op, method.clone(), url, &token, timeout)
-                .await
-            {
+                .await;
+            let outcome = attempt.outcome();
+            let budget_retry_after = match &attempt {
+                Attempt::Failed { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            inner.budget.record(outcome, budget_retry_after);
+            let (err, retry_after) = match attempt {
                 Attempt::Done(out) => return Ok(out),
                 Attempt::Unauthorized(err) if !refreshed => {
                     // The token may have been revoked or expired early: get a new one, once.
@@ -140,6 +172,14 @@ impl ActivityClient {
                     retryable: false,
                     ..
                 } => return Err(err),
+                // A `Retry-After` on a throttled answer stopped the whole budget: its wait,
+                // not a sleep here, paces the next attempt.
+                Attempt::Failed {
+                    err,
+                    throttled: true,
+                    retry_after: Some(_),
+                    ..
+                } => (err, Some(Duration::ZERO)),
                 Attempt::Failed {
                     err, retry_after, ..
                 } => (err, retry_after),
@@ -154,6 +194,29 @@ impl ActivityClient {
                 None if plan.out_of_attempts() => return Err(err),
                 None => return Err(plan.deadline_error(op)),
             }
+        }
+    }
+
+    /// Waits for this call's turn in the tenant's budget: listing calls up to the deadline,
+    /// downloads up to the budget's `max_download_wait` (then [`ClientError::Throttled`]).
+    async fn wait_for_budget(
+        &self,
+        op: &'static str,
+        class: CallClass,
+        plan: &RetryPlan<'_>,
+        deadline: Instant,
+    ) -> Result<(), ClientError> {
+        let budget = &self.inner.budget;
+        let give_up = match class {
+            CallClass::Listing => deadline,
+            CallClass::Download => Instant::now()
+                .checked_add(budget.options().max_download_wait)
+                .map_or(deadline, |t| t.min(deadline)),
+        };
+        match budget.acquire(class, give_up).await {
+            Ok(()) => Ok(()),
+            Err(wait) if give_up < deadline => Err(ClientError::Throttled { op, wait }),
+            Err(_) => Err(plan.deadline_error(op)),
         }
     }
 
@@ -172,6 +235,7 @@ impl ActivityClient {
             Attempt::Failed {
                 err: ClientError::Transport { op, message },
                 retryable: true,
+                throttled: false,
                 retry_after: None,
             }
         };
@@ -208,7 +272,8 @@ impl ActivityClient {
                 .as_ref()
                 .map_or_else(|| format!("HTTP{status}"), |c| c.as_str().to_owned()),
         );
-        if status == 429 || code.as_ref().is_some_and(|c| c.is_throttle()) {
+        let throttled = status == 429 || code.as_ref().is_some_and(|c| c.is_throttle());
+        if throttled {
             inner.stats.throttle();
         }
         let retryable =
@@ -220,6 +285,7 @@ impl ActivityClient {
         Attempt::Failed {
             err,
             retryable,
+            throttled,
             retry_after,
         }
     }

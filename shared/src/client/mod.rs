@@ -3,8 +3,10 @@
 //!
 //! Every URL passes the guard (`guard.rs`) before a request is built; redirects are never
 //! followed; tokens come from `token.rs`; `retry.rs` holds the backoff arithmetic and
-//! `http.rs` the attempt loop shared by every operation; `paging.rs` follows `NextPageUri`.
+//! `http.rs` the attempt loop shared by every operation; `paging.rs` follows `NextPageUri`;
+//! `budget.rs` the per-tenant request budget every request waits for.
 
+pub mod budget;
 mod guard;
 mod http;
 mod paging;
@@ -32,6 +34,8 @@ use crate::listing::ContentListing;
 use crate::tenant_id::TenantId;
 use crate::tenants::TenantConfig;
 
+use self::budget::{Budget, BudgetKey};
+pub use self::budget::{BudgetOptions, BudgetStats};
 use self::http::{Buffered, Streamed};
 use self::token::TokenSource;
 
@@ -70,6 +74,8 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// Refresh a cached token this long before it expires.
     pub token_refresh_margin: Duration,
+    /// The tenant's request budget in this process (used by the first client of a tenant).
+    pub budget: BudgetOptions,
 }
 
 impl Default for ClientOptions {
@@ -78,6 +84,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
             token_refresh_margin: Duration::from_secs(300),
+            budget: BudgetOptions::default(),
         }
     }
 }
@@ -171,6 +178,16 @@ pub enum ClientError {
         /// The error text.
         message: String,
     },
+    /// The tenant's request budget would hold a download longer than allowed (after a
+    /// throttled answer or while the budget is spent): the call was not made; hand the work
+    /// back and try again after `wait`.
+    #[error("{op} not sent: the tenant's request budget needs {wait:?} before it; hand the work back and retry then")]
+    Throttled {
+        /// Which operation.
+        op: &'static str,
+        /// How long the budget needed.
+        wait: Duration,
+    },
     /// A 2xx response whose body could not be decoded.
     #[error("{op}: unexpected response body: {message}")]
     Decode {
@@ -193,7 +210,9 @@ impl ClientError {
     /// Whether handing the work back for a later attempt can help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ClientError::DeadlineExceeded { .. } | ClientError::Transport { .. } => true,
+            ClientError::DeadlineExceeded { .. }
+            | ClientError::Transport { .. }
+            | ClientError::Throttled { .. } => true,
             ClientError::Token { retryable, .. } => *retryable,
             ClientError::Api { status, body, .. } => {
                 retry::status_is_retryable(*status) || body.code().is_some_and(AfCode::is_retryable)
@@ -335,6 +354,7 @@ struct Inner {
     clock: Clock,
     tokens: TokenSource,
     stats: Arc<Stats>,
+    budget: Arc<Budget>,
 }
 
 /// A client for one tenant. Cheap to clone (shares its HTTP pool and token cache).
@@ -378,6 +398,14 @@ impl ActivityClient {
             clock.clone(),
             stats.clone(),
         )?;
+        let budget = Budget::shared(
+            BudgetKey {
+                api_root: tenant.endpoints.api_root.to_string(),
+                tenant_id: tenant.tenant_id.as_str().to_owned(),
+                publisher_id: tenant.publisher_id.clone(),
+            },
+            &options.budget,
+        );
         Ok(ActivityClient {
             inner: Arc::new(Inner {
                 http,
@@ -388,6 +416,7 @@ impl ActivityClient {
                 clock,
                 tokens,
                 stats,
+                budget,
             }),
         })
     }
@@ -503,6 +532,25 @@ impl ActivityClient {
     /// Counters since this client was built (shared by clones).
     pub fn stats(&self) -> ClientStats {
         self.inner.stats.snapshot()
+    }
+
+    /// Requests by outcome of this tenant's budget in this process (every client of the
+    /// tenant and publisher id counts in it).
+    pub fn budget_stats(&self) -> BudgetStats {
+        self.inner.budget.stats()
+    }
+
+    /// How long a download asked for now would wait for this tenant's budget (how long to
+    /// keep throttled work away before handing it back).
+    pub fn budget_wait(&self) -> Duration {
+        self.inner
+            .budget
+            .estimated_wait(budget::CallClass::Download)
+    }
+
+    /// The budget's counts since the last call, for one metrics line per batch or run.
+    pub fn take_budget_interval(&self) -> BudgetStats {
+        self.inner.budget.take_interval()
     }
 }
 

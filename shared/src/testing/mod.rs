@@ -1,5 +1,8 @@
-//! Test support: a moto server (S3, SQS, Secrets Manager) on 127.0.0.1 and helpers that create
-//! uniquely named buckets and queues on it, so tests can run in parallel against one server.
+//! Test support (the `testing` feature), one place for what every crate's tests need:
+//! - [`sim`]: an in-process `o365-sim` with tenants and fast-retry clients pointed at it;
+//! - [`records`]: the repository's own audit records, and the real public ones when present;
+//! - here: a moto server (S3, SQS, Secrets Manager) on 127.0.0.1 and helpers that create
+//!   uniquely named buckets and queues on it, so tests can run in parallel against one server.
 //!
 //! `MOTO_ENDPOINT` (set by `make test`) points at a shared server; otherwise each
 //! [`MotoServer`] spawns `<workspace>/.venv/bin/moto_server` (`MOTO_SERVER_BIN` overrides) on a
@@ -16,6 +19,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crate::aws::{local_sdk_config, s3_client, sqs_client};
 use crate::queue::SqsQueue;
 use crate::store::S3Store;
+
+pub mod records;
+pub mod sim;
 
 /// How long a spawned moto server may take to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(60);

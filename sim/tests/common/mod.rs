@@ -1,22 +1,24 @@
 //! Helpers shared by the contract tests: a stopped-clock simulator and plain HTTP calls.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use o365_sim::{SimConfig, SimHandle, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
 
-pub const T: &str = DEFAULT_TENANT_ID;
+pub use o365_sim::testing::t0;
 
-pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
-}
+pub const T: &str = DEFAULT_TENANT_ID;
 
 /// A config with a stopped clock at `t0()`, so tests decide when time passes.
 pub fn config() -> SimConfig {
     SimConfig {
-        clock_start: t0(),
-        clock_speed: 0.0,
         seed: 42,
-        ..SimConfig::default()
+        ..o365_sim::testing::stopped_config()
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use o365_e2e::event_source::HandlerOutcome;
+use o365_e2e::reconcile::Expect;
 use o365_e2e::world::World;
 
 use crate::{answered, config_with, finish, hours};
@@ -137,44 +138,43 @@ async fn late_blobs_inside_the_overlap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_blobs_beyond_the_overlap() {
+    // Blobs listable 1-6 h after their contentCreated, with the lister's default 60-min
+    // overlap: the runs miss those later than the overlap, the reach sweep enqueues them.
     let faults = ["late-blobs=0.3"];
-    let mut config = config_with(&faults);
-    config.lister.overlap = Duration::from_secs(30 * 60);
-    let world = World::start(config).await.unwrap();
+    let world = World::start(config_with(&faults)).await.unwrap();
     world.cycle(hours(1), 24).await.unwrap();
     let horizon = world.sim.now();
-    let r = world.reconcile(horizon).await.unwrap();
-    // Blobs later than the overlap can never be listed again; everything else must be there,
-    // and each unlisted one must really be later than the overlap allows.
-    let ledger = world.sim.ledger();
-    let stored: std::collections::BTreeSet<String> =
-        o365_e2e::reconcile::read_stored(&world.store, &world.layout)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| s.content_id)
-            .collect();
-    for b in ledger
+    let sweep = world.sweep().await.unwrap();
+    assert_eq!(sweep.failed().count(), 0, "{sweep:?}");
+    world.drain().await.unwrap();
+    let beyond_overlap = world
+        .sim
+        .ledger()
         .published
         .iter()
-        .filter(|b| b.available_at <= horizon)
-    {
-        if !stored.contains(&b.content_id) {
-            let lateness = b.available_at - b.content_created;
-            assert!(
-                lateness > chrono::Duration::minutes(30),
-                "blob {} was only {lateness} late but is missing",
-                b.content_id
-            );
-        }
-    }
+        .filter(|b| b.fault.as_deref() == Some("late") && b.available_at <= horizon)
+        .filter(|b| b.available_at - b.content_created > chrono::Duration::minutes(60))
+        .count();
+    assert!(beyond_overlap > 0, "no blob was later than the overlap");
+    assert!(sweep.recovered() > 0, "the sweep recovered nothing");
+    // Every blob listable by the horizon is expected stored, late ones included.
+    let r = world
+        .reconcile_with(|ledger, b, gaps| {
+            match o365_e2e::reconcile::default_expectation(ledger, b, gaps, horizon) {
+                Expect::Unreachable if b.visible && b.available_at <= horizon => Expect::Stored,
+                other => other,
+            }
+        })
+        .await
+        .unwrap();
     println!(
-        "late blobs beyond a 30 min overlap, never listable: {}",
-        r.unreachable_blobs
+        "late blobs beyond the 60 min overlap: {beyond_overlap}; recovered by the sweep: {}",
+        sweep.recovered()
     );
+    assert_eq!(r.unreachable_blobs, 0);
     finish(
-        "late blobs beyond the overlap",
-        "late-blobs=0.3 (1-6 h), overlap 30 min",
+        "late blobs beyond the overlap, then the sweep",
+        "late-blobs=0.3 (1-6 h), default overlap (60 min), one reach sweep",
         &world,
         &r,
     );

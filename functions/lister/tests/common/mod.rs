@@ -1,25 +1,29 @@
 //! Shared set-up of the lister's integration tests: a stopped-clock o365-sim, tenants and
 //! clients pointing at it, a lister following the sim's clock, and ledger checks.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use o365_activity::client::{ActivityClient, ClientOptions, RetryPolicy};
-use o365_activity::clock::Clock;
-use o365_activity::cloud::Endpoints;
+use chrono::{DateTime, TimeDelta, Utc};
+use o365_activity::client::ActivityClient;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::{MemoryQueue, Queue};
 use o365_activity::secret::Secret;
 use o365_activity::store::{LocalStore, ObjectStore};
-use o365_activity::tenants::{Credential, TenantConfig, TokenEndpoint};
-use o365_activity::{ContentType, QueueMessage};
+use o365_activity::tenants::{Credential, TenantConfig};
+use o365_activity::testing::sim as support;
+use o365_activity::QueueMessage;
 use o365_lister::{Lister, ListerSettings, PairOutcome};
 use o365_sim::{
-    Ledger, Scenario, SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_TENANT_ID,
+    Ledger, SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID,
 };
 use tokio::time::Instant;
 
@@ -28,12 +32,9 @@ pub const T1: &str = DEFAULT_TENANT_ID;
 /// A second tenant.
 pub const T2: &str = "00000000-0000-0000-0000-000000000002";
 /// Our publisher id.
-pub const PUBLISHER: &str = "00000000-0000-0000-0000-0000000000a1";
+pub const PUBLISHER: &str = support::PUBLISHER_ID;
 
-/// The sim's start time.
-pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
-}
+pub use support::t0;
 
 /// A tenant whose app has every permission and no subscription yet.
 pub fn tenant_spec(id: &str) -> TenantSpec {
@@ -48,16 +49,11 @@ pub async fn start_sim(
 ) -> Arc<SimHandle> {
     let mut config = SimConfig {
         tenants,
-        clock_start: t0(),
-        clock_speed: 0.0,
         seed: 11,
         records_per_hour: 12,
         blob_window: Duration::from_secs(900),
-        scenarios: scenarios
-            .iter()
-            .map(|s| Scenario::parse(s).unwrap())
-            .collect(),
-        ..SimConfig::default()
+        scenarios: support::scenarios(scenarios).unwrap(),
+        ..support::stopped_config()
     };
     tweak(&mut config);
     Arc::new(o365_sim::start(config).await.unwrap())
@@ -65,33 +61,15 @@ pub async fn start_sim(
 
 /// A tenant configuration pointing at the sim, with the given client secret.
 pub fn tenant_config(sim: &SimHandle, tenant_id: &str, secret: &str) -> TenantConfig {
-    let base = sim.base_url();
     TenantConfig {
-        tenant_id: tenant_id.parse().unwrap(),
-        client_id: DEFAULT_CLIENT_ID.to_string(),
         credential: Credential::Secret(Secret::new(secret)),
-        endpoints: Endpoints::custom(&base, &base).unwrap(),
-        content_types: ContentType::ALL.to_vec(),
-        publisher_id: PUBLISHER.to_string(),
-        token_endpoint: TokenEndpoint::V2,
+        ..support::sim_tenant(&sim.base_url(), tenant_id).unwrap()
     }
 }
 
 /// A client with fast retries (fault tests finish quickly; the deadline stays generous).
 pub fn client(cfg: &TenantConfig) -> ActivityClient {
-    ActivityClient::new(
-        cfg,
-        ClientOptions {
-            retry: RetryPolicy {
-                initial_backoff: Duration::from_millis(2),
-                max_backoff: Duration::from_millis(20),
-                max_attempts: 12,
-            },
-            request_timeout: Duration::from_secs(10),
-            token_refresh_margin: Duration::from_secs(300),
-        },
-    )
-    .unwrap()
+    ActivityClient::new(cfg, support::fast_retries(12)).unwrap()
 }
 
 /// Settings for tests: defaults, with a short deadline margin.
@@ -120,13 +98,12 @@ pub fn lister<S: ObjectStore, Q: Queue>(
             (cfg, c)
         })
         .collect();
-    let clock_sim = Arc::clone(sim);
     Lister::new(
         store,
         queue,
         tenants,
         settings,
-        Clock::from_fn(move || clock_sim.now()),
+        support::sim_clock(sim),
         metrics,
     )
 }
