@@ -5,7 +5,9 @@
 #  2. peak RSS of `o365ctl normalize` on the 50 MB blob, and of o365-fetcher handling it;
 #  3. the naive Python baseline (json.loads / json.dumps / gzip 6, and zstd 1);
 #  4. end to end: o365-sim + moto + lister + fetcher harness over 100,000+ records;
-#  5. cold start and zipped size of the Lambda binaries.
+#  5. cold start and zipped size of the Lambda binaries;
+#  6. freshness: o365-sim on real time + `o365ctl run --every 60s` for a few minutes
+#     (FRESHNESS_MINUTES, default 5), available -> stored per blob from the ledger.
 # Set BENCH_QUICK=1 for a short smoke run (smaller end-to-end run, fewer samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 
 echo "== building release binaries"
 cargo build --release --quiet -p o365-e2e --bin o365-e2e-bench
-cargo build --release --quiet -p o365-fetcher -p o365-lister -p o365ctl
+cargo build --release --quiet -p o365-fetcher -p o365-lister -p o365ctl -p o365-sim
 BIN="$TARGET/release"
 export O365_E2E_BIN_DIR="$(cd "$BIN" && pwd)"
 B="$BIN/o365-e2e-bench"
@@ -74,6 +76,9 @@ with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED, compresslevel=9) as
     z.write(sys.argv[1], "bootstrap")
 PY
 done
+
+echo "== 6. freshness (${FRESHNESS_MINUTES:-5} minutes on real time)"
+.venv/bin/python scripts/bench/freshness.py "$BIN" "$WORK/freshness.json" --minutes "${FRESHNESS_MINUTES:-5}" --period 60 || true
 
 .venv/bin/python scripts/bench/report.py "$WORK" "$TARGET" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
