@@ -169,6 +169,21 @@ impl RunReport {
             f.blobs_stored, f.blobs_skipped, self.queued, duplicates
         );
         let _ = writeln!(s, "  records        {}", f.records);
+        for (name, h) in [
+            ("event→avail", &f.latency.event_to_available),
+            ("avail→stored", &f.latency.available_to_stored),
+        ] {
+            if let Some(p) = h.percentiles() {
+                let _ = writeln!(
+                    s,
+                    "  {name:<13}  p50 {}, p95 {}, p99 {}, max {} (per record)",
+                    human(p.p50),
+                    human(p.p95),
+                    human(p.p99),
+                    human(p.max)
+                );
+            }
+        }
         let _ = writeln!(s, "  gaps           {}", self.gaps);
         let _ = writeln!(s, "  errors         {}{}", self.errors, error_detail(self));
         for r in &self.api_requests {
@@ -294,5 +309,49 @@ mod tests {
         assert_eq!(human(9), "9s");
         assert_eq!(human(245), "4m 5s");
         assert_eq!(human(3 * 3600 + 12 * 60 + 5), "3h 12m");
+    }
+
+    #[test]
+    fn text_shows_per_record_latency_percentiles() {
+        use o365_activity::latency::{LatencyHistogram, RecordLatency};
+        let mut event = LatencyHistogram::default();
+        for secs in 1..=100 {
+            event.add(secs * 60, 1);
+        }
+        let fetch = FetchTotals {
+            records: 100,
+            latency: RecordLatency {
+                event_to_available: event,
+                available_to_stored: LatencyHistogram::constant(9, 100),
+            },
+            ..FetchTotals::default()
+        };
+        let r = RunReport::new(
+            1,
+            "sim".into(),
+            "./data".into(),
+            RunSummary {
+                run_id: "r".into(),
+                pairs: Vec::new(),
+            },
+            fetch,
+            Vec::new(),
+        );
+        let text = r.to_text();
+        assert!(
+            text.contains(
+                "event→avail    p50 50m 0s, p95 1h 35m, p99 1h 39m, max 1h 40m (per record)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("avail→stored   p50 9s, p95 9s, p99 9s, max 9s (per record)"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            json["fetch"]["latency"]["available_to_stored_seconds"]["p95"],
+            9
+        );
     }
 }
