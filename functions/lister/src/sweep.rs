@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, TimeDelta, Utc};
 use o365_activity::checkpoint::{saturating_sub, Checkpoint, LastSweep};
 use o365_activity::client::ActivityClient;
+use o365_activity::keys::ObjectKey;
 use o365_activity::metrics::MetricSet;
 use o365_activity::queue::Queue;
 use o365_activity::store::ObjectStore;
@@ -69,14 +70,15 @@ impl SweepSummary {
     }
 }
 
-/// The content id a stored object's key ends with (`…/<content_id>.json[.gz|.zst]`).
-fn content_id_of(key: &str) -> Option<&str> {
-    let name = key.rsplit('/').next()?;
-    let stem = name
-        .strip_suffix(".json.gz")
-        .or_else(|| name.strip_suffix(".json.zst"))
-        .or_else(|| name.strip_suffix(".json"))?;
-    (!stem.is_empty()).then_some(stem)
+/// The content id of a stored blob, its claim or its error report (keys parsed by the one
+/// key layout); `None` for any other object.
+fn content_id_of(key: ObjectKey) -> Option<String> {
+    match key {
+        ObjectKey::Data(d) => Some(d.content_id),
+        ObjectKey::Error(e) => Some(e.content_id),
+        ObjectKey::Claim(c) => Some(c.content_id),
+        _ => None,
+    }
 }
 
 impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
@@ -257,8 +259,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         Ok(())
     }
 
-    /// Content ids stored (data objects and permanent-failure error reports) in the day
-    /// partitions covering `[start, end)` plus a margin on each side.
+    /// Content ids stored: every claim of the pair (`_ids/`, one per content id whatever
+    /// partition its object is under), and data objects and permanent-failure error reports
+    /// in the day partitions covering `[start, end)` plus a margin on each side.
     async fn stored_ids(
         &self,
         tenant_id: &TenantId,
@@ -272,26 +275,33 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             "{}tenant_id={tenant_id}/content_type={ct}/",
             layout.errors_prefix()
         );
-        let mut ids = HashSet::new();
+        let claims = format!(
+            "{}tenant_id={tenant_id}/content_type={ct}/",
+            layout.claims_prefix()
+        );
+        let mut prefixes = vec![claims];
         let mut day = saturating_sub(start, PARTITION_MARGIN).date_naive();
         let last = o365_activity::checkpoint::saturating_add(end, PARTITION_MARGIN).date_naive();
         while day <= last {
             for prefix in [&data, &errors] {
-                let prefix = format!("{prefix}dt={}/", day.format("%Y-%m-%d"));
-                let keys = self.store.list(&prefix).await.map_err(|e| {
-                    PairError::new(
-                        PairErrorKind::Checkpoint,
-                        format!("listing {prefix} to find what is stored: {e}"),
-                    )
-                })?;
-                ids.extend(
-                    keys.iter()
-                        .filter_map(|k| content_id_of(k))
-                        .map(str::to_owned),
-                );
+                prefixes.push(format!("{prefix}dt={}/", day.format("%Y-%m-%d")));
             }
             let Some(next) = day.succ_opt() else { break };
             day = next;
+        }
+        let mut ids = HashSet::new();
+        for prefix in prefixes {
+            let keys = self.store.list(&prefix).await.map_err(|e| {
+                PairError::new(
+                    PairErrorKind::Checkpoint,
+                    format!("listing {prefix} to find what is stored: {e}"),
+                )
+            })?;
+            ids.extend(
+                keys.iter()
+                    .filter_map(|k| layout.parse(k))
+                    .filter_map(content_id_of),
+            );
         }
         Ok(ids)
     }
@@ -315,23 +325,25 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use o365_activity::keys::KeyLayout;
 
     #[test]
     fn content_ids_from_stored_keys() {
+        let layout = KeyLayout::new("o365");
+        let t = "00000000-0000-0000-0000-000000000001";
         let id =
             "20260301101500120000001$20260301103318440000002$audit_exchange$Audit_Exchange$na0001";
         for key in [
-            format!(
-                "o365/tenant_id=t/content_type=Audit.Exchange/dt=2026-03-01/hour=10/{id}.json.gz"
-            ),
-            format!(
-                "o365/tenant_id=t/content_type=Audit.Exchange/dt=2026-03-01/hour=10/{id}.json.zst"
-            ),
-            format!("o365/_errors/tenant_id=t/content_type=Audit.Exchange/dt=2026-03-01/{id}.json"),
+            format!("o365/tenant_id={t}/content_type=Audit.Exchange/dt=2026-03-01/hour=10/{id}.json.gz"),
+            format!("o365/tenant_id={t}/content_type=Audit.Exchange/dt=2026-03-01/hour=10/{id}.json.zst"),
+            format!("o365/_errors/tenant_id={t}/content_type=Audit.Exchange/dt=2026-03-01/{id}.json"),
+            format!("o365/_ids/tenant_id={t}/content_type=Audit.Exchange/{id}.json"),
         ] {
-            assert_eq!(content_id_of(&key), Some(id));
+            let parsed = layout.parse(&key).unwrap_or_else(|| panic!("{key}"));
+            assert_eq!(content_id_of(parsed).as_deref(), Some(id), "{key}");
         }
-        assert_eq!(content_id_of("o365/x/dt=2026-03-01/readme.txt"), None);
-        assert_eq!(content_id_of("o365/x/.json"), None);
+        let checkpoint =
+            format!("o365/_state/tenant_id={t}/content_type=Audit.Exchange/checkpoint.json");
+        assert_eq!(layout.parse(&checkpoint).and_then(content_id_of), None);
     }
 }
