@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use o365_activity::latency::RecordLatency;
 use o365_activity::queue::{MemoryQueue, Queue, SqsQueue};
 use o365_activity::store::ObjectStore;
 use o365_activity::QueueMessage;
@@ -40,6 +41,8 @@ pub struct FetchTotals {
     pub failed: u64,
     /// Failures by kind (`ContentExpired`, `MalformedBlob`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Per-record latency of the records stored (event → available → stored).
+    pub latency: RecordLatency,
 }
 
 impl FetchTotals {
@@ -66,8 +69,10 @@ impl FetchTotals {
                 records,
                 bytes_in,
                 bytes_out,
+                latency,
                 ..
             } => {
+                self.latency.merge(latency);
                 self.blobs_stored += 1;
                 self.records += records;
                 self.bytes_in += bytes_in;

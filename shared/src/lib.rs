@@ -12,6 +12,7 @@ pub mod compression;
 pub mod content_type;
 pub mod error_report;
 pub mod keys;
+pub mod latency;
 pub mod listing;
 pub mod manifest;
 pub mod message;

@@ -73,6 +73,7 @@ impl MetricsSink {
 pub struct MetricSet {
     dimensions: Vec<(String, String)>,
     metrics: Vec<(String, f64, Unit)>,
+    arrays: Vec<(String, Vec<f64>, Unit)>,
     properties: Vec<(String, Value)>,
 }
 
@@ -82,6 +83,7 @@ impl MetricSet {
         MetricSet {
             dimensions: Vec::new(),
             metrics: Vec::new(),
+            arrays: Vec::new(),
             properties: Vec::new(),
         }
     }
@@ -127,9 +129,16 @@ impl MetricSet {
         self
     }
 
+    /// Adds a metric with several values (each one sample; at most [`EMF_MAX_VALUES`], which
+    /// [`emit_record_latency`] respects by splitting into documents).
+    pub fn values(&mut self, name: &str, values: Vec<f64>, unit: Unit) -> &mut MetricSet {
+        self.arrays.push((name.to_owned(), values, unit));
+        self
+    }
+
     /// Whether no value was added.
     pub fn is_empty(&self) -> bool {
-        self.metrics.is_empty()
+        self.metrics.is_empty() && self.arrays.iter().all(|(_, v, _)| v.is_empty())
     }
 
     /// The EMF JSON line, timestamped now.
@@ -143,7 +152,9 @@ impl MetricSet {
         let defs: Vec<Value> = self
             .metrics
             .iter()
-            .map(|(n, _, u)| json!({"Name": n, "Unit": u.as_str()}))
+            .map(|(n, _, u)| (n, u))
+            .chain(self.arrays.iter().map(|(n, _, u)| (n, u)))
+            .map(|(n, u)| json!({"Name": n, "Unit": u.as_str()}))
             .collect();
         let mut root = Map::new();
         root.insert(
@@ -166,6 +177,18 @@ impl MetricSet {
         for (n, v, _) in &self.metrics {
             root.insert(n.clone(), json!(v));
         }
+        for (n, v, _) in &self.arrays {
+            // Whole numbers without a fraction (`42`, not `42.0`): these arrays are most of
+            // the bytes of a latency document.
+            let values: Vec<Value> = v
+                .iter()
+                .map(|x| match *x as i64 {
+                    i if i as f64 == *x => json!(i),
+                    _ => json!(x),
+                })
+                .collect();
+            root.insert(n.clone(), Value::Array(values));
+        }
         Value::Object(root).to_string()
     }
 
@@ -174,6 +197,52 @@ impl MetricSet {
         if !self.is_empty() {
             sink.write(self.to_line());
         }
+    }
+}
+
+/// Most values EMF accepts for one metric in one document.
+pub const EMF_MAX_VALUES: usize = 100;
+
+/// Emits the per-record latency of one stored blob as EMF value arrays:
+/// `EventToAvailableSeconds` (each record's `CreationTime` → the blob's `contentCreated`) and
+/// `AvailableToStoredSeconds` (`contentCreated` → stored, once per record), with the
+/// dimension `ContentType` (the tenant is a property), so CloudWatch takes p50/p95/p99 over
+/// records, not over blobs. EMF has no counts and at most [`EMF_MAX_VALUES`] values per
+/// metric per document, so a blob of more records is written as several documents: every
+/// record is one sample, whatever the blob size. Returns the number of documents written.
+pub fn emit_record_latency(
+    sink: &MetricsSink,
+    tenant_id: &str,
+    content_type: &str,
+    latency: &crate::latency::RecordLatency,
+) -> usize {
+    let mut event = latency.event_to_available.values();
+    let mut stored = latency.available_to_stored.values();
+    let mut documents = 0;
+    loop {
+        let e: Vec<f64> = event
+            .by_ref()
+            .take(EMF_MAX_VALUES)
+            .map(|v| v as f64)
+            .collect();
+        let s: Vec<f64> = stored
+            .by_ref()
+            .take(EMF_MAX_VALUES)
+            .map(|v| v as f64)
+            .collect();
+        if e.is_empty() && s.is_empty() {
+            return documents;
+        }
+        let mut m = MetricSet::new().dimension("ContentType", content_type);
+        m.property("TenantId", tenant_id);
+        if !e.is_empty() {
+            m.values("EventToAvailableSeconds", e, Unit::Seconds);
+        }
+        if !s.is_empty() {
+            m.values("AvailableToStoredSeconds", s, Unit::Seconds);
+        }
+        m.emit(sink);
+        documents += 1;
     }
 }
 
@@ -218,5 +287,60 @@ mod tests {
         m.bytes("BytesIn", 10);
         m.emit(&sink);
         assert_eq!(sink.lines().len(), 1);
+    }
+
+    #[test]
+    fn record_latency_is_split_into_documents_of_at_most_100_values() {
+        use crate::latency::{LatencyHistogram, RecordLatency};
+        let mut event = LatencyHistogram::default();
+        for s in 0..250u64 {
+            event.add(s, 1);
+        }
+        let latency = RecordLatency {
+            event_to_available: event,
+            available_to_stored: LatencyHistogram::constant(42, 260),
+        };
+        let sink = MetricsSink::memory();
+        assert_eq!(
+            emit_record_latency(&sink, "t1", "Audit.Exchange", &latency),
+            3
+        );
+        let docs: Vec<Value> = sink
+            .lines()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut events = Vec::new();
+        let mut stored = 0;
+        for d in &docs {
+            let cw = &d["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(cw["Dimensions"], json!([["ContentType"]]));
+            assert_eq!(d["ContentType"], "Audit.Exchange");
+            assert_eq!(d["TenantId"], "t1");
+            let names: Vec<&str> = cw["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap())
+                .collect();
+            for name in &names {
+                let n = d[*name].as_array().unwrap().len();
+                assert!((1..=EMF_MAX_VALUES).contains(&n), "{name}: {n}");
+            }
+            if let Some(v) = d["EventToAvailableSeconds"].as_array() {
+                events.extend(v.iter().map(|x| x.as_f64().unwrap() as u64));
+            }
+            if let Some(v) = d["AvailableToStoredSeconds"].as_array() {
+                assert!(v.iter().all(|x| x.as_f64() == Some(42.0)));
+                stored += v.len();
+            }
+        }
+        assert_eq!(events, (0..250).collect::<Vec<u64>>());
+        assert!(sink.lines()[0].contains("\"AvailableToStoredSeconds\":[42,42,"));
+        assert_eq!(stored, 260);
+        assert_eq!(
+            emit_record_latency(&sink, "t1", "Audit.Exchange", &RecordLatency::default()),
+            0
+        );
     }
 }

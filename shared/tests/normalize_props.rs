@@ -1,9 +1,12 @@
 //! Property tests of normalization: for any records, in any spelling of JSON whitespace and
-//! escapes, cut into chunks anywhere, every output line parses, keeps the source text byte for
-//! byte up to its closing brace, and removing `_o365` gives back the source record.
+//! escapes, cut into chunks anywhere, every output line parses, is the source text byte for
+//! byte up to its closing brace except that each raw CR or LF (JSON whitespace between
+//! tokens) is one space, and removing `_o365` gives back the source record; and every client
+//! address spelling in every member gives the expected `client_ip` / `client_port`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use chrono::{TimeZone, Utc};
 use o365_activity::compression::Compression;
@@ -221,6 +224,15 @@ fn check_lines(out: &str, texts: &[String]) {
             &flat[..cut],
             "source text not kept byte for byte"
         );
+        // The only bytes that differ are raw line breaks, each now exactly one space.
+        let changed = line.as_bytes()[..cut]
+            .iter()
+            .zip(&text.as_bytes()[..cut])
+            .filter(|(a, b)| a != b)
+            .count();
+        let breaks = text.bytes().filter(|b| *b == b'\n' || *b == b'\r').count();
+        assert_eq!(changed, breaks);
+        assert!(!line.contains('\r'));
         let parsed = read_line(line.as_bytes()).unwrap();
         assert!(
             line.ends_with(&format!("{}}}", parsed.o365_raw)),
@@ -285,5 +297,90 @@ proptest! {
         let nd = texts.join("\n");
         let (out, _) = normalize_bytes(nd.as_bytes(), &prov(), c, InputFormat::Ndjson, Limits::default()).unwrap();
         check_lines(&gunzip(&out), &texts);
+    }
+}
+
+/// A client address as one spelling of the feeds, with the `client_ip` / `client_port` it
+/// must give (`None` for placeholders).
+fn arb_address() -> impl Strategy<Value = (String, Option<(String, Option<u16>)>)> {
+    let v4 = any::<[u8; 4]>().prop_map(Ipv4Addr::from);
+    let v6 = any::<[u16; 8]>()
+        .prop_map(|s| Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]));
+    let port = 1u16..=u16::MAX;
+    let v6_expected = |a: Ipv6Addr| match a.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => a.to_string(),
+    };
+    prop_oneof![
+        v4.clone()
+            .prop_map(|a| (a.to_string(), Some((a.to_string(), None)))),
+        (v4.clone(), port.clone())
+            .prop_map(|(a, p)| (format!("{a}:{p}"), Some((a.to_string(), Some(p))))),
+        (v4.clone(), port.clone())
+            .prop_map(|(a, p)| (format!("[{a}]:{p}"), Some((a.to_string(), Some(p))))),
+        v4.clone()
+            .prop_map(|a| (format!("[{a}]"), Some((a.to_string(), None)))),
+        v6.clone()
+            .prop_map(move |a| (a.to_string(), Some((v6_expected(a), None)))),
+        (v6.clone(), port.clone())
+            .prop_map(move |(a, p)| (format!("[{a}]:{p}"), Some((v6_expected(a), Some(p))))),
+        v6.prop_map(move |a| (format!("[{a}]"), Some((v6_expected(a), None)))),
+        v4.clone()
+            .prop_map(|a| (format!("::ffff:{a}"), Some((a.to_string(), None)))),
+        (v4, port).prop_map(|(a, p)| (format!("[::FFFF:{a}]:{p}"), Some((a.to_string(), Some(p))))),
+        prop_oneof![Just(""), Just("<null>"), Just("  "), Just("<NULL>")]
+            .prop_map(|s| (s.to_owned(), None)),
+    ]
+}
+
+/// Every member that can carry the client address, spelled into a record.
+fn address_member(which: usize, text: &str) -> (String, Value) {
+    match which {
+        0 => ("ClientIP".into(), Value::from(text)),
+        1 => ("ClientIp".into(), Value::from(text)),
+        2 => ("ClientIPAddress".into(), Value::from(text)),
+        3 => ("ActorIpAddress".into(), Value::from(text)),
+        _ => (
+            "ExtendedProperties".into(),
+            serde_json::json!([
+                {"Name": "UserAgent", "Value": "Mozilla/5.0"},
+                {"Name": "ClientIP", "Value": text},
+                {"Name": "RequestType", "Value": "OAuth2:Token"}
+            ]),
+        ),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_address_spelling_in_every_member_gives_ip_and_port(
+        (text, want) in arb_address(),
+        which in 0usize..5,
+        others in prop::collection::vec(("[A-Z][a-z]{0,8}", arb_value()), 0..5),
+        at in any::<usize>(),
+        mut style in arb_style(),
+    ) {
+        let mut members: Vec<(String, Value)> = others
+            .into_iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "ClientIp" | "ExtendedProperties"))
+            .collect();
+        members.insert(at % (members.len() + 1), address_member(which, &text));
+        let record = Value::Object(members.into_iter().collect());
+        let mut rec = String::new();
+        emit(&record, &mut style, &mut rec);
+        let blob = format!("[{rec}]");
+        let c = Compression::Gzip { level: 1 };
+        let (out, _) = normalize_bytes(blob.as_bytes(), &prov(), c, InputFormat::JsonArray, Limits::default()).unwrap();
+        let line: Value = serde_json::from_str(gunzip(&out).trim_end()).unwrap();
+        let o = &line[O365_MEMBER];
+        let got = o.get("client_ip").map(|ip| {
+            (ip.as_str().unwrap().to_owned(), o.get("client_port").map(|p| p.as_u64().unwrap() as u16))
+        });
+        prop_assert_eq!(&got, &want, "{}", rec);
+        if let Some((ip, _)) = &got {
+            prop_assert!(ip.parse::<IpAddr>().is_ok());
+        }
     }
 }

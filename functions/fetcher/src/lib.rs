@@ -27,11 +27,12 @@ use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
 use o365_activity::error_report::{ErrorReport, ReportedMessage};
 use o365_activity::keys::KeyLayout;
+use o365_activity::latency::{seconds_between, LatencyHistogram, RecordLatency};
 use o365_activity::manifest::{
     HashingUpload, ManifestEntry, ObjectDigest, MANIFEST_FORMAT_VERSION,
 };
 use o365_activity::message::QueueMessage;
-use o365_activity::metrics::{MetricSet, MetricsSink};
+use o365_activity::metrics::{emit_record_latency, MetricSet, MetricsSink};
 use o365_activity::normalize::{
     BlobNormalizer, InputFormat, Limits, NormalizeError, NormalizeStats, Provenance,
 };
@@ -150,6 +151,8 @@ pub enum MessageOutcome {
         bytes_in: u64,
         /// Object bytes written.
         bytes_out: u64,
+        /// Per-record latency (event → available → stored).
+        latency: RecordLatency,
     },
     /// The object already existed (replay or duplicate delivery); nothing was downloaded
     /// unless `raced` (another delivery finished first while this one was writing).
@@ -537,7 +540,7 @@ impl<S: ObjectStore> Fetcher<S> {
             PutOutcome::Written { .. } => {
                 self.record_in_manifest(msg, key, stats.records, digest)
                     .await;
-                self.stored_metrics(msg, &stats);
+                let latency = self.stored_metrics(msg, &stats);
                 tracing::info!(
                     key,
                     records = stats.records,
@@ -550,6 +553,7 @@ impl<S: ObjectStore> Fetcher<S> {
                     records: stats.records,
                     bytes_in: stats.bytes_in,
                     bytes_out: stats.bytes_out,
+                    latency,
                 })
             }
             PutOutcome::PreconditionFailed => {
@@ -605,7 +609,8 @@ impl<S: ObjectStore> Fetcher<S> {
             .dimension("ContentType", msg.content_type.as_str())
     }
 
-    fn stored_metrics(&self, msg: &QueueMessage, stats: &NormalizeStats) {
+    /// Emits the stored blob's metrics, per-record latency included, and returns that latency.
+    fn stored_metrics(&self, msg: &QueueMessage, stats: &NormalizeStats) -> RecordLatency {
         let stored = self.clock.now();
         let secs = |from: DateTime<Utc>| (stored - from).num_milliseconds() as f64 / 1000.0;
         let mut m = self.blob_metrics(msg);
@@ -614,13 +619,21 @@ impl<S: ObjectStore> Fetcher<S> {
             .bytes("BytesIn", stats.bytes_in)
             .bytes("BytesOut", stats.bytes_out)
             .seconds("ContentCreatedToStoredSeconds", secs(msg.content_created));
-        if let Some(oldest) = stats.earliest_event() {
-            m.seconds("CreationToStoredMaxSeconds", secs(oldest));
-        }
-        if let Some(mean) = stats.mean_event() {
-            m.seconds("CreationToStoredMeanSeconds", secs(mean));
-        }
         m.emit(&self.metrics);
+        let latency = RecordLatency {
+            event_to_available: stats.event_to_available.clone(),
+            available_to_stored: LatencyHistogram::constant(
+                seconds_between(msg.content_created, stored),
+                stats.records,
+            ),
+        };
+        emit_record_latency(
+            &self.metrics,
+            msg.tenant_id.as_str(),
+            msg.content_type.as_str(),
+            &latency,
+        );
+        latency
     }
 
     /// Counts a failure; writes the error report of a permanent one. A report that cannot be

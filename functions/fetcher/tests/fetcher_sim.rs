@@ -207,7 +207,8 @@ async fn stores_every_generated_blob_with_all_its_records() {
     }
     let lines = metrics.lines().join("\n");
     assert!(lines.contains("\"BlobsStored\""), "{lines}");
-    assert!(lines.contains("\"CreationToStoredMaxSeconds\""), "{lines}");
+    assert!(lines.contains("\"EventToAvailableSeconds\""), "{lines}");
+    assert!(lines.contains("\"AvailableToStoredSeconds\""), "{lines}");
     assert!(total > 0);
 }
 

@@ -3,8 +3,9 @@
 //! fetcher and `o365ctl normalize`.
 //!
 //! Each output line is the source record's exact text (every member kept, in order, byte for
-//! byte; a line break between tokens of a pretty-printed record becomes a space) with one
-//! member spliced in before its closing `}`:
+//! byte) with one change: each raw CR or LF byte (valid JSON holds them only as whitespace
+//! between tokens; NDJSON forbids them inside a line) becomes one space, so the line keeps the
+//! record's length and offsets. One member is spliced in before its closing `}`:
 //!
 //! ```text
 //! "_o365":{"tenant_id":…,"content_type":…,"content_id":…,"content_created":…,"fetched_at":…,
@@ -19,11 +20,12 @@
 //! - `record_type` / `user_type`: the documented names; `record_type_id` / `user_type_id`:
 //!   the integers (also from numeric strings). An unknown number keeps its `_id` and gets no
 //!   name; a value that is not an integer gives neither.
-//! - `client_ip` / `client_port`: from `ClientIP` (or the early spelling `ClientIp`); see
-//!   [`values::client_addr`]. Host names and garbage give neither; the raw value stays in the
-//!   record.
-//! - `outcome`: from `ResultStatus`: `success`, `failure`, `partial`, or `unknown` when the
-//!   member is present (not null) but none of the known spellings. Absent or null: no outcome.
+//! - `client_ip` / `client_port`: from `ClientIP`, `ClientIp`, `ClientIPAddress`,
+//!   `ActorIpAddress` or an Entra `ExtendedProperties` entry, in that order; see
+//!   [`fields::RecordFields::client_addr`] and [`values::client_addr`]. Host names and
+//!   garbage give neither; the raw value stays in the record.
+//! - `outcome`: from `Operation` (`UserLoginFailed`), `LogonError` and `ResultStatus`; see
+//!   [`fields::RecordFields::outcome`] (the workload table is in the README).
 //!
 //! A record that already has a top-level `_o365` member is an error (the output would carry
 //! the member twice): normalizing an already normalized file is refused, not silently doubled.
@@ -199,6 +201,9 @@ pub struct NormalizeStats {
     pub event_time_max_ms: Option<i64>,
     /// Sum of event times in milliseconds (for the mean).
     pub event_time_sum_ms: i128,
+    /// Per record with an event time: `CreationTime` → the blob's `contentCreated`, in
+    /// seconds (empty when the provenance has no `contentCreated`).
+    pub event_to_available: crate::latency::LatencyHistogram,
 }
 
 impl NormalizeStats {
@@ -217,7 +222,11 @@ impl NormalizeStats {
         Utc.timestamp_millis_opt(mean).single()
     }
 
-    fn add_event(&mut self, at: DateTime<Utc>) {
+    fn add_event(&mut self, at: DateTime<Utc>, available: Option<DateTime<Utc>>) {
+        if let Some(available) = available {
+            self.event_to_available
+                .add(crate::latency::seconds_between(at, available), 1);
+        }
         let ms = at.timestamp_millis();
         self.event_times += 1;
         self.event_time_sum_ms += i128::from(ms);
@@ -230,6 +239,8 @@ impl NormalizeStats {
 #[derive(Debug)]
 struct LineWriter {
     prefix: Vec<u8>,
+    /// The blob's `contentCreated`, for per-record latency.
+    content_created: Option<DateTime<Utc>>,
     staging: Vec<u8>,
     encoder: Encoder,
     stats: NormalizeStats,
@@ -297,10 +308,10 @@ impl LineWriter {
                 out.extend_from_slice(b",\"event_time\":\"");
                 out.extend_from_slice(ct.as_bytes());
                 out.extend_from_slice(b"Z\"");
-                self.stats.add_event(at);
+                self.stats.add_event(at, self.content_created);
             } else if let Some(t) = values::event_time(ct) {
                 push_str_member(out, "event_time", &t.text);
-                self.stats.add_event(t.at);
+                self.stats.add_event(t.at, self.content_created);
             }
         }
         write_name_and_id(
@@ -317,10 +328,7 @@ impl LineWriter {
             f.user_type.as_ref(),
             user_type_name,
         );
-        let ip_text = [&f.client_ip, &f.client_ip_early]
-            .into_iter()
-            .find_map(|v| v.as_ref().and_then(Scalar::as_str));
-        if let Some(addr) = ip_text.and_then(values::client_addr) {
+        if let Some(addr) = f.client_addr() {
             match addr.ip {
                 std::net::IpAddr::V4(v4) => {
                     out.extend_from_slice(b",\"client_ip\":\"");
@@ -338,14 +346,7 @@ impl LineWriter {
                 push_int_member(out, "client_port", i64::from(p));
             }
         }
-        let outcome = match &f.result_status {
-            None | Some(Scalar::Null) => None,
-            Some(Scalar::Str(s)) => Some(values::outcome_of_text(s)),
-            Some(Scalar::Bool(true)) => Some(values::Outcome::Success),
-            Some(Scalar::Bool(false)) => Some(values::Outcome::Failure),
-            Some(_) => Some(values::Outcome::Unknown),
-        };
-        if let Some(o) = outcome {
+        if let Some(o) = f.outcome() {
             push_str_member(out, "outcome", o.as_str());
         }
         Ok(())
@@ -483,6 +484,7 @@ impl BlobNormalizer {
             splitter: Splitter::new(format, limits.max_record_bytes),
             writer: LineWriter {
                 prefix: provenance.member_prefix(),
+                content_created: provenance.content_created,
                 staging: Vec::with_capacity(STAGING_BYTES + 4096),
                 encoder,
                 stats: NormalizeStats::default(),

@@ -1,7 +1,7 @@
 //! Normalized values derived from a record's members: event time, client address, outcome.
 //! Each returns `None` when the input cannot be read; nothing is guessed.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -57,7 +57,7 @@ pub fn event_time(creation_time: &str) -> Option<EventTime> {
     })
 }
 
-/// A client address read from `ClientIP`.
+/// A client address read from `ClientIP` (or another member that carries one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr {
     /// The IP; an IPv4-mapped IPv6 address is reported as the IPv4 address.
@@ -84,12 +84,33 @@ fn port(s: &str) -> Option<u16> {
     s.parse::<u16>().ok().filter(|p| *p != 0)
 }
 
-/// Parses the `ClientIP` spellings seen in feeds: `1.2.3.4`, `1.2.3.4:443`, `2001:db8::1`,
-/// `[2001:db8::1]`, `[2001:db8::1]:443`, `::ffff:1.2.3.4` (→ `1.2.3.4`), `::1`. Empty strings,
-/// host names, zone ids and anything else give `None`; a bad port rejects the whole value.
+/// Placeholders the API writes where there is no address; they give no value (and are not
+/// an error): `<null>`, `null`, `unknown`, `-` (any case), besides the empty string.
+fn is_placeholder(s: &str) -> bool {
+    s.is_empty()
+        || ["<null>", "null", "unknown", "<unknown>", "-"]
+            .iter()
+            .any(|p| s.eq_ignore_ascii_case(p))
+}
+
+/// Parses the client address spellings seen in feeds:
+///
+/// | spelling | `client_ip` | `client_port` |
+/// |---|---|---|
+/// | `192.0.2.1` | `192.0.2.1` | - |
+/// | `192.0.2.1:443` | `192.0.2.1` | 443 |
+/// | `[192.0.2.1]`, `[192.0.2.1]:443` | `192.0.2.1` | -, 443 |
+/// | `2001:db8::1`, `[2001:db8::1]` | `2001:db8::1` | - |
+/// | `[2001:db8::1]:443` | `2001:db8::1` | 443 |
+/// | `::ffff:192.0.2.1`, `[::ffff:192.0.2.1]:443` | `192.0.2.1` | -, 443 |
+/// | `""`, `<null>`, `null`, `unknown`, `-` | - | - |
+///
+/// Surrounding whitespace is ignored. Host names, zone ids (`fe80::1%eth0`), a port of 0 or
+/// above 65535, a port on an unbracketed IPv6 address and anything else give `None`: a bad
+/// port rejects the whole value, nothing is guessed.
 pub fn client_addr(raw: &str) -> Option<ClientAddr> {
     let s = raw.trim();
-    if s.is_empty() {
+    if is_placeholder(s) {
         return None;
     }
     if let Ok(ip) = s.parse::<IpAddr>() {
@@ -100,7 +121,7 @@ pub fn client_addr(raw: &str) -> Option<ClientAddr> {
     }
     if let Some(rest) = s.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
-        let ip = unmap(IpAddr::V6(inside.parse::<Ipv6Addr>().ok()?));
+        let ip = unmap(inside.parse::<IpAddr>().ok()?);
         return match after {
             "" => Some(ClientAddr { ip, port: None }),
             p => Some(ClientAddr {
@@ -117,12 +138,13 @@ pub fn client_addr(raw: &str) -> Option<ClientAddr> {
     })
 }
 
-/// The outcome of an operation, from `ResultStatus`.
+/// The outcome of an operation, from `ResultStatus`, `LogonError` and `Operation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// `Succeeded`, `Success`, `True` (any case), JSON `true`.
+    /// `Succeeded`, `Success`, `True` (any case), JSON `true`; `LogonError` `None`.
     Success,
-    /// `Failed`, `Failure`, `False` (any case), JSON `false`.
+    /// `Failed`, `Failure`, `False` (any case), JSON `false`; a `LogonError` reason; an
+    /// operation named as a failure (`UserLoginFailed`).
     Failure,
     /// `PartiallySucceeded` (any case).
     Partial,
@@ -154,6 +176,28 @@ pub fn outcome_of_text(s: &str) -> Outcome {
         Outcome::Partial
     } else {
         Outcome::Unknown
+    }
+}
+
+/// Whether an `Operation` name itself says the operation failed: it ends with `Failed` or
+/// `Failure` (`UserLoginFailed`, `FileSyncUploadFailed`, ...). Case-sensitive, as the API
+/// spells operations in PascalCase.
+pub fn operation_failed(operation: &str) -> bool {
+    let t = operation.trim();
+    t.len() > "Failed".len() && (t.ends_with("Failed") || t.ends_with("Failure"))
+}
+
+/// What an Entra STS `LogonError` says: `None` (any case) is a logon without error; any
+/// other non-empty text names the reason a logon failed (`InvalidUserNameOrPassword`,
+/// `UserStrongAuthClientAuthNRequiredInterrupt`, ...); empty says nothing.
+pub fn outcome_of_logon_error(s: &str) -> Option<Outcome> {
+    let t = s.trim();
+    if t.is_empty() {
+        None
+    } else if t.eq_ignore_ascii_case("None") {
+        Some(Outcome::Success)
+    } else {
+        Some(Outcome::Failure)
     }
 }
 
@@ -215,6 +259,16 @@ mod tests {
         assert_eq!(v("::ffff:1.2.3.4"), Some(("1.2.3.4".into(), None)));
         assert_eq!(v("[::ffff:1.2.3.4]:80"), Some(("1.2.3.4".into(), Some(80))));
         assert_eq!(v("::1"), Some(("::1".into(), None)));
+        assert_eq!(
+            v("[192.0.2.1]:1234"),
+            Some(("192.0.2.1".into(), Some(1234)))
+        );
+        assert_eq!(v("[192.0.2.1]"), Some(("192.0.2.1".into(), None)));
+        assert_eq!(v("::ffff:c000:201"), Some(("192.0.2.1".into(), None)));
+        assert_eq!(
+            v("\t10.0.0.1:65535\n"),
+            Some(("10.0.0.1".into(), Some(65535)))
+        );
         for bad in [
             "",
             "  ",
@@ -227,9 +281,18 @@ mod tests {
             "1.2.3",
             "[2001:db8::1]443",
             "[2001:db8::1]:x",
-            "[1.2.3.4]:80",
+            "[1.2.3.4]:0",
+            "[1.2.3.4]80",
+            "[1.2.3.4",
+            "[host.example]:80",
+            "2001:db8::1:443x",
             "fe80::1%eth0",
             "<unknown>",
+            "<null>",
+            "null",
+            "-",
+            "Unknown",
+            "1.2.3.4 5",
         ] {
             assert_eq!(v(bad), None, "{bad}");
         }
@@ -253,5 +316,32 @@ mod tests {
         ] {
             assert_eq!(outcome_of_text(s), o, "{s}");
         }
+    }
+
+    #[test]
+    fn failure_operations_and_logon_errors() {
+        for op in [
+            "UserLoginFailed",
+            "FileSyncUploadFailed",
+            "MessageDeliveryFailure",
+        ] {
+            assert!(operation_failed(op), "{op}");
+        }
+        for op in [
+            "UserLoggedIn",
+            "Failed",
+            "FailedLogin",
+            "userloginfailed",
+            "",
+        ] {
+            assert!(!operation_failed(op), "{op}");
+        }
+        assert_eq!(outcome_of_logon_error("None"), Some(Outcome::Success));
+        assert_eq!(outcome_of_logon_error(" none "), Some(Outcome::Success));
+        assert_eq!(
+            outcome_of_logon_error("InvalidUserNameOrPassword"),
+            Some(Outcome::Failure)
+        );
+        assert_eq!(outcome_of_logon_error(""), None);
     }
 }
