@@ -8,6 +8,8 @@
 #  5. cold start and zipped size of the Lambda binaries;
 #  6. freshness: o365-sim on real time + `o365ctl run --every 60s` for a few minutes
 #     (FRESHNESS_MINUTES, default 5), available -> stored per blob from the ledger.
+#  7. quota-aware catch-up: o365-sim's token bucket (burst B, rate R) over a 2-day backlog,
+#     1 and 10 tenants, 1 process and 4 fetcher processes on one queue (about a minute each).
 # Set BENCH_QUICK=1 for a short smoke run (smaller end-to-end run, fewer samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +36,7 @@ export MOTO_ENDPOINT="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 
 echo "== building release binaries"
-cargo build --release --quiet -p o365-e2e --bin o365-e2e-bench
+cargo build --release --quiet -p o365-e2e --bin o365-e2e-bench --bin o365-catchup-bench
 cargo build --release --quiet -p o365-fetcher -p o365-lister -p o365ctl -p o365-sim
 BIN="$TARGET/release"
 export O365_E2E_BIN_DIR="$(cd "$BIN" && pwd)"
@@ -79,6 +81,15 @@ done
 
 echo "== 6. freshness (${FRESHNESS_MINUTES:-5} minutes on real time)"
 .venv/bin/python scripts/bench/freshness.py "$BIN" "$WORK/freshness.json" --minutes "${FRESHNESS_MINUTES:-5}" --period 60 || true
+
+echo "== 7. quota-aware catch-up (R=${CATCHUP_RATE:=300}/min, B=${CATCHUP_BURST:=20}, ${CATCHUP_HOURS:=48} h backlog)"
+rm -f "$WORK"/catchup-*.json
+for tenants in 1 10; do
+  for processes in 1 4; do
+    "$BIN/o365-catchup-bench" "$tenants" "$processes" "$CATCHUP_RATE" "$CATCHUP_BURST" "$CATCHUP_HOURS" \
+      > "$WORK/catchup-$tenants-$processes.json" || rm -f "$WORK/catchup-$tenants-$processes.json"
+  done
+done
 
 .venv/bin/python scripts/bench/report.py "$WORK" "$TARGET" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

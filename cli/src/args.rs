@@ -273,7 +273,7 @@ pub struct StorageArgs {
         long,
         env = "O365_PREFIX",
         value_name = "PREFIX",
-        default_value = "o365"
+        default_value = o365_activity::bootstrap::DEFAULT_PREFIX
     )]
     pub prefix: String,
     /// Output compression: gzip, gzip:1..9, zstd, zstd:1..19.
@@ -294,7 +294,8 @@ pub struct RunArgs {
     /// With --every, stop after this many runs.
     #[arg(long, value_name = "N", requires = "every")]
     pub max_runs: Option<u64>,
-    /// How far behind the checkpoint each listing starts, for blobs that appear late (e.g. 1h).
+    /// How far behind the checkpoint each listing starts, for blobs that appear late
+    /// (default: 1h, the lister's OVERLAP_MINUTES default).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub overlap: Option<Duration>,
     /// Time budget of one run (listing and fetching).

@@ -63,14 +63,15 @@ pub async fn record<S: ObjectStore>(
     };
     for h in healthy.chain(failing) {
         let body = serde_json::to_vec(&h).unwrap_or_default();
-        store
-            .put(
-                &layout.tenant_health_key(&h.tenant_id),
-                body.into(),
-                &meta,
-                PutCondition::Overwrite,
-            )
-            .await?;
+        let key = layout.tenant_health_key(&h.tenant_id);
+        // Conditional, as the deployed bucket's policy requires under the prefix: replace the
+        // version read (If-Match) or create (If-None-Match). Losing to a concurrent run (412)
+        // is fine: its document is as recent.
+        let condition = match store.get(&key).await? {
+            Some(current) => PutCondition::IfMatch(current.etag),
+            None => PutCondition::IfNoneMatch,
+        };
+        store.put(&key, body.into(), &meta, condition).await?;
     }
     Ok(())
 }

@@ -11,6 +11,61 @@ use serde::Serialize;
 use crate::exit::Code;
 use crate::pipeline::FetchTotals;
 
+/// The API requests one tenant made during a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TenantRequests {
+    /// The tenant.
+    pub tenant_id: String,
+    /// Answered with success.
+    pub ok: u64,
+    /// Answered AF429 / 429.
+    pub throttled: u64,
+    /// Failed otherwise.
+    pub failed: u64,
+    /// Requests per minute over the run (the effective rate).
+    pub per_minute: Option<f64>,
+}
+
+impl TenantRequests {
+    /// What a tenant's budget counted between two snapshots `seconds` apart.
+    pub fn between(
+        tenant_id: &str,
+        before: &o365_activity::client::BudgetStats,
+        after: &o365_activity::client::BudgetStats,
+        seconds: f64,
+    ) -> TenantRequests {
+        let ok = after.ok.saturating_sub(before.ok);
+        let throttled = after.throttled.saturating_sub(before.throttled);
+        let failed = after.failed.saturating_sub(before.failed);
+        let total = ok + throttled + failed;
+        TenantRequests {
+            tenant_id: tenant_id.to_owned(),
+            ok,
+            throttled,
+            failed,
+            per_minute: (seconds >= 1.0).then(|| total as f64 * 60.0 / seconds),
+        }
+    }
+
+    /// One line for people: `tenant: N (T throttled, P %), R/min`.
+    pub fn to_text(&self) -> String {
+        let total = self.ok + self.throttled + self.failed;
+        let share = if total == 0 {
+            0.0
+        } else {
+            self.throttled as f64 * 100.0 / total as f64
+        };
+        let rate = self
+            .per_minute
+            .map(|r| format!(", {r:.0}/min"))
+            .unwrap_or_default();
+        format!(
+            "{}: {total} ({} throttled, {share:.1} %; {} failed){rate}",
+            self.tenant_id, self.throttled, self.failed
+        )
+    }
+}
+
 /// Everything one run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -21,6 +76,8 @@ pub struct RunReport {
     pub repeating: bool,
     /// Where the data came from.
     pub source: String,
+    /// API requests per tenant during the run, by outcome (from the tenants' request budgets).
+    pub api_requests: Vec<TenantRequests>,
     /// Where the objects are.
     pub output: String,
     /// Tenants worked on (reachable or not).
@@ -59,6 +116,7 @@ impl RunReport {
         RunReport {
             run,
             repeating: false,
+            api_requests: Vec::new(),
             source,
             output,
             tenants: tenants.len() + unreachable.len(),
@@ -128,6 +186,9 @@ impl RunReport {
         }
         let _ = writeln!(s, "  gaps           {}", self.gaps);
         let _ = writeln!(s, "  errors         {}{}", self.errors, error_detail(self));
+        for r in &self.api_requests {
+            let _ = writeln!(s, "  API requests   {}", r.to_text());
+        }
         let _ = writeln!(
             s,
             "  lag            {}",
@@ -227,6 +288,21 @@ pub fn human(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenant_requests_between_two_snapshots() {
+        let stats = |ok, throttled| o365_activity::client::BudgetStats {
+            ok,
+            throttled,
+            ..Default::default()
+        };
+        let r = TenantRequests::between("t", &stats(10, 1), &stats(108, 3), 60.0);
+        assert_eq!((r.ok, r.throttled, r.failed), (98, 2, 0));
+        assert_eq!(
+            r.to_text(),
+            "t: 100 (2 throttled, 2.0 %; 0 failed), 100/min"
+        );
+    }
 
     #[test]
     fn human_durations() {

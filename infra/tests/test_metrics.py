@@ -62,7 +62,8 @@ def test_every_dashboard_search_names_an_emitted_metric() -> None:
     body = _template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
     text = json.dumps(body)
     searched = set(re.findall(r'MetricName=\\+"(\w+)\\+"', text))
-    for name in ("PairStalled", "LateBlobsRecovered", "BlobsNearExpiry", "WatermarkAheadSeconds",
+    for name in ("ApiRequests", "ApiThrottledPercent", "ApiRequestsPerMinute",
+                 "PairStalled", "LateBlobsRecovered", "BlobsNearExpiry", "WatermarkAheadSeconds",
                  "LateBlobLatenessSeconds", "ListingEntriesRejected"):
         assert name in searched, f"no dashboard widget shows {name}"
     sources = _sources()

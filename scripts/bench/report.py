@@ -219,6 +219,8 @@ def main():
         w(f"| {f} | {c['cold_start_ms_median']:.1f} ms ({c['cold_start_ms_min']:.1f}–{c['cold_start_ms_max']:.1f}) | {fmt((c.get('idle_rss_kib') or 0) / 1024, 1)} MiB | {c['binary_bytes'] / 1e6:.1f} MB | {fmt(zmb, 1)} MB | {verdict(zmb is not None and zmb <= 10, f'{(zmb or 0) - 10:.1f} MB over')} |")
     w("")
     lines.extend(freshness_lines(work))
+    import catchup  # scripts/bench/catchup.py: the quota-aware catch-up section
+    lines.extend(catchup.section(work))
     misses = [l for l in lines if "**missed**" in l]
     w("## Targets missed: by how much, and why")
     w("")

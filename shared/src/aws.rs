@@ -42,12 +42,7 @@ pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
 fn is_loopback(endpoint: &str) -> bool {
     url::Url::parse(endpoint)
         .ok()
-        .is_some_and(|u| match u.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        })
+        .is_some_and(|u| crate::cloud::is_loopback(&u))
 }
 
 /// A configuration for a local endpoint only: static dummy credentials, region `us-east-1`,
@@ -82,6 +77,30 @@ pub fn sqs_client(cfg: &SdkConfig) -> aws_sdk_sqs::Client {
 /// A Secrets Manager client.
 pub fn secrets_client(cfg: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(cfg)
+}
+
+/// The AWS clients of a function, all pointed at `AWS_ENDPOINT_URL` when it is set (S3 then
+/// addresses buckets path-style, as moto and LocalStack need).
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// S3: data, checkpoints and reports.
+    pub s3: aws_sdk_s3::Client,
+    /// SQS: the fetch queue.
+    pub sqs: aws_sdk_sqs::Client,
+    /// Secrets Manager: the tenants secret.
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsClients {
+    /// Builds every client from the default configuration chain and `endpoint`.
+    pub async fn new(endpoint: Option<&str>) -> AwsClients {
+        let sdk = sdk_config(endpoint).await;
+        AwsClients {
+            s3: s3_client(&sdk, endpoint.is_some()),
+            sqs: sqs_client(&sdk),
+            secrets: secrets_client(&sdk),
+        }
+    }
 }
 
 /// Why the tenant configuration could not be loaded from Secrets Manager. Never carries the
@@ -141,7 +160,7 @@ impl SecretConfigError {
 pub async fn load_tenants_from_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Vec<TenantConfig>, SecretConfigError> {
     let out = client
         .get_secret_value()

@@ -137,7 +137,26 @@ fn parse_root(what: &'static str, s: &str) -> Result<Url, EndpointError> {
             reason: "scheme must be https (or http for a local simulator) with a host".into(),
         });
     }
+    // The client secret and the bearer token go to these roots: never in cleartext over a
+    // network, only to a stand-in on this machine.
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(EndpointError::BadUrl {
+            what,
+            url: s.to_owned(),
+            reason: "http:// is accepted only for this machine (127.0.0.0/8, localhost, [::1]), because the client secret and the bearer token would travel in cleartext; use https://".into(),
+        });
+    }
     Ok(url)
+}
+
+/// Whether a URL's host is this machine: 127.0.0.0/8, `[::1]` or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -171,5 +190,36 @@ mod tests {
         assert_eq!(e.resource, "http://127.0.0.1:8080");
         assert!(Endpoints::custom("ftp://x", "http://y").is_err());
         assert!(Endpoints::custom("not a url", "http://y").is_err());
+    }
+
+    #[test]
+    fn http_roots_only_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.2.1",
+            "http://localhost:4567/",
+            "http://LOCALHOST",
+            "http://[::1]:9000",
+            "https://manage.example.org",
+        ] {
+            assert!(Endpoints::custom(ok, ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://manage.office.com",
+            "http://10.0.0.5:8080",
+            "http://128.0.0.1",
+            "http://localhost.example.com",
+            "http://[::2]",
+            "http://0.0.0.0",
+        ] {
+            let e = Endpoints::custom(bad, "https://login.example.org")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("https") && e.contains("API root"), "{bad}: {e}");
+            let e = Endpoints::custom("https://manage.example.org", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("login root"), "{bad}: {e}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api_error;
 pub mod aws;
+pub mod bootstrap;
 pub mod checkpoint;
 pub mod claim;
 pub mod client;

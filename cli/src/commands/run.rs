@@ -20,7 +20,7 @@ use crate::interrupt::Interrupts;
 use crate::pipeline::{drain_spooled, drain_sqs, FetchTotals};
 use crate::progress::Progress;
 use crate::spool::{Spool, SpooledQueue};
-use crate::summary::RunReport;
+use crate::summary::{RunReport, TenantRequests};
 use crate::target::{with_store, StoreTarget};
 
 /// Runs `o365ctl run`.
@@ -196,6 +196,8 @@ async fn once<S: ObjectStore>(
         interrupts,
     } = run;
     let deadline = Instant::now() + args.timeout;
+    let requests_before: Vec<_> = conn.tenants.iter().map(|(_, c)| c.budget_stats()).collect();
+    let started = std::time::Instant::now();
     let progress = Progress::new(ui.quiet, false);
     let fetcher = fetcher(store.clone(), &args.storage, conn);
     let (summary, totals) = match sqs {
@@ -260,5 +262,18 @@ async fn once<S: ObjectStore>(
         unreachable,
     );
     report.repeating = args.every.is_some();
+    report.api_requests = conn
+        .tenants
+        .iter()
+        .zip(&requests_before)
+        .map(|((t, c), before)| {
+            TenantRequests::between(
+                t.tenant_id.as_str(),
+                before,
+                &c.budget_stats(),
+                started.elapsed().as_secs_f64(),
+            )
+        })
+        .collect();
     Ok(report)
 }

@@ -4,7 +4,8 @@
 //!
 //! Per message:
 //! 1. parse and validate the queue message (malformed → error report, not retried);
-//! 2. find the tenant's client (unknown tenant → error report);
+//! 2. find the tenant's client (unknown tenant: the tenants are reloaded at once, within a
+//!    cooldown; still unknown → handed back to the queue, then the DLQ and its alarm);
 //! 3. check `content_uri` is under that tenant's API root (forged → error report; no request
 //!    is made, so the bearer token never leaves);
 //! 4. claim the content id (`_ids/`, create-only) or read the data key an earlier delivery
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
+use o365_activity::bootstrap::TenantRegistry;
 use o365_activity::client::ActivityClient;
 use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
@@ -32,12 +34,12 @@ use o365_activity::metrics::{MetricSet, MetricsSink};
 use o365_activity::normalize::Limits;
 use o365_activity::queue::SqsQueue;
 use o365_activity::store::ObjectStore;
-use o365_activity::TenantId;
 use tokio::time::Instant;
 
 mod claim;
 pub mod config;
 mod failure;
+pub mod handler;
 mod manifest;
 mod metrics;
 pub mod outcome;
@@ -45,11 +47,13 @@ mod quarantine;
 pub mod quota;
 mod report;
 mod store_blob;
+mod tenants;
 
-pub use config::{FetcherConfig, FetcherConfigError, TenantsSource};
+pub use config::FetcherConfig;
 pub use outcome::{BatchOutcome, ErrorKind, InboundMessage, MessageOutcome};
 
 use failure::Failure;
+use tenants::TenantClients;
 
 /// `Content-Type` of stored blobs.
 pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
@@ -63,7 +67,7 @@ pub struct Fetcher<S: ObjectStore> {
     store: S,
     keys: KeyLayout,
     compression: Compression,
-    clients: Arc<HashMap<TenantId, ActivityClient>>,
+    tenants: TenantClients,
     concurrency: usize,
     limits: Limits,
     clock: Clock,
@@ -76,7 +80,7 @@ impl<S: ObjectStore> std::fmt::Debug for Fetcher<S> {
         f.debug_struct("Fetcher")
             .field("keys", &self.keys)
             .field("compression", &self.compression)
-            .field("tenants", &self.clients.len())
+            .field("tenants", &self.tenants)
             .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
     }
@@ -93,21 +97,24 @@ impl<S: ObjectStore> Fetcher<S> {
         clock: Clock,
         metrics: MetricsSink,
     ) -> Fetcher<S> {
-        let clients = clients
-            .into_iter()
-            .map(|c| (c.tenant_id().clone(), c))
-            .collect();
         Fetcher {
             store,
             keys,
             compression,
-            clients: Arc::new(clients),
+            tenants: TenantClients::fixed(clients),
             concurrency: config::DEFAULT_MAX_CONCURRENCY,
             limits: Limits::default(),
             clock,
             metrics,
             requeue: None,
         }
+    }
+
+    /// Serves the tenants of `registry` instead of the fixed clients (the Lambda: tenants added
+    /// to the source are picked up without a cold start).
+    pub fn with_tenant_registry(mut self, registry: Arc<TenantRegistry>) -> Fetcher<S> {
+        self.tenants = TenantClients::Registry(registry);
+        self
     }
 
     /// Hands throttled messages of SQS events back to `queue` (the event source's queue) with
@@ -159,7 +166,7 @@ impl<S: ObjectStore> Fetcher<S> {
         if let Some(queue) = &self.requeue {
             quota::delay_throttled(
                 queue,
-                &self.clients,
+                &self.tenants.snapshot().await,
                 &messages,
                 &receipts,
                 &outcome.outcomes,
@@ -210,7 +217,7 @@ impl<S: ObjectStore> Fetcher<S> {
         }
         batch.count("MessagesFailed", out.failed_message_ids.len() as u64);
         batch.emit(&self.metrics);
-        quota::emit_request_metrics(&self.clients, &self.metrics);
+        quota::emit_request_metrics(&self.tenants.snapshot().await, &self.metrics);
         out
     }
 
@@ -235,11 +242,13 @@ impl<S: ObjectStore> Fetcher<S> {
         msg: &QueueMessage,
         deadline: Instant,
     ) -> Result<MessageOutcome, Failure> {
-        let client = self.clients.get(&msg.tenant_id).ok_or_else(|| {
-            Failure::permanent(
+        // Retryable: a tenant onboarded since the last reload is found on a later delivery;
+        // one nobody onboards ends in the DLQ, whose alarm fires.
+        let client = self.tenants.client(&msg.tenant_id).await.ok_or_else(|| {
+            Failure::retry(
                 ErrorKind::UnknownTenant,
                 format!(
-                    "tenant {} is not configured in this deployment; add it to the tenants configuration or drop the message",
+                    "tenant {} is not in the tenants configuration, even after reloading it; add it to the tenants secret (the message is retried, then goes to the DLQ)",
                     msg.tenant_id
                 ),
             )
@@ -261,6 +270,6 @@ impl<S: ObjectStore> Fetcher<S> {
                 .emit(&self.metrics);
             return Ok(MessageOutcome::Duplicate { key, raced: false });
         }
-        self.download_and_store(client, msg, &data, deadline).await
+        self.download_and_store(&client, msg, &data, deadline).await
     }
 }

@@ -32,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 mod gaps;
+pub mod handler;
 mod metrics;
 pub mod plan;
 mod replay;
@@ -42,7 +43,7 @@ pub mod summary;
 mod sweep;
 mod window;
 
-pub use config::{ListerConfig, ListerConfigError, TenantsSource};
+pub use config::ListerConfig;
 pub use error::{PairError, PairErrorKind};
 pub use replay::ListWindowError;
 pub use run::Lister;

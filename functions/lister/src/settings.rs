@@ -11,7 +11,7 @@ use crate::plan::{WindowRules, API_LOOKBACK, API_MAX_WINDOW};
 /// How the lister runs; [`Default`] is the production setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListerSettings {
-    /// Bucket prefix of the key layout (`o365`).
+    /// Bucket prefix of the key layout (default [`o365_activity::bootstrap::DEFAULT_PREFIX`]).
     pub prefix: String,
     /// How far behind the watermark each run re-lists, so blobs that appear late are found
     /// (default 60 min). Re-listed blobs already sent are not sent again.
@@ -53,7 +53,7 @@ pub struct ListerSettings {
 impl Default for ListerSettings {
     fn default() -> Self {
         ListerSettings {
-            prefix: "o365".to_owned(),
+            prefix: o365_activity::bootstrap::DEFAULT_PREFIX.to_owned(),
             overlap: Duration::from_secs(60 * 60),
             dedupe_horizon: Duration::from_secs(6 * 3600),
             max_window: Duration::from_secs(23 * 3600 + 59 * 60),

@@ -148,7 +148,12 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     next_page = None;
                     continue;
                 }
-                Err(e) if self.out_of_time(deadline) => {
+                // The run's own time ran out (also when the client saw that first, e.g.
+                // waiting for its request budget): paused, the next run resumes at the cursor.
+                Err(e)
+                    if self.out_of_time(deadline)
+                        || matches!(e, ClientError::DeadlineExceeded { .. }) =>
+                {
                     info!(tenant_id = %tenant_id, content_type = %ct, error = %e, "stopping: deadline");
                     return Err(Stop::Paused);
                 }

@@ -133,7 +133,7 @@ async fn page_by_page_a_window_too_long_for_one_run_still_moves_forward() {
     let mut runs = 0;
     let mut stalled_without_reason = 0;
     let mut idle_runs = 0;
-    let mut last = None;
+    let mut last = Some((None, None));
     loop {
         runs += 1;
         assert!(runs < 400, "no catching up after {runs} runs");

@@ -421,6 +421,11 @@ impl ActivityClient {
         })
     }
 
+    /// Whether `other` is a clone of this client (same HTTP pool and token cache).
+    pub fn is_same_client(&self, other: &ActivityClient) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The tenant this client serves.
     pub fn tenant_id(&self) -> &TenantId {
         &self.inner.tenant_id

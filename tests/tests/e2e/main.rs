@@ -6,10 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
+mod defaults;
 mod faults;
 mod runtime;
+mod shared_settings;
 mod soak;
 mod steady;
+mod tenants;
 
 use std::time::Duration;
 

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use crate::{finish, hours};
 
 /// A world whose simulated clock follows the real one (the binaries use the system clock).
-fn real_time_config() -> WorldConfig {
+pub(crate) fn real_time_config() -> WorldConfig {
     let mut c = WorldConfig::default();
     c.sim.clock_start = chrono::Utc::now();
     c.sim.clock_speed = 1.0;
@@ -33,7 +33,7 @@ fn env_of(world: &World) -> Vec<(String, String)> {
 }
 
 /// A scheduled event as EventBridge sends it.
-fn schedule_event() -> serde_json::Value {
+pub(crate) fn schedule_event() -> serde_json::Value {
     serde_json::json!({
         "version": "0",
         "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",

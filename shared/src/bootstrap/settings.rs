@@ -1,0 +1,225 @@
+//! The settings both Lambda functions read, with their defaults defined (and documented) here
+//! once: the bucket and its prefix, the tenants source, the publisher id, the AWS endpoint and
+//! how often the tenants are reloaded.
+
+use std::time::Duration;
+
+use super::env::{Either, Env, EnvError};
+use crate::tenant_id::is_guid;
+use crate::tenants::TenantsSource;
+
+/// Default key prefix of everything the collector writes (`PREFIX`, SAM `Prefix`,
+/// `o365ctl --prefix`).
+pub const DEFAULT_PREFIX: &str = "o365";
+
+/// Default time after which a warm function reads its tenants source again
+/// (`TENANTS_RELOAD_SECONDS`, SAM `TenantsReloadSeconds`): an onboarded tenant is picked up
+/// within this time without a cold start.
+pub const DEFAULT_TENANTS_RELOAD: Duration = Duration::from_secs(5 * 60);
+
+/// Default shortest time between two reloads forced by a message naming an unknown tenant
+/// (`TENANTS_RELOAD_COOLDOWN_SECONDS`), so a flood of such messages reads the secret at most
+/// once per cooldown.
+pub const DEFAULT_TENANTS_RELOAD_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// Longest accepted `TENANTS_RELOAD_SECONDS` (a day).
+const MAX_TENANTS_RELOAD_SECS: u64 = 86_400;
+
+/// When the tenants source is read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReloadPolicy {
+    /// Age after which the next use reloads (`TENANTS_RELOAD_SECONDS`, default 300).
+    pub ttl: Duration,
+    /// Shortest time between two reloads asked for by an unknown tenant
+    /// (`TENANTS_RELOAD_COOLDOWN_SECONDS`, default 30).
+    pub cooldown: Duration,
+}
+
+impl Default for ReloadPolicy {
+    fn default() -> Self {
+        ReloadPolicy {
+            ttl: DEFAULT_TENANTS_RELOAD,
+            cooldown: DEFAULT_TENANTS_RELOAD_COOLDOWN,
+        }
+    }
+}
+
+/// What the lister and the fetcher both read from their environment, read by one function so
+/// that the two cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommonSettings {
+    /// `BUCKET`: the collector's bucket (data, checkpoints, reports). Required.
+    pub bucket: String,
+    /// `PREFIX`: key prefix, see [`prefix_rule`] (default [`DEFAULT_PREFIX`]).
+    pub prefix: String,
+    /// `TENANTS_SECRET_ARN` (AWS) or `TENANTS_JSON` (local): exactly one.
+    pub tenants: TenantsSource,
+    /// `PUBLISHER_ID`: `PublisherIdentifier` of every tenant that sets none (a GUID).
+    pub publisher_id: Option<String>,
+    /// `AWS_ENDPOINT_URL`: the standard AWS endpoint override (moto, LocalStack), if set.
+    pub endpoint_url: Option<String>,
+    /// `TENANTS_RELOAD_SECONDS` and `TENANTS_RELOAD_COOLDOWN_SECONDS`.
+    pub reload: ReloadPolicy,
+}
+
+/// The one `PREFIX` rule: spaces and slashes at either end are dropped; unset or empty means
+/// [`DEFAULT_PREFIX`]; no empty, `.` or `..` segment and no backslash or control character.
+pub fn prefix_rule(value: Option<&str>) -> Result<String, String> {
+    let trimmed = value.unwrap_or("").trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(DEFAULT_PREFIX.to_owned());
+    }
+    let bad_segment = trimmed
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..");
+    if bad_segment || trimmed.contains('\\') || trimmed.chars().any(char::is_control) {
+        return Err(format!(
+            "a key prefix such as {DEFAULT_PREFIX} or audit/o365: no empty, '.' or '..' segment, no backslash"
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+impl CommonSettings {
+    /// Reads and checks the shared settings.
+    pub fn from_env(env: &Env<'_>) -> Result<CommonSettings, EnvError> {
+        let bucket = env.required(
+            "BUCKET",
+            "set it to the name of the collector's bucket (data, checkpoints and reports)",
+        )?;
+        let raw_prefix = env.raw("PREFIX");
+        let prefix = prefix_rule(raw_prefix.as_deref()).map_err(|problem| EnvError::Invalid {
+            var: "PREFIX",
+            value: raw_prefix.unwrap_or_default(),
+            problem,
+        })?;
+        let tenants = match env.one_of(
+            "TENANTS_SECRET_ARN",
+            "TENANTS_JSON",
+            "set TENANTS_SECRET_ARN to the ARN of the Secrets Manager secret holding the tenants JSON (in AWS), or TENANTS_JSON to the JSON itself (locally), not both",
+        )? {
+            Either::First(arn) => TenantsSource::SecretArn(arn),
+            Either::Second(json) => TenantsSource::Json(json),
+        };
+        let publisher_id = env.optional("PUBLISHER_ID");
+        if let Some(p) = &publisher_id {
+            if !is_guid(p) {
+                return Err(EnvError::Invalid {
+                    var: "PUBLISHER_ID",
+                    value: p.clone(),
+                    problem: "expected a GUID: your own (the vendor's) tenant id".into(),
+                });
+            }
+        }
+        let endpoint_url = env.optional("AWS_ENDPOINT_URL");
+        if let Some(e) = &endpoint_url {
+            if url::Url::parse(e).is_err() {
+                return Err(EnvError::Invalid {
+                    var: "AWS_ENDPOINT_URL",
+                    value: e.clone(),
+                    problem: "expected an absolute URL such as http://127.0.0.1:5000".into(),
+                });
+            }
+        }
+        let ttl = env.number(
+            "TENANTS_RELOAD_SECONDS",
+            DEFAULT_TENANTS_RELOAD.as_secs(),
+            1..=MAX_TENANTS_RELOAD_SECS,
+        )?;
+        let cooldown = env.number(
+            "TENANTS_RELOAD_COOLDOWN_SECONDS",
+            DEFAULT_TENANTS_RELOAD_COOLDOWN.as_secs(),
+            0..=MAX_TENANTS_RELOAD_SECS,
+        )?;
+        Ok(CommonSettings {
+            bucket,
+            prefix,
+            tenants,
+            publisher_id,
+            endpoint_url,
+            reload: ReloadPolicy {
+                ttl: Duration::from_secs(ttl),
+                cooldown: Duration::from_secs(cooldown),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<CommonSettings, EnvError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| map.get(k).cloned();
+        CommonSettings::from_env(&Env::new(&lookup))
+    }
+
+    #[test]
+    fn defaults() {
+        let s = read(&[("BUCKET", "b"), ("TENANTS_SECRET_ARN", "arn:x")]).unwrap();
+        assert_eq!(s.prefix, DEFAULT_PREFIX);
+        assert_eq!(s.tenants, TenantsSource::SecretArn("arn:x".into()));
+        assert_eq!(s.reload, ReloadPolicy::default());
+        assert_eq!(s.reload.ttl, Duration::from_secs(300));
+        assert_eq!(s.endpoint_url, None);
+        assert_eq!(s.publisher_id, None);
+    }
+
+    #[test]
+    fn the_prefix_rule() {
+        for (given, want) in [
+            (None, "o365"),
+            (Some(""), "o365"),
+            (Some("  "), "o365"),
+            (Some("/"), "o365"),
+            (Some("logs"), "logs"),
+            (Some(" /logs/ "), "logs"),
+            (Some("audit/o365/"), "audit/o365"),
+        ] {
+            assert_eq!(prefix_rule(given).as_deref(), Ok(want), "{given:?}");
+        }
+        for bad in ["../x", "a/../b", "a//b", "a\\b", "./a", "a\tb"] {
+            assert!(prefix_rule(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mistakes_name_the_variable() {
+        let base = [("BUCKET", "b"), ("TENANTS_JSON", "{}")];
+        for (var, value) in [
+            ("PREFIX", "../x"),
+            ("PUBLISHER_ID", "acme"),
+            ("AWS_ENDPOINT_URL", "moto"),
+            ("TENANTS_RELOAD_SECONDS", "0"),
+            ("TENANTS_RELOAD_SECONDS", "5m"),
+            ("TENANTS_RELOAD_COOLDOWN_SECONDS", "-1"),
+            ("TENANTS_SECRET_ARN", "arn:x"),
+        ] {
+            let e = read(&[base[0], base[1], (var, value)]).unwrap_err();
+            assert!(e.to_string().contains(var), "{var}={value}: {e}");
+        }
+        let e = read(&[("TENANTS_JSON", "{}")]).unwrap_err();
+        assert!(e.to_string().contains("BUCKET is not set"), "{e}");
+        let e = read(&[("BUCKET", "b")]).unwrap_err();
+        assert!(
+            e.to_string().contains("TENANTS_SECRET_ARN is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tenants_json_is_never_echoed() {
+        let e = read(&[
+            ("BUCKET", "b"),
+            ("TENANTS_JSON", r#"{"client_secret":"hunter2"}"#),
+            ("TENANTS_SECRET_ARN", "arn:x"),
+        ])
+        .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+}
