@@ -35,13 +35,16 @@ async fn soak_two_weeks_every_fault() {
         .collect();
     config.sim.records_per_hour = 30;
     config.sim.blob_window = hours(1);
-    config.lister.overlap = hours(7);
     config.max_receive_count = 10;
     let world = World::start(config).await.unwrap();
     let days = std::env::var("O365_SOAK_DAYS")
         .ok()
         .and_then(|d| d.parse::<usize>().ok())
         .unwrap_or(14);
+    // The reach sweep runs on its default schedule (every 6 h): after a run once 6 h or more
+    // have passed since the last sweep, as the schedule rule would fire it.
+    let sweep_period = chrono::Duration::from_std(world.config.lister.sweep_period).unwrap();
+    let mut last_sweep = world.sim.now();
     for day in 0..days {
         if day == days / 2 {
             // A two-day outage in the middle.
@@ -53,6 +56,11 @@ async fn soak_two_weeks_every_fault() {
             let deadline = tokio::time::Instant::now() + world.config.list_deadline;
             let _ = tokio::join!(a.run(deadline), b.run(deadline));
             world.drain().await.unwrap();
+            if world.sim.now() - last_sweep >= sweep_period {
+                world.sweep().await.unwrap();
+                world.drain().await.unwrap();
+                last_sweep = world.sim.now();
+            }
         }
     }
     let day_start = world.sim.now() - chrono::Duration::hours(24);
@@ -60,6 +68,12 @@ async fn soak_two_weeks_every_fault() {
         .replay(|b| b.content_created >= day_start, 1)
         .await
         .unwrap();
+    world.drain().await.unwrap();
+    // A last run and sweep, as the schedule would fire them, before reconciling.
+    world.sim.advance(hours(4));
+    world.list().await.unwrap();
+    world.drain().await.unwrap();
+    world.sweep().await.unwrap();
     world.drain().await.unwrap();
     world.sim.advance(Duration::from_secs(60));
     let r = world.reconcile(world.sim.now()).await.unwrap();
