@@ -78,10 +78,37 @@ async fn soak_two_weeks_every_fault() {
     world.sim.advance(Duration::from_secs(60));
     let r = world.reconcile(world.sim.now()).await.unwrap();
     assert!(r.stored_blobs > 0, "{r}");
+    println!(
+        "soak: {days} simulated days; failures by kind: {}",
+        failures_by_kind(&world).await
+    );
     finish(
         "soak: 14 days, 4 tenants, every fault",
         &faults.join(", "),
         &world,
         &r,
     );
+}
+
+/// `kind=count, …` over the `_errors/` reports, then the DLQ's message count.
+async fn failures_by_kind(world: &World) -> String {
+    use o365_activity::store::ObjectStore;
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for key in world
+        .store
+        .list(&world.layout.errors_prefix())
+        .await
+        .unwrap()
+    {
+        let Some(obj) = world.store.get(&key).await.unwrap() else {
+            continue;
+        };
+        let kind = o365_activity::error_report::ErrorReport::parse(&key, &obj.body)
+            .map_or_else(|_| "unreadable report".to_owned(), |r| r.kind);
+        *kinds.entry(kind).or_default() += 1;
+    }
+    let dlq = world.dlq_bodies().await.unwrap().len();
+    let mut out: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    out.push(format!("in the DLQ={dlq}"));
+    out.join(", ")
 }
