@@ -8,6 +8,7 @@
 mod bad_input;
 mod defaults;
 mod faults;
+mod relisting;
 mod runtime;
 mod shared_settings;
 mod soak;
