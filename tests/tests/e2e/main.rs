@@ -11,6 +11,7 @@ mod faults;
 mod relisting;
 mod runtime;
 mod shared_settings;
+mod slow_listing;
 mod soak;
 mod steady;
 mod tenants;
