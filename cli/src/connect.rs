@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use o365_activity::client::{ActivityClient, ClientError, ClientOptions, RetryPolicy};
 use o365_activity::tenants::TenantConfig;
-use o365_activity::ContentType;
+use o365_activity::{ContentType, TenantId};
 use o365_sim::{SimConfig, SimHandle, TenantSpec};
 use tokio::time::Instant;
 
@@ -83,6 +83,30 @@ fn explain(tenant: &Tenant, e: &ClientError) -> (ProblemKind, String) {
         _ => (ProblemKind::Unreachable, "try again later".to_owned()),
     };
     (kind, format!("{e}; {hint}"))
+}
+
+/// Checks one tenant's token endpoint and API once; its client, or why it is skipped.
+async fn check(tenant: Tenant) -> Result<(TenantConfig, ActivityClient), TenantProblem> {
+    let config = &tenant.config;
+    let probe = match ActivityClient::new(config, preflight_options()) {
+        Ok(probe) => probe
+            .list_subscriptions(Instant::now() + Duration::from_secs(60))
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match probe.and_then(|()| ActivityClient::new(config, ClientOptions::default())) {
+        Ok(client) => Ok((tenant.config, client)),
+        Err(e) => {
+            let (kind, reason) = explain(&tenant, &e);
+            Err(TenantProblem {
+                tenant_id: tenant.config.tenant_id.clone(),
+                content_types: tenant.config.content_types.clone(),
+                kind,
+                reason,
+            })
+        }
+    }
 }
 
 impl Connected {
@@ -170,43 +194,73 @@ impl Connected {
             tenants: list,
             rejected,
         } = configured;
-        let mut tenants = Vec::new();
-        let mut unreachable = rejected;
+        let mut conn = Connected {
+            tenants: Vec::new(),
+            unreachable: rejected,
+            source: String::new(),
+            sim: None,
+        };
         for tenant in list {
-            let config = &tenant.config;
-            let check = match ActivityClient::new(config, preflight_options()) {
-                Ok(probe) => probe
-                    .list_subscriptions(Instant::now() + Duration::from_secs(60))
-                    .await
-                    .map(|_| ()),
-                Err(e) => Err(e),
-            };
-            let client = check.and_then(|()| ActivityClient::new(config, ClientOptions::default()));
-            match client {
-                Ok(client) => tenants.push((tenant.config, client)),
-                Err(e) => {
-                    let (kind, reason) = explain(&tenant, &e);
-                    unreachable.push(TenantProblem {
-                        tenant_id: tenant.config.tenant_id.clone(),
-                        content_types: tenant.config.content_types.clone(),
-                        kind,
-                        reason,
-                    });
-                }
-            }
+            conn.admit(check(tenant).await);
         }
-        let total = tenants.len() + unreachable.len();
-        let source = match tenants.as_slice() {
+        conn.describe();
+        conn
+    }
+
+    /// Checks again the tenants that were skipped, from a fresh resolution of the
+    /// configuration (variables and files read again): those that now connect join the
+    /// healthy ones, which keep their clients. Tenants not skipped before are left alone.
+    /// Returns the ids of the tenants that recovered.
+    pub async fn retry_skipped(&mut self, fresh: Tenants) -> Vec<TenantId> {
+        let Tenants::Configured(Configured { tenants, rejected }) = fresh else {
+            return Vec::new();
+        };
+        let skipped = std::mem::take(&mut self.unreachable);
+        let was_skipped = |id: &TenantId| skipped.iter().any(|p| &p.tenant_id == id);
+        // Still unusable as configured: the new reason replaces the old one.
+        self.unreachable
+            .extend(rejected.into_iter().filter(|p| was_skipped(&p.tenant_id)));
+        let mut recovered = Vec::new();
+        for tenant in tenants
+            .into_iter()
+            .filter(|t| was_skipped(&t.config.tenant_id))
+        {
+            let checked = check(tenant).await;
+            if let Ok((config, _)) = &checked {
+                tracing::info!(tenant = %config.tenant_id, "a skipped tenant connects now; it is collected from this run on");
+                recovered.push(config.tenant_id.clone());
+            }
+            self.admit(checked);
+        }
+        // A tenant no longer in the configuration keeps its last known problem.
+        let rechecked = |id: &TenantId| {
+            recovered.contains(id) || self.unreachable.iter().any(|p| &p.tenant_id == id)
+        };
+        let gone: Vec<_> = skipped
+            .into_iter()
+            .filter(|p| !rechecked(&p.tenant_id))
+            .collect();
+        self.unreachable.extend(gone);
+        self.describe();
+        recovered
+    }
+
+    /// Adds one checked tenant to the healthy or the skipped ones.
+    fn admit(&mut self, checked: Result<(TenantConfig, ActivityClient), TenantProblem>) {
+        match checked {
+            Ok(pair) => self.tenants.push(pair),
+            Err(problem) => self.unreachable.push(problem),
+        }
+    }
+
+    /// Sets [`Connected::source`] from the healthy and skipped tenants.
+    fn describe(&mut self) {
+        let total = self.tenants.len() + self.unreachable.len();
+        self.source = match self.tenants.as_slice() {
             [(t, _)] if total == 1 => format!("tenant {} ({})", t.tenant_id, t.endpoints.api_root),
             [] => format!("{total} tenant(s), none reachable"),
             ok => format!("{total} tenants ({} reachable)", ok.len()),
         };
-        Connected {
-            tenants,
-            unreachable,
-            source,
-            sim: None,
-        }
     }
 
     /// Stops the embedded simulator, if any.

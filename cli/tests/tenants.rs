@@ -206,3 +206,103 @@ async fn missing_or_bad_settings_exit_2_and_say_what_to_set() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// Every file under `root` whose path contains `part`.
+fn files_with(root: &Path, part: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.to_string_lossy().contains(part) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Issue 19: under `--every`, a tenant skipped at start (its secret file missing) is checked
+/// again in the next run; once the file exists it is collected without a restart, and
+/// `status` no longer shows its error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_run_retries_a_skipped_tenant_until_it_recovers() {
+    const OTHER: &str = "00000000-0000-0000-0000-000000000002";
+    let sim = sim(2, &[TENANT, OTHER]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = sim.base_url();
+    let secret_file = dir.path().join("other.secret");
+    let config = dir.path().join("tenants.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[tenants]]\ntenant_id = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\nclient_secret_env = \"SIM_SECRET\"\napi_root = \"{base}\"\nlogin_root = \"{base}\"\ncontent_types = [\"Audit.General\"]\n\n\
+             [[tenants]]\ntenant_id = \"{OTHER}\"\nclient_id = \"{CLIENT}\"\nclient_secret_file = \"{}\"\napi_root = \"{base}\"\nlogin_root = \"{base}\"\ncontent_types = [\"Audit.General\"]\n",
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("data");
+    let mut c = bin();
+    c.args(["run", "--every", "2s", "--max-runs", "2", "-q", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .env("SIM_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    // The first run records the skipped tenant's problem; then its secret appears.
+    let health = format!("tenant_id={OTHER}/tenant.json");
+    let skipped = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let found = files_with(&out, &health);
+            if let Some(text) = found.first().and_then(|p| std::fs::read_to_string(p).ok()) {
+                if text.contains("other.secret") {
+                    return text;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the first run records the skipped tenant");
+    assert!(skipped.contains("\"configuration\""), "{skipped}");
+    assert!(files_with(&out, &format!("tenant_id={OTHER}/")).len() == 1);
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let o = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        child.wait_with_output(),
+    )
+    .await
+    .expect("the two runs finish")
+    .unwrap();
+    // The first run's skipped tenant still counts in the process's exit code.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let data = stored(&out);
+    assert!(
+        data.values()
+            .any(|p| p.to_string_lossy().contains(&format!("tenant_id={OTHER}/"))),
+        "the recovered tenant's blobs are stored: {}",
+        stderr(&o)
+    );
+    let mut c = bin();
+    c.args(["status", "--json", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out);
+    let o = run(c).await;
+    let st = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{st}");
+    let other = st["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["tenant_id"] == OTHER && p["content_type"] == "Audit.General")
+        .unwrap_or_else(|| panic!("{st}"));
+    assert_eq!(other["last_run"], "ok", "{st}");
+    assert!(other["last_error"].is_null(), "{st}");
+    sim.shutdown().await;
+}

@@ -64,3 +64,13 @@ def test_dashboard_shows_both() -> None:
     text = (REPO / "infra" / "template.yaml").read_text()
     assert 'MetricName=\\"PermanentFailures\\"' in text
     assert '"value": ${QueueAgeAlarmThresholdSeconds}' in text
+
+
+def test_quarantine_is_alarmed_and_shown() -> None:
+    # Quarantine means records did not reach the data: loud, from the first blob.
+    alarm = next(p for p in _alarms().values() if ("O365Collector", "BlobsQuarantined") in _watched(p))
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["EvaluationPeriods"] == 1
+    text = (REPO / "infra" / "template.yaml").read_text()
+    for name in ("BlobsQuarantined", "RecordsQuarantined"):
+        assert f'MetricName=\\"{name}\\"' in text, f"no dashboard widget shows {name}"

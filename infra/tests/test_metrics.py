@@ -66,7 +66,8 @@ def test_every_dashboard_search_names_an_emitted_metric() -> None:
     searched = set(re.findall(r'MetricName=\\+"(\w+)\\+"', text))
     for name in ("ApiRequests", "ApiThrottledPercent", "ApiRequestsPerMinute",
                  "PairStalled", "LateBlobsRecovered", "BlobsNearExpiry", "WatermarkAheadSeconds",
-                 "LateBlobLatenessSeconds", "ListingEntriesRejected"):
+                 "LateBlobLatenessSeconds", "ListingEntriesRejected",
+                 "BlobsQuarantined", "RecordsQuarantined"):
         assert name in searched, f"no dashboard widget shows {name}"
     sources = _sources()
     for name in searched:

@@ -412,8 +412,10 @@ def test_deployed_function_is_the_binary_we_run(stack: dict[str, Any], fetcher: 
     env = fetcher["template_env"]
     assert env["BUCKET"] == stack["outputs"]["BucketName"]
     assert env["TENANTS_SECRET_ARN"] == stack["outputs"]["TenantsSecretArn"]
+    assert env["QUEUE_URL"] == stack["outputs"]["QueueUrl"]
     assert set(env) == {"BUCKET", "PREFIX", "TENANTS_SECRET_ARN", "PUBLISHER_ID", "RUST_LOG", "COMPRESSION",
-                        "MAX_CONCURRENCY"}
+                        "MAX_CONCURRENCY", "TENANTS_RELOAD_SECONDS", "API_RATE_PER_MINUTE",
+                        "FETCHER_MAX_CONCURRENCY", "QUEUE_URL"}
 
 
 def test_message_through_queue_fetcher_bucket(stack: dict[str, Any], endpoint: str, fetcher: dict[str, Any],
@@ -525,3 +527,78 @@ def test_fetcher_sends_the_stacks_publisher_id(stack: dict[str, Any], endpoint: 
         _deliver(stack, endpoint, fetcher, json.dumps(msg))
     downloads = _blob_requests(sim, msg["content_id"])
     assert downloads and {r["publisher_identifier"] for r in downloads} == {STACK_PUBLISHER}, downloads
+
+
+# ------------------------------------------------------------------------------------ queue age
+
+_COMPARE = {
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+
+
+def _alarm_state(alarm: dict[str, Any], oldest_sent_ms: Optional[int], at_ms: int) -> str:
+    """What CloudWatch decides for the deployed single-period `alarm` on SQS's
+    ApproximateAgeOfOldestMessage at `at_ms`: the period's Maximum is the oldest message's age at
+    the period's end, and an empty queue reports no datapoint (then TreatMissingData decides)."""
+    assert alarm["Statistic"] == "Maximum" and alarm["EvaluationPeriods"] == 1, alarm
+    if oldest_sent_ms is None:
+        return "ALARM" if alarm.get("TreatMissingData") == "breaching" else "OK"
+    age_seconds = (at_ms - oldest_sent_ms) / 1000
+    return "ALARM" if _COMPARE[alarm["ComparisonOperator"]](age_seconds, alarm["Threshold"]) else "OK"
+
+
+def _oldest_sent_ms(endpoint: str, url: str) -> tuple[Optional[int], list[str]]:
+    """The oldest `SentTimestamp` of the messages waiting in the queue (peeked: they stay visible),
+    and their receipt handles."""
+    got = client("sqs", endpoint).receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                                  AttributeNames=["SentTimestamp"]).get("Messages", [])
+    sent = [int(m["Attributes"]["SentTimestamp"]) for m in got]
+    return (min(sent) if sent else None), [m["ReceiptHandle"] for m in got]
+
+
+def test_disabled_fetcher_lets_the_queue_age_alarm_fire(stack: dict[str, Any], endpoint: str,
+                                                         blob: dict[str, Any]) -> None:
+    """The fetcher's event source is disabled for longer than the queue-age threshold: the alarm
+    fires. moto emits no SQS metrics, so this computes the datapoint AWS would report from the
+    deployed queue (oldest SentTimestamp) and evaluates the alarm moto holds for the stack."""
+    sqs, url = client("sqs", endpoint), stack["outputs"]["QueueUrl"]
+    queue_arn = stack["outputs"]["QueueArn"]
+    lam = client("lambda", endpoint)
+    mappings = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]
+                if m["EventSourceArn"] == queue_arn]
+    assert len(mappings) == 1, mappings
+    lam.update_event_source_mapping(UUID=mappings[0]["UUID"], Enabled=False)
+
+    # moto keeps no CloudWatch alarm for a stack: the alarm is the deployed template's, its
+    # references resolved against the stack.
+    props = stack["template"]["Resources"]["QueueAgeAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["Queue", "QueueName"]}}]
+    queue = next(r for r in stack["resources"] if r["LogicalResourceId"] == "Queue")
+    assert queue["PhysicalResourceId"].rsplit("/", 1)[-1] == url.rsplit("/", 1)[-1]
+    assert props["Threshold"] == {"Ref": "QueueAgeAlarmThresholdSeconds"}
+    param = stack["params"].get("QueueAgeAlarmThresholdSeconds",
+                                stack["template"]["Parameters"]["QueueAgeAlarmThresholdSeconds"]["Default"])
+    alarm = {**props, "Threshold": float(param)}
+    threshold, period = alarm["Threshold"], int(alarm["Period"])
+    assert threshold == 21600  # QueueAgeAlarmThresholdSeconds' default
+
+    # The lister enqueues a listed blob; nothing receives it.
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(_message(blob["entry"])))
+    oldest, handles = _oldest_sent_ms(endpoint, url)
+    assert oldest is not None and handles
+    now_ms = int(time.time() * 1000)
+    assert _alarm_state(alarm, oldest, now_ms) == "OK"
+    assert _alarm_state(alarm, oldest, oldest + int(threshold) * 1000) == "OK"
+    # Still disabled one period past the threshold: the message is that old, the alarm fires.
+    assert _alarm_state(alarm, oldest, oldest + int(threshold + period) * 1000) == "ALARM"
+
+    # Re-enabled, the fetcher takes the message: the queue reports no age, the alarm clears.
+    lam.update_event_source_mapping(UUID=mappings[0]["UUID"], Enabled=True)
+    for handle in handles:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    _queue_is_empty(stack, endpoint)
+    assert _alarm_state(alarm, _oldest_sent_ms(endpoint, url)[0], oldest + int(threshold + period) * 1000) == "OK"

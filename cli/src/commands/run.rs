@@ -34,24 +34,16 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
         (Some(url), Some(aws)) => Some(aws.checked_queue(url).await?),
         _ => None,
     };
-    let conn = Connected::open_all(tenants).await?;
-    let recorded = with_store!(&store, |s| {
-        crate::health::record(
-            s,
-            &KeyLayout::new(&args.storage.prefix),
-            &conn,
-            chrono::Utc::now(),
-        )
-        .await
-    });
-    if let Err(e) = recorded {
-        tracing::warn!("cannot record the tenants' health for o365ctl status: {e}");
-    }
+    let mut conn = Connected::open_all(tenants).await?;
+    record_health(&store, &args.storage, &conn).await;
     conn.require_any()?;
     let mut worst = Code::Ok;
     let mut n = 0u64;
     loop {
         n += 1;
+        if n > 1 && !conn.unreachable.is_empty() {
+            retry_skipped(&mut conn, &args, &store).await;
+        }
         let report = with_store!(store.clone(), |s| {
             let run = Run {
                 args: &args,
@@ -96,6 +88,41 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
     }
     conn.shutdown().await;
     Ok(interrupts.code().unwrap_or(worst))
+}
+
+/// Writes every tenant's health for `o365ctl status`; a failure is only a warning.
+async fn record_health(store: &StoreTarget, storage: &StorageArgs, conn: &Connected) {
+    let recorded = with_store!(store, |s| {
+        crate::health::record(
+            s,
+            &KeyLayout::new(&storage.prefix),
+            conn,
+            chrono::Utc::now(),
+        )
+        .await
+    });
+    if let Err(e) = recorded {
+        tracing::warn!("cannot record the tenants' health for o365ctl status: {e}");
+    }
+}
+
+/// Under `--every`, before each later run: resolves the configuration again (variables and
+/// files re-read) and checks the skipped tenants once more, so one that was fixed is
+/// collected without a restart; the healthy ones keep their clients.
+async fn retry_skipped(conn: &mut Connected, args: &RunArgs, store: &StoreTarget) {
+    let fresh = match args.tenants.resolve(&process_env) {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the tenant configuration again ({e}); skipped tenants stay skipped"
+            );
+            return;
+        }
+    };
+    // Recorded each time: a recovered tenant's error goes, a still failing one's reason is
+    // the latest.
+    conn.retry_skipped(fresh).await;
+    record_health(store, &args.storage, conn).await;
 }
 
 /// The lister's settings from the command line (prefix, overlap), validated.
