@@ -8,8 +8,10 @@
 mod bad_input;
 mod defaults;
 mod faults;
+mod relisting;
 mod runtime;
 mod shared_settings;
+mod slow_listing;
 mod soak;
 mod steady;
 mod tenants;
