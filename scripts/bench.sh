@@ -57,6 +57,8 @@ echo "== 2. memory"
 .venv/bin/python scripts/bench/peak_rss.py "$BIN/o365ctl" normalize "$WORK/blob-50mb.json" \
   --out "$WORK/blob-50mb.ndjson.gz" --gzip > "$WORK/rss-o365ctl.json" || true
 "$B" fetch-blob "$WORK/blob-50mb.json" > "$WORK/rss-fetcher.json" || true
+# Bounded memory (issue 13): 10 blobs of one 30 MiB record each, 10 downloads asked for, 512 MB.
+"$B" fetch-batch 10 30 512 10 > "$WORK/rss-fetch-batch.json" || true
 
 echo "== 3. naive Python baseline"
 for mb in 1 10 50; do

@@ -268,12 +268,14 @@ pub struct StorageArgs {
     /// S3/SQS endpoint (e.g. moto on http://127.0.0.1:5000).
     #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Key prefix inside the directory or bucket.
+    /// Key prefix inside the directory or bucket (the functions' PREFIX rule: trimmed of
+    /// spaces and slashes, empty means o365, no empty, '.' or '..' segment).
     #[arg(
         long,
         env = "O365_PREFIX",
         value_name = "PREFIX",
-        default_value = o365_activity::bootstrap::DEFAULT_PREFIX
+        default_value = o365_activity::bootstrap::DEFAULT_PREFIX,
+        value_parser = parse_prefix
     )]
     pub prefix: String,
     /// Output compression: gzip, gzip:1..9, zstd, zstd:1..19.
@@ -492,6 +494,12 @@ fn parse_compression(s: &str) -> Result<Compression, String> {
     s.parse::<Compression>().map_err(|e| e.to_string())
 }
 
+/// `--prefix` / `O365_PREFIX` under the same rule as the functions' `PREFIX`, so the CLI
+/// reads and writes the keys the deployed functions do.
+fn parse_prefix(s: &str) -> Result<String, String> {
+    o365_activity::bootstrap::settings::prefix_rule(Some(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,9 +552,28 @@ mod tests {
             vec!["o365ctl", "backfill", "--last", "8d"],
             vec!["o365ctl", "run", "--timeout", "500000000000y"],
             vec!["o365ctl", "run", "--every", "0s"],
+            vec!["o365ctl", "run", "--prefix", "../x"],
+            vec!["o365ctl", "status", "--prefix", "a//b"],
+            vec!["o365ctl", "run", "--prefix", "a\\b"],
         ] {
             let e = Cli::try_parse_from(&argv).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn prefix_follows_the_functions_rule() {
+        for (given, want) in [
+            (" /audit/o365/ ", "audit/o365"),
+            ("", "o365"),
+            ("  ", "o365"),
+            ("custom", "custom"),
+        ] {
+            let cli = Cli::try_parse_from(["o365ctl", "run", "--prefix", given]).unwrap();
+            let Command::Run(run) = cli.command else {
+                panic!("not run")
+            };
+            assert_eq!(run.storage.prefix, want, "{given:?}");
         }
     }
 }

@@ -130,6 +130,10 @@ def main():
         pk = (fet.get("peak_rss_kib") or 0) / 1024
         idle = (fet.get("idle_rss_kib") or 0) / 1024
         w(f"| `o365-fetcher` (Lambda binary, Runtime API, S3 on moto), ok={fet.get('ok')} | 50 MB | {pk:.1f} MiB (idle {idle:.1f} MiB) | {fet['seconds']:.2f} | {fmt(fet.get('cpu_seconds'), 2)} | (no target; same ≤ 32 MiB bar: {verdict(pk <= 32, f'{pk - 32:.1f} MiB over')}) |")
+    batch = load(os.path.join(work, "rss-fetch-batch.json"))
+    if batch:
+        pk = (batch.get("peak_rss_kib") or 0) / 1024
+        w(f"| `o365-fetcher` batch of {batch['blobs']} blobs, one 30 MiB record each, `MAX_CONCURRENCY=10`, 512 MB memory budget, ok={batch.get('ok')} | {batch['blobs']} × {batch['blob_bytes'] / 2**20:.0f} MiB | {pk:.1f} MiB | {batch['seconds']:.2f} | n/a | ≤ 512 MB: {verdict(pk * 2**20 <= 512e6, f'{pk * 2**20 / 1e6 - 512:.0f} MB over')} |")
     w("")
 
     w("## 3. Against a naive collector (Python)")

@@ -273,7 +273,35 @@ impl World {
         &self,
     ) -> impl FnMut(Value) -> std::pin::Pin<Box<dyn std::future::Future<Output = HandlerOutcome> + Send>>
     {
-        let fetcher = self.fetcher.clone();
+        self.fetch_handler_with(self.fetcher.clone())
+    }
+
+    /// Another fetcher over this world's bucket and tenants, writing with `compression` (a
+    /// deployment whose compression setting changed).
+    pub fn fetcher_with(&self, compression: Compression) -> anyhow::Result<Arc<Fetcher<S3Store>>> {
+        let clients = self
+            .tenants
+            .iter()
+            .map(|t| {
+                ActivityClient::with_clock(t, self.config.client.clone(), sim_clock(&self.sim))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(Fetcher::new(
+            self.store.clone(),
+            self.layout.clone(),
+            compression,
+            clients,
+            sim_clock(&self.sim),
+            self.metrics.clone(),
+        )))
+    }
+
+    /// The handler of `fetcher` as the event-source mapping calls it, in-process.
+    pub fn fetch_handler_with(
+        &self,
+        fetcher: Arc<Fetcher<S3Store>>,
+    ) -> impl FnMut(Value) -> std::pin::Pin<Box<dyn std::future::Future<Output = HandlerOutcome> + Send>>
+    {
         let budget = self.config.fetch_deadline;
         move |event: Value| {
             let fetcher = fetcher.clone();

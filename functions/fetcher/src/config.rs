@@ -8,6 +8,8 @@ use o365_activity::bootstrap::{CommonSettings, Env, EnvError};
 use o365_activity::compression::Compression;
 use o365_activity::normalize::{Limits, DEFAULT_MAX_RECORD_BYTES};
 
+use crate::memory::DEFAULT_MEMORY_MB;
+
 /// Default number of blobs fetched at once within one batch (`MAX_CONCURRENCY`, SAM
 /// `FetcherParallelDownloads`).
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
@@ -30,6 +32,9 @@ pub struct FetcherConfig {
     pub limits: Limits,
     /// `DEADLINE_MARGIN_MS`: time kept free before the Lambda deadline (default 5000).
     pub deadline_margin: Duration,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (set by Lambda): the function's memory in MB, which
+    /// sizes the budget of bytes in flight (default 512, 128..=10240; see `memory.rs`).
+    pub memory_mb: u32,
 }
 
 impl FetcherConfig {
@@ -51,12 +56,18 @@ impl FetcherConfig {
             u64::try_from(DEFAULT_DEADLINE_MARGIN.as_millis()).unwrap_or(u64::MAX),
             0..=600_000,
         )?;
+        let memory_mb = env.number(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            DEFAULT_MEMORY_MB,
+            128..=10_240,
+        )?;
         Ok(FetcherConfig {
             common,
             compression,
             max_concurrency,
             limits: Limits { max_record_bytes },
             deadline_margin: Duration::from_millis(margin_ms),
+            memory_mb,
         })
     }
 }
@@ -83,6 +94,7 @@ mod tests {
         assert_eq!(c.max_concurrency, 4);
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.deadline_margin, Duration::from_secs(5));
+        assert_eq!(c.memory_mb, 512);
     }
 
     #[test]
@@ -94,12 +106,14 @@ mod tests {
             ("MAX_CONCURRENCY", "8"),
             ("MAX_RECORD_BYTES", "4096"),
             ("DEADLINE_MARGIN_MS", "1500"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
         ])
         .unwrap();
         assert_eq!(c.compression, Compression::Zstd { level: 3 });
         assert_eq!(c.max_concurrency, 8);
         assert_eq!(c.limits.max_record_bytes, 4096);
         assert_eq!(c.deadline_margin, Duration::from_millis(1500));
+        assert_eq!(c.memory_mb, 1024);
     }
 
     #[test]
@@ -112,6 +126,7 @@ mod tests {
             ("PREFIX", "../x"),
             ("MAX_RECORD_BYTES", "1"),
             ("DEADLINE_MARGIN_MS", "-1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
         ] {
             let e = cfg(&[("BUCKET", "b"), ("TENANTS_JSON", "{}"), (var, bad)]).unwrap_err();
             assert!(e.to_string().contains(var), "{e}");

@@ -41,6 +41,7 @@ pub mod config;
 mod failure;
 pub mod handler;
 mod manifest;
+pub mod memory;
 mod metrics;
 pub mod outcome;
 mod quarantine;
@@ -53,6 +54,7 @@ pub use config::FetcherConfig;
 pub use outcome::{BatchOutcome, ErrorKind, InboundMessage, MessageOutcome};
 
 use failure::Failure;
+use memory::MemoryBudget;
 use tenants::TenantClients;
 
 /// `Content-Type` of stored blobs.
@@ -70,6 +72,8 @@ pub struct Fetcher<S: ObjectStore> {
     tenants: TenantClients,
     concurrency: usize,
     limits: Limits,
+    memory_mb: u32,
+    memory: MemoryBudget,
     clock: Clock,
     metrics: MetricsSink,
     requeue: Option<SqsQueue>,
@@ -82,13 +86,15 @@ impl<S: ObjectStore> std::fmt::Debug for Fetcher<S> {
             .field("compression", &self.compression)
             .field("tenants", &self.tenants)
             .field("concurrency", &self.concurrency)
+            .field("memory", &self.memory)
             .finish_non_exhaustive()
     }
 }
 
 impl<S: ObjectStore> Fetcher<S> {
     /// A fetcher writing `compression`-compressed objects under `keys` into `store`, with one
-    /// client per tenant it serves. Concurrency defaults to 4, limits to [`Limits::default`].
+    /// client per tenant it serves. Concurrency defaults to 4, limits to [`Limits::default`],
+    /// the memory budget to a function of [`memory::DEFAULT_MEMORY_MB`].
     pub fn new(
         store: S,
         keys: KeyLayout,
@@ -104,6 +110,8 @@ impl<S: ObjectStore> Fetcher<S> {
             tenants: TenantClients::fixed(clients),
             concurrency: config::DEFAULT_MAX_CONCURRENCY,
             limits: Limits::default(),
+            memory_mb: memory::DEFAULT_MEMORY_MB,
+            memory: MemoryBudget::for_function(memory::DEFAULT_MEMORY_MB, &Limits::default()),
             clock,
             metrics,
             requeue: None,
@@ -130,9 +138,18 @@ impl<S: ObjectStore> Fetcher<S> {
         self
     }
 
-    /// Sets the normalization limits.
+    /// Sets the normalization limits (a download's memory reservation follows the record limit).
     pub fn with_limits(mut self, limits: Limits) -> Fetcher<S> {
         self.limits = limits;
+        self.memory = MemoryBudget::for_function(self.memory_mb, &self.limits);
+        self
+    }
+
+    /// Sizes the budget of bytes in flight for a function of `memory_mb` MB
+    /// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`); see [`memory`].
+    pub fn with_memory_mb(mut self, memory_mb: u32) -> Fetcher<S> {
+        self.memory_mb = memory_mb;
+        self.memory = MemoryBudget::for_function(self.memory_mb, &self.limits);
         self
     }
 

@@ -39,7 +39,8 @@ async fn build() -> Result<(Fetcher<S3Store>, FetcherConfig), BoxError> {
     )
     .with_tenant_registry(Arc::new(tenants))
     .with_concurrency(cfg.max_concurrency)
-    .with_limits(cfg.limits);
+    .with_limits(cfg.limits)
+    .with_memory_mb(cfg.memory_mb);
     // Throttled messages go back to the event source's queue with a visibility delay.
     if let Some(url) = env.optional("QUEUE_URL") {
         fetcher = fetcher.with_requeue(SqsQueue::new(aws.sqs, url));

@@ -22,6 +22,11 @@ impl<S: ObjectStore> Fetcher<S> {
         deadline: Instant,
     ) -> Result<MessageOutcome, Failure> {
         let key = &self.keys.key(&ObjectKey::Data(data.clone()));
+        // Held until the blob is stored or given up: what this download may hold at once.
+        let _reservation = tokio::time::timeout_at(deadline, self.memory.reserve())
+            .await
+            .map_err(|_| out_of_time())?
+            .map_err(|e| Failure::retry(ErrorKind::Internal, e))?;
         let mut body =
             tokio::time::timeout_at(deadline, client.download(&msg.content_uri, deadline))
                 .await

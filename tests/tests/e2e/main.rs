@@ -6,10 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
+mod clock_skew;
 mod defaults;
 mod faults;
+mod relisting;
 mod runtime;
 mod shared_settings;
+mod slow_listing;
 mod soak;
 mod steady;
 mod tenants;
