@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use o365_activity::checkpoint::{saturating_sub, Checkpoint, LastSweep};
+use o365_activity::claim::ContentClaim;
 use o365_activity::client::ActivityClient;
 use o365_activity::keys::ObjectKey;
 use o365_activity::metrics::MetricSet;
@@ -259,9 +260,11 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         Ok(())
     }
 
-    /// Content ids stored: every claim of the pair (`_ids/`, one per content id whatever
-    /// partition its object is under), and data objects and permanent-failure error reports
-    /// in the day partitions covering `[start, end)` plus a margin on each side.
+    /// Content ids stored: data objects and permanent-failure error reports in the day
+    /// partitions covering `[start, end)` plus a margin on each side, and every claim of the
+    /// pair (`_ids/`, one per content id whatever partition its object is under) whose data
+    /// key exists. A claim alone proves nothing: a fetcher stopped between the claim and the
+    /// write, or a delivery that ended in the DLQ, leaves a claim without data.
     async fn stored_ids(
         &self,
         tenant_id: &TenantId,
@@ -275,11 +278,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             "{}tenant_id={tenant_id}/content_type={ct}/",
             layout.errors_prefix()
         );
-        let claims = format!(
-            "{}tenant_id={tenant_id}/content_type={ct}/",
-            layout.claims_prefix()
-        );
-        let mut prefixes = vec![claims];
+        let mut prefixes = Vec::new();
         let mut day = saturating_sub(start, PARTITION_MARGIN).date_naive();
         let last = o365_activity::checkpoint::saturating_add(end, PARTITION_MARGIN).date_naive();
         while day <= last {
@@ -291,19 +290,58 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         }
         let mut ids = HashSet::new();
         for prefix in prefixes {
-            let keys = self.store.list(&prefix).await.map_err(|e| {
-                PairError::new(
-                    PairErrorKind::Checkpoint,
-                    format!("listing {prefix} to find what is stored: {e}"),
-                )
-            })?;
             ids.extend(
-                keys.iter()
+                self.list_keys(&prefix)
+                    .await?
+                    .iter()
                     .filter_map(|k| layout.parse(k))
                     .filter_map(content_id_of),
             );
         }
+        let claims = format!(
+            "{}tenant_id={tenant_id}/content_type={ct}/",
+            layout.claims_prefix()
+        );
+        for key in self.list_keys(&claims).await? {
+            let Some(id) = layout.parse(&key).and_then(content_id_of) else {
+                continue;
+            };
+            if !ids.contains(&id) && self.claimed_data_exists(&key).await? {
+                ids.insert(id);
+            }
+        }
         Ok(ids)
+    }
+
+    /// Keys under `prefix`.
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, PairError> {
+        self.store.list(prefix).await.map_err(|e| {
+            PairError::new(
+                PairErrorKind::Checkpoint,
+                format!("listing {prefix} to find what is stored: {e}"),
+            )
+        })
+    }
+
+    /// Whether the data key a claim pins exists. An unreadable or vanished claim counts as
+    /// not stored: the blob is enqueued again and the fetcher reports the claim.
+    async fn claimed_data_exists(&self, claim_key: &str) -> Result<bool, PairError> {
+        let read_err = |e: &dyn std::fmt::Display| {
+            PairError::new(
+                PairErrorKind::Checkpoint,
+                format!("reading the claim {claim_key} to find what is stored: {e}"),
+            )
+        };
+        let Some(obj) = self.store.get(claim_key).await.map_err(|e| read_err(&e))? else {
+            return Ok(false);
+        };
+        let Ok(claim) = ContentClaim::parse(claim_key, &obj.body) else {
+            return Ok(false);
+        };
+        self.store
+            .exists(&claim.data_key)
+            .await
+            .map_err(|e| read_err(&e))
     }
 
     fn emit_sweep_metrics(&self, p: &PairSweep) {

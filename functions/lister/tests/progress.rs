@@ -268,3 +268,60 @@ async fn a_watermark_ahead_of_the_clock_is_reported_and_listing_goes_on() {
         .watermark_ahead_seconds
         .is_some());
 }
+
+#[tokio::test]
+async fn the_sweep_enqueues_a_claimed_blob_whose_data_was_never_written() {
+    // A fetcher stopped between its `_ids/` claim and the write (or a delivery that ended in
+    // the DLQ) leaves a claim without data: the sweep must judge "stored" from the claimed
+    // data key, not from the claim, or the blob is never fetched again.
+    let sim = start_sim(vec![tenant_spec(T1)], &[], |c| {
+        c.records_per_hour = 24;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let queue = memory_queue();
+    let l = lister(
+        &sim,
+        store.clone(),
+        queue.clone(),
+        &[T1],
+        only_exchange(),
+        MetricsSink::memory(),
+    );
+    assert!(l.run(far_deadline()).await.all_complete());
+    let first = queue.drain();
+    assert!(first.len() > 2, "too few blobs listed: {}", first.len());
+    let layout = KeyLayout::new("o365");
+    let meta = ObjectMeta {
+        content_type: "application/json".into(),
+        content_encoding: None,
+    };
+    let (orphan, rest) = first.split_first().unwrap();
+    let claim = o365_activity::claim::ContentClaim {
+        data_key: layout.data_key(orphan, Compression::default()),
+        content_id: orphan.content_id.clone(),
+        claimed_at: chrono::Utc::now(),
+        collector_version: "test".into(),
+    };
+    store
+        .put(
+            &layout.claim_key(orphan),
+            Bytes::from(claim.to_json()),
+            &meta,
+            PutCondition::IfNoneMatch,
+        )
+        .await
+        .unwrap();
+    store_all(&store, rest).await;
+    // Past the sent-ids memory, so only the store can tell what is missing.
+    for _ in 0..27 {
+        sim.advance(Duration::from_secs(20 * 60));
+        assert!(l.run(far_deadline()).await.all_complete());
+        store_all(&store, &queue.drain()).await;
+    }
+    let sweep = l.sweep(far_deadline()).await;
+    assert_eq!(sweep.failed().count(), 0, "{sweep:?}");
+    let recovered: Vec<String> = queue.drain().into_iter().map(|m| m.content_id).collect();
+    assert_eq!(recovered, vec![orphan.content_id.clone()]);
+}
