@@ -57,7 +57,8 @@ scenarios! {
     DuplicateInPage => "duplicate-in-page", ArgKind::Rate(0.05), "list a blob twice in the same page at RATE per listed blob (default 0.05)";
     DuplicateAcrossWindows => "duplicate-across-windows", ArgKind::Rate(0.05), "list a blob again 1-3 h later (same id, later contentCreated) at RATE per blob (default 0.05)";
     ShufflePages => "shuffle-pages", ArgKind::Rate(1.0), "return a page's entries out of availability order at RATE per page (default 1)";
-    LateBlobs => "late-blobs", ArgKind::Rate(0.05), "make a blob listable 1-6 h after its (older) contentCreated at RATE per blob (default 0.05)";
+    LateBlobs => "late-blobs", ArgKind::Rate(0.05), "make a blob listable 1-6 h (see late-blobs-max-hours) after its (older) contentCreated at RATE per blob (default 0.05)";
+    LateBlobsMaxHours => "late-blobs-max-hours", ArgKind::Value(6), "with late-blobs: a late blob becomes listable 1 to N h after its contentCreated (default 6)";
     EarlyExpiry => "early-expiry", ArgKind::Rate(0.05), "give a blob a contentExpiration only 20 min after it becomes available at RATE per blob (default 0.05)";
     TruncatedBlobs => "truncated-blobs", ArgKind::Rate(0.02), "cut a blob's body in the middle at RATE per blob (default 0.02)";
     MalformedBlobs => "malformed-blobs", ArgKind::Rate(0.02), "corrupt a blob's body (not JSON) at RATE per blob (default 0.02)";

@@ -410,6 +410,17 @@ impl Generator {
         )
     }
 
+    /// How late a late blob may be, in hours (`late-blobs-max-hours`, default 6).
+    fn late_max_hours(&self) -> i64 {
+        self.faults
+            .iter()
+            .find_map(|(k, rate)| match (k, rate) {
+                (ScenarioKind::LateBlobsMaxHours, Rate::Value(n)) => Some(*n),
+                _ => None,
+            })
+            .map_or(6, |n| i64::try_from(n).unwrap_or(i64::MAX).min(24 * 30))
+    }
+
     fn fires(&self, kind: ScenarioKind, rng: &mut StdRng, counter: u64) -> bool {
         self.faults.iter().any(|(k, rate)| {
             *k == kind
@@ -512,7 +523,8 @@ impl Generator {
             let created = t1 + self.window + Self::delay(&mut rng);
             let mut available = created;
             if self.fires(ScenarioKind::LateBlobs, &mut fault_rng, counter) {
-                available = created + CDuration::seconds(fault_rng.random_range(3600..6 * 3600));
+                let max_secs = self.late_max_hours().saturating_mul(3600).max(3601);
+                available = created + CDuration::seconds(fault_rng.random_range(3600..max_secs));
                 faults.push("late");
             }
             let mut expiration = t1 + self.expiration;
@@ -622,6 +634,31 @@ mod tests {
                 assert_eq!(parts[1].len(), 23);
             }
         }
+    }
+
+    #[test]
+    fn late_blobs_follow_the_configured_maximum() {
+        let lateness = |faults: Vec<Scenario>| {
+            let g = generator(faults);
+            let ctx = Arc::new(TenantCtx::new("00000000-0000-0000-0000-000000000001", 0));
+            let mut c = 0;
+            (1000..1040)
+                .flat_map(|k| g.slot(0, &ctx, ContentType::Exchange, k, &mut c))
+                .map(|b| b.available_at - b.content_created)
+                .collect::<Vec<_>>()
+        };
+        let default = lateness(vec![Scenario::parse("late-blobs=1").unwrap()]);
+        assert!(default
+            .iter()
+            .all(|d| *d >= CDuration::hours(1) && *d < CDuration::hours(6)));
+        let long = lateness(vec![
+            Scenario::parse("late-blobs=1").unwrap(),
+            Scenario::parse("late-blobs-max-hours=30").unwrap(),
+        ]);
+        assert!(long
+            .iter()
+            .all(|d| *d >= CDuration::hours(1) && *d < CDuration::hours(30)));
+        assert!(long.iter().any(|d| *d > CDuration::hours(6)), "{long:?}");
     }
 
     #[test]

@@ -140,22 +140,45 @@ async fn late_blobs_inside_the_overlap() {
 async fn late_blobs_beyond_the_overlap() {
     // Blobs listable 1-6 h after their contentCreated, with the lister's default 60-min
     // overlap: the runs miss those later than the overlap, the reach sweep enqueues them.
-    let faults = ["late-blobs=0.3"];
-    let world = World::start(config_with(&faults)).await.unwrap();
-    world.cycle(hours(1), 24).await.unwrap();
+    late_blobs_then_the_sweep(
+        &["late-blobs=0.3"],
+        24,
+        "late blobs beyond the overlap, then the sweep",
+        "late-blobs=0.3 (1-6 h), default overlap (60 min), one reach sweep",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_blobs_up_to_30_hours() {
+    late_blobs_then_the_sweep(
+        &["late-blobs=0.3", "late-blobs-max-hours=30"],
+        40,
+        "late blobs 1-30 h, then the sweep",
+        "late-blobs=0.3, late-blobs-max-hours=30 (1-30 h), default overlap (60 min), 40 hourly runs, one reach sweep",
+    )
+    .await;
+}
+
+/// Hourly runs under `faults` (late blobs), then one reach sweep: every blob listable by the
+/// last run is stored, late ones included.
+async fn late_blobs_then_the_sweep(faults: &[&str], runs: usize, name: &str, label: &str) {
+    let world = World::start(config_with(faults)).await.unwrap();
+    world.cycle(hours(1), runs).await.unwrap();
     let horizon = world.sim.now();
     let sweep = world.sweep().await.unwrap();
     assert_eq!(sweep.failed().count(), 0, "{sweep:?}");
     world.drain().await.unwrap();
-    let beyond_overlap = world
+    let late: Vec<chrono::Duration> = world
         .sim
         .ledger()
         .published
         .iter()
         .filter(|b| b.fault.as_deref() == Some("late") && b.available_at <= horizon)
-        .filter(|b| b.available_at - b.content_created > chrono::Duration::minutes(60))
-        .count();
-    assert!(beyond_overlap > 0, "no blob was later than the overlap");
+        .map(|b| b.available_at - b.content_created)
+        .filter(|d| *d > chrono::Duration::minutes(60))
+        .collect();
+    assert!(!late.is_empty(), "no blob was later than the overlap");
     assert!(sweep.recovered() > 0, "the sweep recovered nothing");
     // Every blob listable by the horizon is expected stored, late ones included.
     let r = world
@@ -168,16 +191,13 @@ async fn late_blobs_beyond_the_overlap() {
         .await
         .unwrap();
     println!(
-        "late blobs beyond the 60 min overlap: {beyond_overlap}; recovered by the sweep: {}",
+        "{name}: {} blobs later than the 60 min overlap (latest {} h); recovered by the sweep: {}",
+        late.len(),
+        late.iter().max().map_or(0, |d| d.num_hours()),
         sweep.recovered()
     );
     assert_eq!(r.unreachable_blobs, 0);
-    finish(
-        "late blobs beyond the overlap, then the sweep",
-        "late-blobs=0.3 (1-6 h), default overlap (60 min), one reach sweep",
-        &world,
-        &r,
-    );
+    finish(name, label, &world, &r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
