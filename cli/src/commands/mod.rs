@@ -21,3 +21,26 @@ pub fn out(line: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}");
 }
+
+/// Prints a re-listing command's result (`--json`, the summary line, or the line on stderr for
+/// `--dry-run`) and maps its error count to the exit code, the same for backfill and sweep.
+pub fn report(
+    errors: u64,
+    line: &str,
+    json: &str,
+    as_json: bool,
+    dry_run: bool,
+) -> crate::exit::Code {
+    if as_json {
+        out(json);
+    } else if !dry_run {
+        out(line);
+    } else {
+        eprintln!("{line}");
+    }
+    if errors == 0 {
+        crate::exit::Code::Ok
+    } else {
+        crate::exit::Code::Partial
+    }
+}

@@ -12,7 +12,7 @@ use crate::commands::run::{lister, lister_settings};
 use crate::commands::Ui;
 use crate::config::process_env;
 use crate::connect::Connected;
-use crate::exit::{CmdResult, Code, Failure};
+use crate::exit::{CmdResult, Failure};
 use crate::progress::Progress;
 use crate::relist::{deliver, Delivery};
 use crate::target::with_store;
@@ -31,14 +31,13 @@ pub async fn run(args: SweepArgs, ui: Ui) -> CmdResult {
     });
     conn.shutdown().await;
     let (errors, line, json) = result?;
-    if args.json {
-        crate::commands::out(&json);
-    } else if !args.dry_run {
-        crate::commands::out(&line);
-    } else {
-        eprintln!("{line}");
-    }
-    Ok(if errors == 0 { Code::Ok } else { Code::Partial })
+    Ok(crate::commands::report(
+        errors,
+        &line,
+        &json,
+        args.json,
+        args.dry_run,
+    ))
 }
 
 /// Sweeps with the lister's own [`o365_lister::Lister::sweep`] into memory, then delivers.
