@@ -192,6 +192,18 @@ impl SimHandle {
             .issue(&self.sim.base_url, tenant, dlp, "1", self.now())
     }
 
+    /// Mints a valid Graph token (audience `https://graph.microsoft.com`, role
+    /// `AuditLogsQuery.Read.All`) for a tenant without calling the token endpoint.
+    pub fn graph_access_token(&self, tenant: &str) -> String {
+        self.sim.auth.issue_to(
+            crate::graph::GRAPH_AUDIENCE,
+            tenant,
+            vec![crate::graph::GRAPH_ROLE.to_string()],
+            "1",
+            self.now(),
+        )
+    }
+
     /// Base64url SHA-1 thumbprint (`x5t`) of the configured certificate.
     pub fn certificate_thumbprint(&self) -> Option<String> {
         self.sim.auth.certificate_thumbprint().map(str::to_string)
@@ -217,6 +229,30 @@ fn router(sim: Arc<Sim>) -> Router {
         .route(
             "/api/{version}/{tenant}/activity/feed/{*rest}",
             any(crate::api::feed),
+        )
+        .route(
+            "/v1.0/security/auditLog/queries",
+            get(crate::graph::routes::list).post(crate::graph::routes::create),
+        )
+        .route(
+            "/beta/security/auditLog/queries",
+            get(crate::graph::routes::list).post(crate::graph::routes::create),
+        )
+        .route(
+            "/v1.0/security/auditLog/queries/{id}",
+            get(crate::graph::routes::get),
+        )
+        .route(
+            "/beta/security/auditLog/queries/{id}",
+            get(crate::graph::routes::get),
+        )
+        .route(
+            "/v1.0/security/auditLog/queries/{id}/records",
+            get(crate::graph::routes::records),
+        )
+        .route(
+            "/beta/security/auditLog/queries/{id}/records",
+            get(crate::graph::routes::records),
         )
         .route("/{tenant}/oauth2/token", post(token_v1))
         .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
