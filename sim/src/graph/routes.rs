@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::queries::{self, Query, Status};
-use super::view::{self, Filters};
-use super::{record_types, GRAPH_AUDIENCE, GRAPH_ROLE};
+use super::query_body::parse_query;
+use super::view;
+use super::{GRAPH_AUDIENCE, GRAPH_ROLE};
 use crate::ledger::RequestRecord;
 use crate::scenario::ScenarioKind;
 use crate::sim::Sim;
@@ -22,15 +23,20 @@ const MAX_TOP: usize = 1000;
 
 /// A Graph error answer.
 #[derive(Debug)]
-struct GraphError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    retry_after: Option<u64>,
+pub struct GraphError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Graph error code (`BadRequest`, `TooManyRequests`, …).
+    pub code: &'static str,
+    /// Message.
+    pub message: String,
+    /// `Retry-After` seconds, when sent.
+    pub retry_after: Option<u64>,
 }
 
 impl GraphError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with any status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -39,7 +45,8 @@ impl GraphError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    /// A 400 `BadRequest`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
@@ -177,62 +184,87 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let (s, u) = (sim.clone(), uri.clone());
-    recorded(&sim, &method, &u, "auditLogQueryCreate", &headers, async move |tenant, now| {
-        let (resource, filters) = parse_query(&body)?;
-        let me = s.clone();
-        let selected = tokio::task::spawn_blocking(move || view::select(&me, tenant, &filters))
-            .await
-            .map_err(|_| {
-                GraphError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "The query could not be run.")
-            })?;
-        let g = &s.graph;
-        let mut records = Vec::with_capacity(selected.len());
-        for (at, record) in selected {
-            let id = record.get("Id").and_then(Value::as_str).unwrap_or_default().to_string();
-            let dup = g.duplicate_rate.is_some_and(|rate| {
-                let h = crate::store::mix(&[&s.config.seed.to_le_bytes(), id.as_bytes(), b"purview duplicate"]);
-                (h as f64 / u64::MAX as f64) < rate
-            });
-            if dup {
-                records.push(view::graph_record(s.config.seed, record.clone(), at, 1));
+    recorded(
+        &sim,
+        &method,
+        &u,
+        "auditLogQueryCreate",
+        &headers,
+        async move |tenant, now| {
+            let (resource, filters) = parse_query(&body)?;
+            let me = s.clone();
+            let selected = tokio::task::spawn_blocking(move || view::select(&me, tenant, &filters))
+                .await
+                .map_err(|_| {
+                    GraphError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalServerError",
+                        "The query could not be run.",
+                    )
+                })?;
+            let g = &s.graph;
+            let mut records = Vec::with_capacity(selected.len());
+            for (at, record) in selected {
+                let id = record
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let dup = g.duplicate_rate.is_some_and(|rate| {
+                    let h = crate::store::mix(&[
+                        &s.config.seed.to_le_bytes(),
+                        id.as_bytes(),
+                        b"purview duplicate",
+                    ]);
+                    (h as f64 / u64::MAX as f64) < rate
+                });
+                if dup {
+                    records.push(view::graph_record(s.config.seed, record.clone(), at, 1));
+                }
+                records.push(view::graph_record(s.config.seed, record, at, 0));
             }
-            records.push(view::graph_record(s.config.seed, record, at, 0));
-        }
-        let found = records.len();
-        let limit_exceeded = found > g.record_count_limit;
-        records.truncate(g.record_count_limit);
-        let unstable = if s.fires(ScenarioKind::UnstablePaging) {
-            queries::unstable_plan(records.len(), g.page_size, s.roll(0..u64::MAX))
-        } else {
-            None
-        };
-        let started = now + g.timing.queued;
-        let query = Query {
-            id: queries::query_id(s.config.seed, g.book.count()),
-            tenant,
-            started,
-            finished: started + g.timing.running,
-            resource,
-            records: Arc::new(records),
-            limit_exceeded,
-            found,
-            unstable,
-            reads: 0,
-        };
-        let json = query.json(now, &context(&s, version(&uri), "security/auditLog/queries/$entity"));
-        g.book.admit(query, g.max_concurrent, now).map_err(|refused| GraphError {
-            retry_after: Some(refused.retry_after),
-            ..GraphError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                format!(
-                    "Too many concurrent audit log queries: {} of this tenant have not completed yet.",
-                    refused.in_flight
-                ),
-            )
-        })?;
-        Ok((StatusCode::CREATED, json))
-    })
+            let found = records.len();
+            let limit_exceeded = found > g.record_count_limit;
+            records.truncate(g.record_count_limit);
+            let unstable = if s.fires(ScenarioKind::UnstablePaging) {
+                queries::unstable_plan(records.len(), g.page_size, s.roll(0..u64::MAX))
+            } else {
+                None
+            };
+            let started = now + g.timing.queued;
+            let query = Query {
+                id: String::new(),
+                tenant,
+                submitted: now,
+                started,
+                finished: started + g.timing.running,
+                resource,
+                records: Arc::new(records),
+                limit_exceeded,
+                found,
+                unstable,
+                reads: 0,
+                fails: s.fires(ScenarioKind::GraphQueryFailures),
+            };
+            let id = g
+                .book
+                .admit(query, g.limits, s.config.seed, now)
+                .map_err(|refused| GraphError {
+                    retry_after: Some(refused.retry_after),
+                    ..GraphError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "TooManyRequests",
+                        refused.reason,
+                    )
+                })?;
+            let ctx = context(&s, version(&uri), "security/auditLog/queries/$entity");
+            let json = g
+                .book
+                .with(tenant, &id, |q| q.json(now, &ctx))
+                .unwrap_or(Value::Null);
+            Ok((StatusCode::CREATED, json))
+        },
+    )
     .await
 }
 
@@ -330,7 +362,7 @@ pub async fn records(
                     GraphError::bad_request("The $skiptoken is not valid for this query.")
                 }),
                 other => Err(GraphError::bad_request(format!(
-                    "The audit log query is {}; its records can be read once its status is succeeded.",
+                    "The audit log query's status is {}; records can be read only once it has succeeded (submit a failed query again).",
                     other.as_str()
                 ))),
             })
@@ -355,123 +387,4 @@ pub async fn records(
         Ok((StatusCode::OK, Value::Object(body)))
     })
     .await
-}
-
-/// Reads a query body: the resource to echo, and the filters the simulator applies.
-fn parse_query(body: &[u8]) -> Result<(Map<String, Value>, Filters), GraphError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| GraphError::bad_request(format!("The request body is not JSON: {e}")))?;
-    let Value::Object(input) = v else {
-        return Err(GraphError::bad_request(
-            "The request body must be a JSON object.",
-        ));
-    };
-    let time = |name: &str| -> Result<DateTime<Utc>, GraphError> {
-        input
-            .get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| {
-                GraphError::bad_request(format!(
-                    "{name} is required, as a date and time such as 2026-03-01T00:00:00Z."
-                ))
-            })
-    };
-    let start = time("filterStartDateTime")?;
-    let end = time("filterEndDateTime")?;
-    if start >= end {
-        return Err(GraphError::bad_request(
-            "filterStartDateTime must be before filterEndDateTime.",
-        ));
-    }
-    let strings = |name: &str| -> Result<Vec<String>, GraphError> {
-        match input.get(name) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|x| {
-                    x.as_str().map(str::to_string).ok_or_else(|| {
-                        GraphError::bad_request(format!("{name} must hold strings."))
-                    })
-                })
-                .collect(),
-            Some(_) => Err(GraphError::bad_request(format!("{name} must be an array."))),
-        }
-    };
-    let record_types = strings("recordTypeFilters")?
-        .iter()
-        .map(|g| {
-            record_types::number_of(g).ok_or_else(|| {
-                GraphError::bad_request(format!(
-                    "Cannot convert the literal '{g}' to the expected type 'microsoft.graph.security.auditLogRecordType'."
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let filters = Filters {
-        start: Some(start),
-        end: Some(end),
-        record_types,
-        operations: strings("operationFilters")?,
-        users: strings("userPrincipalNameFilters")?,
-        services: strings("serviceFilters")?,
-    };
-    let mut resource = Map::new();
-    resource.insert(
-        "@odata.type".into(),
-        json!("#microsoft.graph.security.auditLogQuery"),
-    );
-    resource.insert(
-        "displayName".into(),
-        input.get("displayName").cloned().unwrap_or(Value::Null),
-    );
-    resource.insert(
-        "filterStartDateTime".into(),
-        json!(start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-    );
-    resource.insert(
-        "filterEndDateTime".into(),
-        json!(end.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-    );
-    for name in [
-        "recordTypeFilters",
-        "keywordFilter",
-        "serviceFilters",
-        "operationFilters",
-        "userPrincipalNameFilters",
-        "ipAddressFilters",
-        "objectIdFilters",
-        "administrativeUnitIdFilters",
-    ] {
-        let default = if name == "keywordFilter" {
-            Value::Null
-        } else {
-            json!([])
-        };
-        resource.insert(name.into(), input.get(name).cloned().unwrap_or(default));
-    }
-    Ok((resource, filters))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_bodies_are_checked() {
-        let ok = br#"{"displayName":"h","filterStartDateTime":"2026-03-01T00:00:00Z","filterEndDateTime":"2026-03-01T01:00:00Z","recordTypeFilters":["exchangeAdmin"]}"#;
-        let (resource, filters) = parse_query(ok).unwrap();
-        assert_eq!(filters.record_types, vec![1]);
-        assert_eq!(resource["filterEndDateTime"], "2026-03-01T01:00:00Z");
-        assert_eq!(resource["operationFilters"], json!([]));
-        for bad in [
-            &br#"{"filterStartDateTime":"2026-03-01T00:00:00Z"}"#[..],
-            br#"{"filterStartDateTime":"2026-03-01T01:00:00Z","filterEndDateTime":"2026-03-01T00:00:00Z"}"#,
-            br#"{"filterStartDateTime":"2026-03-01T00:00:00Z","filterEndDateTime":"2026-03-01T01:00:00Z","recordTypeFilters":["ExchangeAdmin"]}"#,
-            b"[]",
-        ] {
-            assert_eq!(parse_query(bad).unwrap_err().status, StatusCode::BAD_REQUEST);
-        }
-    }
 }
