@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::queries::{self, Query, Status};
-use super::query_body::parse_query;
+use super::query_body::{parse_query, QueryBody};
 use super::view;
 use super::{GRAPH_AUDIENCE, GRAPH_ROLE};
 use crate::ledger::RequestRecord;
@@ -140,7 +140,12 @@ where
         .as_ref()
         .ok()
         .map(|&i| sim.read().tenants[i].spec.tenant_id.clone());
+    let beta_only = sim.switch(ScenarioKind::GraphBetaOnly) && version(uri) == "v1.0";
     let result = match authorized {
+        // As during the API's 2025 move back to beta: v1.0 does not know the segment.
+        Ok(_) if beta_only => Err(GraphError::bad_request(
+            "Resource not found for the segment 'auditLog'.",
+        )),
         Ok(tenant) => run(tenant, now).await,
         Err(e) => Err(e),
     };
@@ -191,7 +196,15 @@ pub async fn create(
         "auditLogQueryCreate",
         &headers,
         async move |tenant, now| {
-            let (resource, filters) = parse_query(&body)?;
+            let QueryBody {
+                mut resource,
+                filters,
+                record_count_limit,
+            } = parse_query(&body)?;
+            let limit = record_count_limit.map_or(s.graph.record_count_limit, |asked| {
+                asked.min(s.graph.record_count_limit)
+            });
+            resource.insert("recordCountLimit".into(), json!(limit));
             let me = s.clone();
             let selected = tokio::task::spawn_blocking(move || view::select(&me, tenant, &filters))
                 .await
@@ -205,8 +218,8 @@ pub async fn create(
             let g = &s.graph;
             let mut records = selected;
             let found = records.len();
-            let limit_exceeded = found > g.record_count_limit;
-            records.truncate(g.record_count_limit);
+            let limit_exceeded = found > limit;
+            records.truncate(limit);
             let unstable = if s.fires(ScenarioKind::UnstablePaging) {
                 queries::unstable_plan(records.len(), g.page_size, s.roll(0..u64::MAX))
             } else {
