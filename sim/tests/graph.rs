@@ -288,6 +288,22 @@ async fn a_query_runs_over_simulated_time_and_returns_what_the_feed_serves() {
 }
 
 #[tokio::test]
+async fn purview_shows_a_record_once_its_blob_is_created_like_the_feed() {
+    let c = start(with(&[])).await;
+    let token = c.graph_token_via_handle();
+    // The last hour: many of its records are in blobs not created yet.
+    let window = hour(1);
+    let r = submit(&c, &token, &window_body(window, &[])).await;
+    let q: Value = r.json().await.unwrap();
+    let expected = management_records(&c, window).await;
+    c.sim.advance(Duration::from_secs(10));
+    let records = read_all(&c, &token, q["id"].as_str().unwrap()).await;
+    let got: BTreeSet<String> = audit_ids(&records).into_iter().collect();
+    assert_eq!(got, expected.keys().cloned().collect::<BTreeSet<_>>());
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn record_type_filters_use_graph_names_and_bad_ones_are_refused() {
     let c = start(with(&["graph-page-size=7"])).await;
     let token = c.graph_token_via_handle();

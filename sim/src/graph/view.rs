@@ -1,7 +1,8 @@
 //! Purview's view of a tenant's audit log, read from the same store the Management Activity API
-//! serves: every generated record (whatever its blob's fate: listed, late, damaged, withheld,
-//! never published), plus the Purview-only records, as Graph `auditLogRecord` objects.
-//! Records injected with `SimHandle::publish_blob` are Management-only.
+//! serves: every record whose blob's `contentCreated` has passed, whatever the blob's fate
+//! (listed, late, damaged, withheld, never published), plus the Purview-only records, as Graph
+//! `auditLogRecord` objects. Records injected with `SimHandle::publish_blob` are
+//! Management-only.
 
 use std::sync::Arc;
 
@@ -207,11 +208,14 @@ fn duplicated(seed: u64, id: &uuid::Uuid, rate: Option<f64>) -> bool {
 /// original). Call off the async threads.
 pub fn select(sim: &Sim, tenant: usize, filters: &Filters) -> Vec<String> {
     sim.catch_up();
+    let now = sim.now();
+    // Purview shows a record once its blob's first listing time (`contentCreated`) has passed:
+    // with the Management feed when all goes well, before it for late and withheld blobs.
     let blobs: Vec<Arc<Blob>> = sim
         .read()
         .blobs
         .values()
-        .filter(|b| b.tenant == tenant && b.recipe.is_some())
+        .filter(|b| b.tenant == tenant && b.recipe.is_some() && b.content_created <= now)
         .cloned()
         .collect();
     // Candidates by time and id, before any record is rendered.
