@@ -99,6 +99,14 @@ async fn withheld_records_are_reported_exactly_then_recovered() {
         .await
         .unwrap();
     let (lo, hi) = (hours[0], *hours.last().unwrap() + TimeDelta::hours(1));
+    // The withheld records of the audited hours whose late blob the regular runs have not
+    // stored (only a re-listing of its window finds it).
+    let mut stored_keys = Vec::new();
+    for ct in o365_activity::ContentType::ALL {
+        use o365_activity::store::ObjectStore;
+        let prefix = world.layout.data_prefix(&tenant.tenant_id, ct);
+        stored_keys.extend(world.store.list(&prefix).await.unwrap());
+    }
     let withheld: BTreeSet<String> = world
         .sim
         .ledger()
@@ -106,6 +114,11 @@ async fn withheld_records_are_reported_exactly_then_recovered() {
         .iter()
         .filter(|r| r.kind == o365_sim::HeldBack::Withheld)
         .filter(|r| r.creation_time >= lo && r.creation_time < hi)
+        .filter(|r| {
+            r.content_id
+                .as_ref()
+                .is_none_or(|id| !stored_keys.iter().any(|k| k.contains(id.as_str())))
+        })
         .map(|r| r.id.clone())
         .collect();
     assert!(!withheld.is_empty(), "the scenario withheld nothing");
