@@ -11,6 +11,7 @@
 //! <prefix>/_ids/tenant_id=<t>/content_type=<ct>/<content_id>.json                              content-id claim
 //! <prefix>/_manifest/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json   manifest entry
 //! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
+//! <prefix>/_audit/tenant_id=<t>/dt=<YYYY-MM-DD>/hour=<HH>.json                                  audit report
 //! ```
 //!
 //! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
@@ -30,7 +31,8 @@ use crate::tenant_id::TenantId;
 
 use object::STAMP;
 pub use object::{
-    ClaimKey, Codec, DataKey, ErrorKey, GapKey, ManifestKey, ObjectKey, PairKey, RejectedKey,
+    AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, ManifestKey, ObjectKey, PairKey,
+    RejectedKey,
 };
 
 /// Key builder and parser for one bucket prefix (may be empty).
@@ -239,6 +241,16 @@ impl KeyLayout {
     /// Prefix of all manifest entries.
     pub fn manifests_prefix(&self) -> String {
         self.join("_manifest/")
+    }
+
+    /// Key of the audit report of `tenant`'s event-time hour that holds `at`.
+    pub fn audit_key(&self, tenant: &TenantId, at: DateTime<Utc>) -> String {
+        self.key(&ObjectKey::Audit(AuditKey::of(tenant, at)))
+    }
+
+    /// Prefix of one tenant's audit reports.
+    pub fn audit_prefix(&self, tenant: &TenantId) -> String {
+        self.join(&format!("_audit/tenant_id={tenant}/"))
     }
 }
 

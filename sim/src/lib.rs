@@ -19,6 +19,7 @@ mod sim;
 mod store;
 pub mod testing;
 mod timefmt;
+mod token_endpoint;
 
 pub use config::{
     default_fixtures_dir, real_fixtures_dir, repo_records_dir, SimConfig, TenantSpec,

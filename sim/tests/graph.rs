@@ -246,10 +246,10 @@ async fn a_query_runs_over_simulated_time_and_returns_what_the_feed_serves() {
     let url = format!("{}/{}", queries_url(&c, "v1.0"), q["id"].as_str().unwrap());
     let early = c.get(&token, &format!("{url}/records")).await;
     assert_eq!(early.status(), 400, "records only once succeeded");
-    c.sim.advance(Duration::from_secs(10));
+    c.sim.advance(Duration::from_secs(2));
     let q: Value = c.get(&token, &url).await.json().await.unwrap();
     assert_eq!(q["status"], "running");
-    c.sim.advance(Duration::from_secs(50));
+    c.sim.advance(Duration::from_secs(8));
     let q: Value = c.get(&token, &url).await.json().await.unwrap();
     assert_eq!(q["status"], "succeeded");
 
@@ -284,6 +284,22 @@ async fn a_query_runs_over_simulated_time_and_returns_what_the_feed_serves() {
         .get(&token, &format!("{}/nope", queries_url(&c, "v1.0")))
         .await;
     assert_eq!(missing.status(), 404);
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn purview_shows_a_record_once_its_blob_is_created_like_the_feed() {
+    let c = start(with(&[])).await;
+    let token = c.graph_token_via_handle();
+    // The last hour: many of its records are in blobs not created yet.
+    let window = hour(1);
+    let r = submit(&c, &token, &window_body(window, &[])).await;
+    let q: Value = r.json().await.unwrap();
+    let expected = management_records(&c, window).await;
+    c.sim.advance(Duration::from_secs(10));
+    let records = read_all(&c, &token, q["id"].as_str().unwrap()).await;
+    let got: BTreeSet<String> = audit_ids(&records).into_iter().collect();
+    assert_eq!(got, expected.keys().cloned().collect::<BTreeSet<_>>());
     c.sim.shutdown().await;
 }
 
@@ -327,8 +343,17 @@ async fn the_record_count_limit_truncates_a_query_that_still_succeeds() {
         .await
         .unwrap();
     assert_eq!(q["isRecordCountLimitExceeded"], true);
+    assert_eq!(q["recordCountLimit"], 5);
     assert!(q["approximateReturnedRecordCount"].as_u64().unwrap() > 5);
     assert_eq!(read_all(&c, &token, &id).await.len(), 5);
+    // A client may ask for less than the limit in force, never for more.
+    let mut body = window_body(hour(36), &[]);
+    body["recordCountLimit"] = json!(3);
+    let id = completed(&c, &token, &body).await;
+    assert_eq!(read_all(&c, &token, &id).await.len(), 3);
+    body["recordCountLimit"] = json!(500);
+    let r = submit(&c, &token, &body).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["recordCountLimit"], 5);
     c.sim.shutdown().await;
 }
 
@@ -473,6 +498,89 @@ async fn unstable_paging_differs_on_the_first_read_only_and_duplicates_share_aud
         distinct.len() < audit.len(),
         "by-design duplicates: same auditData.Id twice"
     );
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_queries_have_no_records_and_daily_submissions_are_bounded() {
+    let c = start(with(&[
+        "graph-query-failures=every:1",
+        "graph-daily-queries=2",
+    ]))
+    .await;
+    let token = c.graph_token_via_handle();
+    let r = submit(&c, &token, &window_body(hour(36), &[])).await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.sim.advance(Duration::from_secs(600));
+    let url = format!("{}/{id}", queries_url(&c, "v1.0"));
+    let q: Value = c.get(&token, &url).await.json().await.unwrap();
+    assert_eq!(q["status"], "failed");
+    assert_eq!(c.get(&token, &format!("{url}/records")).await.status(), 400);
+    assert_eq!(
+        submit(&c, &token, &window_body(hour(35), &[]))
+            .await
+            .status(),
+        201
+    );
+    let refused = submit(&c, &token, &window_body(hour(34), &[])).await;
+    assert_eq!(refused.status(), 429);
+    let retry: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry, 86_400 - 600);
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_ledger_endpoints_show_the_held_back_records() {
+    let c = start(SimConfig {
+        graph: o365_sim::testing::instant_graph(),
+        ..with(&["withhold-rate=0.05", "purview-only=0.05"])
+    })
+    .await;
+    let token = c.graph_token_via_handle();
+    let r = submit(&c, &token, &window_body(hour(36), &[])).await;
+    let q: Value = r.json().await.unwrap();
+    assert_eq!(q["status"], "succeeded", "instant_graph: done at once");
+    let ledger = c.control_get("/_sim/ledger").await;
+    let held = ledger["held_back"].as_array().unwrap();
+    let withheld = held.iter().filter(|r| r["kind"] == "withheld").count();
+    assert_eq!(withheld, c.sim.ledger().withheld_ids(T).len());
+    assert!(withheld > 0);
+    assert!(held.iter().any(|r| r["kind"] == "purview-only"));
+    let summary = c.control_get("/_sim/ledger/summary").await;
+    assert_eq!(summary["held_back"]["withheld"], withheld);
+    assert_eq!(summary["graph_queries"], 1);
+    let info = c.control_get("/_sim/info").await;
+    assert_eq!(info["graph"]["running_seconds"], 0);
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn beta_only_refuses_v1_as_an_unknown_segment() {
+    let c = start(with(&["graph-beta-only"])).await;
+    let token = c.graph_token_via_handle();
+    let refused = submit(&c, &token, &window_body(hour(36), &[])).await;
+    assert_eq!(refused.status(), 400);
+    let v: Value = refused.json().await.unwrap();
+    assert_eq!(
+        v["error"]["message"],
+        "Resource not found for the segment 'auditLog'."
+    );
+    let r = c
+        .http
+        .post(queries_url(&c, "beta"))
+        .bearer_auth(&token)
+        .json(&window_body(hour(36), &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     c.sim.shutdown().await;
 }
 

@@ -171,6 +171,42 @@ impl ManifestKey {
     }
 }
 
+/// The completeness audit's report of one tenant and event-time hour (see [`crate::audit`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuditKey {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// `dt=`: the date of the audited event-time hour (UTC).
+    pub date: NaiveDate,
+    /// `hour=`: the hour, 0..=23.
+    pub hour: u32,
+}
+
+impl AuditKey {
+    /// The key of the report of the hour that holds `at`.
+    pub fn of(tenant: &TenantId, at: DateTime<Utc>) -> AuditKey {
+        AuditKey {
+            tenant_id: tenant.clone(),
+            date: at.date_naive(),
+            hour: at.hour(),
+        }
+    }
+
+    /// The start of the audited hour.
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        Some(self.date.and_hms_opt(self.hour, 0, 0)?.and_utc())
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "_audit/tenant_id={}/dt={}/hour={:02}.json",
+            self.tenant_id,
+            self.date.format("%Y-%m-%d"),
+            self.hour
+        )
+    }
+}
+
 /// Any object of the layout, parsed from its key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ObjectKey {
@@ -192,6 +228,8 @@ pub enum ObjectKey {
     Manifest(ManifestKey),
     /// A tenant's connection health (why the last `o365ctl run` skipped it, if it did).
     TenantHealth(TenantId),
+    /// A completeness audit report of one tenant and hour.
+    Audit(AuditKey),
 }
 
 pub(super) const STAMP: &str = "%Y%m%dT%H%M%SZ";
@@ -225,6 +263,7 @@ impl ObjectKey {
             ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
             ObjectKey::Manifest(m) => m.render(),
             ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
+            ObjectKey::Audit(a) => a.render(),
         }
     }
 
@@ -253,7 +292,7 @@ impl ObjectKey {
             ObjectKey::Gap(GapKey { pair, .. })
             | ObjectKey::Error(ErrorKey { pair, .. })
             | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
-            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) => None,
+            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) | ObjectKey::Audit(_) => None,
         }
     }
 }

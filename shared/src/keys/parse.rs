@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::{
-    safe_message_id, ClaimKey, Codec, DataKey, ErrorKey, GapKey, KeyLayout, ManifestKey, ObjectKey,
-    PairKey, RejectedKey, STAMP,
+    safe_message_id, AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, KeyLayout, ManifestKey,
+    ObjectKey, PairKey, RejectedKey, STAMP,
 };
 use crate::content_type::ContentType;
 use crate::message::is_valid_content_id;
@@ -37,6 +37,7 @@ impl KeyLayout {
             }),
             ["_quarantine", data @ ..] => ObjectKey::Quarantine(DataKey::parse(data)?),
             ["_manifest", entry @ ..] => ObjectKey::Manifest(ManifestKey::parse(entry)?),
+            ["_audit", t, dt, name] => ObjectKey::Audit(AuditKey::parse(t, dt, name)?),
             ["_ids", t, ct, name] => ObjectKey::Claim(ClaimKey {
                 pair: pair_of(t, ct)?,
                 content_id: content_id_of(name.strip_suffix(".json")?)?,
@@ -124,6 +125,18 @@ impl Codec {
             name.strip_suffix(c.extension())
                 .and_then(|s| s.strip_suffix('.'))
                 .map(|s| (s, c))
+        })
+    }
+}
+
+impl AuditKey {
+    /// The audit report key of `_audit/<t>/<dt>/<name>`.
+    pub(super) fn parse(t: &str, dt: &str, name: &str) -> Option<AuditKey> {
+        let hour = field(name.strip_suffix(".json")?, "hour")?;
+        Some(AuditKey {
+            tenant_id: tenant_of(t)?,
+            date: date_of(dt)?,
+            hour: hour.parse().ok().filter(|h| *h < 24)?,
         })
     }
 }

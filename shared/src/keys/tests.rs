@@ -78,11 +78,15 @@ fn every_key_parses_back() {
             l.manifest_key(&l.data_key(&m, Compression::default()))
                 .unwrap(),
             l.tenant_health_key(&m.tenant_id),
+            l.audit_key(&m.tenant_id, m.content_created),
         ];
         for k in keys {
             let parsed = l.parse(&k).unwrap_or_else(|| panic!("{k} does not parse"));
             assert_eq!(l.key(&parsed), k);
-            if !matches!(parsed, ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_)) {
+            if !matches!(
+                parsed,
+                ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) | ObjectKey::Audit(_)
+            ) {
                 assert_eq!(parsed.pair().unwrap().tenant_id, m.tenant_id);
             }
         }
@@ -96,6 +100,33 @@ fn every_key_parses_back() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn audit_key_is_the_contract() {
+    let l = KeyLayout::new("p");
+    let t = msg().tenant_id;
+    let k = l.audit_key(&t, Utc.with_ymd_and_hms(2026, 3, 1, 7, 59, 59).unwrap());
+    assert_eq!(
+        k,
+        "p/_audit/tenant_id=00000000-0000-0000-0000-000000000001/dt=2026-03-01/hour=07.json"
+    );
+    assert!(k.starts_with(&l.audit_prefix(&t)));
+    match l.parse(&k) {
+        Some(ObjectKey::Audit(a)) => {
+            assert_eq!(
+                a.start(),
+                Some(Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(l
+        .parse("p/_audit/tenant_id=00000000-0000-0000-0000-000000000001/dt=2026-03-01/hour=24.json")
+        .is_none());
+    assert!(l
+        .parse("p/_audit/tenant_id=00000000-0000-0000-0000-000000000001/dt=2026-03-01/hour=7.json")
+        .is_none());
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 pub mod held_back;
 pub mod queries;
+pub mod query_body;
 pub mod record_types;
 pub mod routes;
 pub mod view;
@@ -37,18 +38,21 @@ pub struct GraphConfig {
     pub record_count_limit: usize,
     /// Records per page of `…/records` (a request's `$top` may ask for fewer, up to 1000).
     pub page_size: usize,
-    /// Queries per tenant not yet `succeeded`; one more is refused with 429.
+    /// Queries per tenant not yet done; one more is refused with 429.
     pub max_concurrent_queries: usize,
+    /// Submissions per tenant in any 24 simulated hours (`None`: unlimited); more are 429.
+    pub max_queries_per_day: Option<usize>,
 }
 
 impl Default for GraphConfig {
     fn default() -> Self {
         Self {
-            queued: Duration::from_secs(10),
-            running: Duration::from_secs(50),
+            queued: Duration::from_secs(2),
+            running: Duration::from_secs(8),
             record_count_limit: 50_000,
             page_size: 150,
             max_concurrent_queries: 10,
+            max_queries_per_day: None,
         }
     }
 }
@@ -62,8 +66,8 @@ pub struct GraphState {
     pub record_count_limit: usize,
     /// Default page size.
     pub page_size: usize,
-    /// Queries in flight allowed per tenant.
-    pub max_concurrent: usize,
+    /// Submission limits per tenant.
+    pub limits: queries::Limits,
     /// Share of records Purview returns twice (`purview-duplicates`).
     pub duplicate_rate: Option<f64>,
     /// Every query submitted.
@@ -95,8 +99,11 @@ impl GraphState {
             page_size: value(ScenarioKind::GraphPageSize)
                 .unwrap_or(config.page_size)
                 .max(1),
-            max_concurrent: value(ScenarioKind::GraphConcurrentQueries)
-                .unwrap_or(config.max_concurrent_queries),
+            limits: queries::Limits {
+                concurrent: value(ScenarioKind::GraphConcurrentQueries)
+                    .unwrap_or(config.max_concurrent_queries),
+                daily: value(ScenarioKind::GraphDailyQueries).or(config.max_queries_per_day),
+            },
             duplicate_rate,
             book: queries::QueryBook::default(),
         }

@@ -19,6 +19,8 @@ pub enum Status {
     Running,
     /// Done; its records can be read.
     Succeeded,
+    /// Done without records (`graph-query-failures`).
+    Failed,
 }
 
 impl Status {
@@ -28,7 +30,13 @@ impl Status {
             Status::NotStarted => "notStarted",
             Status::Running => "running",
             Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
         }
+    }
+
+    /// Whether the query still counts against the tenant's queries in flight.
+    pub fn in_flight(self) -> bool {
+        matches!(self, Status::NotStarted | Status::Running)
     }
 }
 
@@ -48,14 +56,16 @@ pub struct Query {
     pub id: String,
     /// Index of the tenant that submitted it (from the token's `tid`).
     pub tenant: usize,
+    /// Simulated submission time (for the daily submission limit).
+    pub submitted: DateTime<Utc>,
     /// When it leaves `notStarted`.
     pub started: DateTime<Utc>,
     /// When it `succeeded`.
     pub finished: DateTime<Utc>,
     /// The query object as created (filters echoed), without `status` and the counts.
     pub resource: serde_json::Map<String, Value>,
-    /// The records it returns (after duplicates and the record-count limit).
-    pub records: Arc<Vec<Value>>,
+    /// The records it returns as Graph JSON texts (after duplicates and the record-count limit).
+    pub records: Arc<Vec<String>>,
     /// Whether the result was cut at the record-count limit.
     pub limit_exceeded: bool,
     /// Records found before the cut.
@@ -64,6 +74,8 @@ pub struct Query {
     pub unstable: Option<Unstable>,
     /// How many reads (first pages) have been served.
     pub reads: u32,
+    /// Whether it ends `failed` instead of `succeeded`.
+    pub fails: bool,
 }
 
 impl Query {
@@ -73,6 +85,8 @@ impl Query {
             Status::NotStarted
         } else if now < self.finished {
             Status::Running
+        } else if self.fails {
+            Status::Failed
         } else {
             Status::Succeeded
         }
@@ -107,17 +121,26 @@ pub struct QueryBook {
 /// Why a submission was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooMany {
-    /// Queries of the tenant still in flight.
-    pub in_flight: usize,
-    /// Seconds until the oldest of them succeeds.
+    /// What limit was reached, for the error message.
+    pub reason: String,
+    /// Seconds until a submission can succeed again.
     pub retry_after: u64,
+}
+
+/// The per-tenant submission limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Queries not yet done.
+    pub concurrent: usize,
+    /// Submissions in any 24 simulated hours (`None`: unlimited).
+    pub daily: Option<usize>,
 }
 
 /// A page of records: the records, and the `$skiptoken` of the next page if any.
 #[derive(Debug)]
 pub struct Page {
-    /// Records of the page.
-    pub records: Vec<Value>,
+    /// Records of the page (Graph JSON texts).
+    pub records: Vec<String>,
     /// Token of the next page.
     pub next: Option<String>,
 }
@@ -127,23 +150,54 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl QueryBook {
-    /// Admits a query unless the tenant has `limit` queries in flight.
-    pub fn admit(&self, query: Query, limit: usize, now: DateTime<Utc>) -> Result<(), TooMany> {
+    /// Admits a query unless one of the tenant's limits is reached; gives it its id (from the
+    /// seed and the submission number) and returns that id.
+    pub fn admit(
+        &self,
+        mut query: Query,
+        limits: Limits,
+        seed: u64,
+        now: DateTime<Utc>,
+    ) -> Result<String, TooMany> {
         let mut all = lock(&self.queries);
+        let seconds_until =
+            |t: DateTime<Utc>| u64::try_from((t - now).num_seconds()).unwrap_or(0).max(1);
         let in_flight: Vec<&Query> = all
             .iter()
-            .filter(|q| q.tenant == query.tenant && q.status(now) != Status::Succeeded)
+            .filter(|q| q.tenant == query.tenant && q.status(now).in_flight())
             .collect();
-        if in_flight.len() >= limit {
+        if in_flight.len() >= limits.concurrent {
             let soonest = in_flight.iter().map(|q| q.finished).min().unwrap_or(now);
-            let retry_after = u64::try_from((soonest - now).num_seconds()).unwrap_or(0);
             return Err(TooMany {
-                in_flight: in_flight.len(),
-                retry_after: retry_after.max(1),
+                reason: format!(
+                    "Too many concurrent audit log queries: {} of this tenant have not completed yet.",
+                    in_flight.len()
+                ),
+                retry_after: seconds_until(soonest),
             });
         }
+        if let Some(daily) = limits.daily {
+            let day_ago = now - CDuration::days(1);
+            let today: Vec<DateTime<Utc>> = all
+                .iter()
+                .filter(|q| q.tenant == query.tenant && q.submitted > day_ago)
+                .map(|q| q.submitted)
+                .collect();
+            if today.len() >= daily {
+                let oldest = today.iter().min().copied().unwrap_or(now);
+                return Err(TooMany {
+                    reason: format!(
+                        "The tenant has submitted {} audit log queries in the last 24 hours, its daily limit.",
+                        today.len()
+                    ),
+                    retry_after: seconds_until(oldest + CDuration::days(1)),
+                });
+            }
+        }
+        query.id = query_id(seed, all.len());
+        let id = query.id.clone();
         all.push(query);
-        Ok(())
+        Ok(id)
     }
 
     /// Runs `f` on a query of the tenant, if it exists.
@@ -272,7 +326,7 @@ pub fn page(query: &mut Query, skiptoken: Option<&str>, size: usize) -> Option<P
         query
             .records
             .get(from..from.saturating_add(size).min(len))
-            .map(<[Value]>::to_vec)
+            .map(<[String]>::to_vec)
             .unwrap_or_default()
     };
     let this_page = offset / size;
@@ -300,18 +354,20 @@ mod tests {
         Query {
             id: query_id(1, 0),
             tenant: 0,
+            submitted: t,
             started: t + CDuration::seconds(10),
             finished: t + CDuration::seconds(60),
             resource: serde_json::Map::new(),
-            records: Arc::new((0..n).map(|i| json!(i)).collect()),
+            records: Arc::new((0..n).map(|i| i.to_string()).collect()),
             limit_exceeded: false,
             found: n,
             unstable,
             reads: 0,
+            fails: false,
         }
     }
 
-    fn read_all(q: &mut Query, size: usize) -> Vec<Value> {
+    fn read_all(q: &mut Query, size: usize) -> Vec<String> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -340,7 +396,7 @@ mod tests {
     fn stable_reads_return_every_record_once() {
         let mut q = query(25, None);
         let all = read_all(&mut q, 10);
-        assert_eq!(all, (0..25).map(|i| json!(i)).collect::<Vec<_>>());
+        assert_eq!(all, (0..25).map(|i| i.to_string()).collect::<Vec<_>>());
     }
 
     #[test]
@@ -348,7 +404,7 @@ mod tests {
         let mut skip = query(25, Some(Unstable::Skip(1)));
         let first = read_all(&mut skip, 10);
         assert_eq!(first.len(), 15);
-        assert!(!first.contains(&json!(10)));
+        assert!(!first.contains(&"10".to_string()));
         assert_eq!(read_all(&mut skip, 10).len(), 25);
         let mut repeat = query(25, Some(Unstable::Repeat(2)));
         let first = read_all(&mut repeat, 10);
@@ -378,16 +434,38 @@ mod tests {
     }
 
     #[test]
-    fn admission_counts_queries_in_flight() {
+    fn admission_counts_queries_in_flight_and_submissions_a_day() {
         let book = QueryBook::default();
+        let limits = Limits {
+            concurrent: 1,
+            daily: Some(2),
+        };
         let q = query(0, None);
-        let now = q.started - CDuration::seconds(10);
-        book.admit(q, 1, now).unwrap();
-        let refused = book.admit(query(0, None), 1, now).unwrap_err();
-        assert_eq!(refused.in_flight, 1);
+        let now = q.submitted;
+        let first = book.admit(q, limits, 1, now).unwrap();
+        assert_eq!(first, query_id(1, 0));
+        let refused = book.admit(query(0, None), limits, 1, now).unwrap_err();
+        assert!(refused.reason.contains("concurrent"), "{refused:?}");
         assert_eq!(refused.retry_after, 60);
-        book.admit(query(0, None), 1, now + CDuration::seconds(60))
-            .unwrap();
+        let later = now + CDuration::seconds(60);
+        let mut second = query(0, None);
+        second.submitted = later;
+        second.started = later;
+        second.finished = later;
+        assert_ne!(book.admit(second, limits, 1, later).unwrap(), first);
+        let mut third = query(0, None);
+        third.submitted = later;
+        let refused = book.admit(third, limits, 1, later).unwrap_err();
+        assert!(refused.reason.contains("24 hours"), "{refused:?}");
+        assert_eq!(refused.retry_after, 86_400 - 60);
         assert_eq!(book.count(), 2);
+    }
+
+    #[test]
+    fn a_failing_query_ends_failed() {
+        let mut q = query(0, None);
+        q.fails = true;
+        assert_eq!(q.status(q.finished), Status::Failed);
+        assert!(!Status::Failed.in_flight() && Status::Running.in_flight());
     }
 }

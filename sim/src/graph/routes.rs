@@ -8,11 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::queries::{self, Query, Status};
-use super::view::{self, Filters};
-use super::{record_types, GRAPH_AUDIENCE, GRAPH_ROLE};
+use super::query_body::{parse_query, QueryBody};
+use super::view;
+use super::{GRAPH_AUDIENCE, GRAPH_ROLE};
 use crate::ledger::RequestRecord;
 use crate::scenario::ScenarioKind;
 use crate::sim::Sim;
@@ -22,15 +23,20 @@ const MAX_TOP: usize = 1000;
 
 /// A Graph error answer.
 #[derive(Debug)]
-struct GraphError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    retry_after: Option<u64>,
+pub struct GraphError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Graph error code (`BadRequest`, `TooManyRequests`, …).
+    pub code: &'static str,
+    /// Message.
+    pub message: String,
+    /// `Retry-After` seconds, when sent.
+    pub retry_after: Option<u64>,
 }
 
 impl GraphError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with any status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -39,7 +45,8 @@ impl GraphError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    /// A 400 `BadRequest`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
@@ -54,7 +61,7 @@ impl GraphError {
                 "client-request-id": id,
             }
         }});
-        let mut resp = (self.status, json_body(&body)).into_response();
+        let mut resp = (self.status, json_text(body.to_string())).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -63,13 +70,13 @@ impl GraphError {
     }
 }
 
-fn json_body(v: &Value) -> ([(header::HeaderName, &'static str); 1], String) {
+fn json_text(body: String) -> ([(header::HeaderName, &'static str); 1], String) {
     (
         [(
             header::CONTENT_TYPE,
             "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
         )],
-        v.to_string(),
+        body,
     )
 }
 
@@ -125,7 +132,7 @@ async fn recorded<F>(
     run: F,
 ) -> Response
 where
-    F: AsyncFnOnce(usize, DateTime<Utc>) -> Result<(StatusCode, Value), GraphError>,
+    F: AsyncFnOnce(usize, DateTime<Utc>) -> Result<(StatusCode, String), GraphError>,
 {
     let now = sim.now();
     let authorized = authorize(sim, headers, now);
@@ -133,7 +140,12 @@ where
         .as_ref()
         .ok()
         .map(|&i| sim.read().tenants[i].spec.tenant_id.clone());
+    let beta_only = sim.switch(ScenarioKind::GraphBetaOnly) && version(uri) == "v1.0";
     let result = match authorized {
+        // As during the API's 2025 move back to beta: v1.0 does not know the segment.
+        Ok(_) if beta_only => Err(GraphError::bad_request(
+            "Resource not found for the segment 'auditLog'.",
+        )),
         Ok(tenant) => run(tenant, now).await,
         Err(e) => Err(e),
     };
@@ -159,7 +171,7 @@ where
         fault: None,
     });
     match result {
-        Ok((s, body)) => (s, json_body(&body)).into_response(),
+        Ok((s, body)) => (s, json_text(body)).into_response(),
         Err(e) => e.response(now),
     }
 }
@@ -177,62 +189,76 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let (s, u) = (sim.clone(), uri.clone());
-    recorded(&sim, &method, &u, "auditLogQueryCreate", &headers, async move |tenant, now| {
-        let (resource, filters) = parse_query(&body)?;
-        let me = s.clone();
-        let selected = tokio::task::spawn_blocking(move || view::select(&me, tenant, &filters))
-            .await
-            .map_err(|_| {
-                GraphError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "The query could not be run.")
-            })?;
-        let g = &s.graph;
-        let mut records = Vec::with_capacity(selected.len());
-        for (at, record) in selected {
-            let id = record.get("Id").and_then(Value::as_str).unwrap_or_default().to_string();
-            let dup = g.duplicate_rate.is_some_and(|rate| {
-                let h = crate::store::mix(&[&s.config.seed.to_le_bytes(), id.as_bytes(), b"purview duplicate"]);
-                (h as f64 / u64::MAX as f64) < rate
+    recorded(
+        &sim,
+        &method,
+        &u,
+        "auditLogQueryCreate",
+        &headers,
+        async move |tenant, now| {
+            let QueryBody {
+                mut resource,
+                filters,
+                record_count_limit,
+            } = parse_query(&body)?;
+            let limit = record_count_limit.map_or(s.graph.record_count_limit, |asked| {
+                asked.min(s.graph.record_count_limit)
             });
-            if dup {
-                records.push(view::graph_record(s.config.seed, record.clone(), at, 1));
-            }
-            records.push(view::graph_record(s.config.seed, record, at, 0));
-        }
-        let found = records.len();
-        let limit_exceeded = found > g.record_count_limit;
-        records.truncate(g.record_count_limit);
-        let unstable = if s.fires(ScenarioKind::UnstablePaging) {
-            queries::unstable_plan(records.len(), g.page_size, s.roll(0..u64::MAX))
-        } else {
-            None
-        };
-        let started = now + g.timing.queued;
-        let query = Query {
-            id: queries::query_id(s.config.seed, g.book.count()),
-            tenant,
-            started,
-            finished: started + g.timing.running,
-            resource,
-            records: Arc::new(records),
-            limit_exceeded,
-            found,
-            unstable,
-            reads: 0,
-        };
-        let json = query.json(now, &context(&s, version(&uri), "security/auditLog/queries/$entity"));
-        g.book.admit(query, g.max_concurrent, now).map_err(|refused| GraphError {
-            retry_after: Some(refused.retry_after),
-            ..GraphError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                format!(
-                    "Too many concurrent audit log queries: {} of this tenant have not completed yet.",
-                    refused.in_flight
-                ),
-            )
-        })?;
-        Ok((StatusCode::CREATED, json))
-    })
+            resource.insert("recordCountLimit".into(), json!(limit));
+            let me = s.clone();
+            let selected = tokio::task::spawn_blocking(move || view::select(&me, tenant, &filters))
+                .await
+                .map_err(|_| {
+                    GraphError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalServerError",
+                        "The query could not be run.",
+                    )
+                })?;
+            let g = &s.graph;
+            let mut records = selected;
+            let found = records.len();
+            let limit_exceeded = found > limit;
+            records.truncate(limit);
+            let unstable = if s.fires(ScenarioKind::UnstablePaging) {
+                queries::unstable_plan(records.len(), g.page_size, s.roll(0..u64::MAX))
+            } else {
+                None
+            };
+            let started = now + g.timing.queued;
+            let query = Query {
+                id: String::new(),
+                tenant,
+                submitted: now,
+                started,
+                finished: started + g.timing.running,
+                resource,
+                records: Arc::new(records),
+                limit_exceeded,
+                found,
+                unstable,
+                reads: 0,
+                fails: s.fires(ScenarioKind::GraphQueryFailures),
+            };
+            let id = g
+                .book
+                .admit(query, g.limits, s.config.seed, now)
+                .map_err(|refused| GraphError {
+                    retry_after: Some(refused.retry_after),
+                    ..GraphError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "TooManyRequests",
+                        refused.reason,
+                    )
+                })?;
+            let ctx = context(&s, version(&uri), "security/auditLog/queries/$entity");
+            let json = g
+                .book
+                .with(tenant, &id, |q| q.json(now, &ctx))
+                .unwrap_or(Value::Null);
+            Ok((StatusCode::CREATED, json.to_string()))
+        },
+    )
     .await
 }
 
@@ -255,7 +281,7 @@ pub async fn list(
             let value = s.graph.book.list(tenant, now, &ctx);
             Ok((
                 StatusCode::OK,
-                json!({"@odata.context": ctx, "value": value}),
+                json!({"@odata.context": ctx, "value": value}).to_string(),
             ))
         },
     )
@@ -289,7 +315,9 @@ pub async fn get(
             let ctx = context(&s, version(&uri), "security/auditLog/queries/$entity");
             s.graph
                 .book
-                .with(tenant, &id, |q| (StatusCode::OK, q.json(now, &ctx)))
+                .with(tenant, &id, |q| {
+                    (StatusCode::OK, q.json(now, &ctx).to_string())
+                })
                 .ok_or_else(|| not_found(&id))
         },
     )
@@ -330,148 +358,30 @@ pub async fn records(
                     GraphError::bad_request("The $skiptoken is not valid for this query.")
                 }),
                 other => Err(GraphError::bad_request(format!(
-                    "The audit log query is {}; its records can be read once its status is succeeded.",
+                    "The audit log query's status is {}; records can be read only once it has succeeded (submit a failed query again).",
                     other.as_str()
                 ))),
             })
             .ok_or_else(|| not_found(&id))??;
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(context(&s, v, &format!("security/auditLog/queries('{id}')/records"))),
-        );
-        body.insert("value".into(), Value::Array(page.records));
+        let context = context(&s, v, &format!("security/auditLog/queries('{id}')/records"));
+        let mut body = format!("{{\"@odata.context\":{},\"value\":[", json!(context));
+        body.push_str(&page.records.join(","));
+        body.push(']');
         if let Some(token) = page.next {
             let mut qs = url::form_urlencoded::Serializer::new(String::new());
             if let Some(t) = top {
                 qs.append_pair("$top", &t.to_string());
             }
             qs.append_pair("$skiptoken", &token);
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(format!("{}/{v}/security/auditLog/queries/{id}/records?{}", s.base_url, qs.finish())),
+            let link = format!(
+                "{}/{v}/security/auditLog/queries/{id}/records?{}",
+                s.base_url,
+                qs.finish()
             );
+            body.push_str(&format!(",\"@odata.nextLink\":{}", json!(link)));
         }
-        Ok((StatusCode::OK, Value::Object(body)))
+        body.push('}');
+        Ok((StatusCode::OK, body))
     })
     .await
-}
-
-/// Reads a query body: the resource to echo, and the filters the simulator applies.
-fn parse_query(body: &[u8]) -> Result<(Map<String, Value>, Filters), GraphError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| GraphError::bad_request(format!("The request body is not JSON: {e}")))?;
-    let Value::Object(input) = v else {
-        return Err(GraphError::bad_request(
-            "The request body must be a JSON object.",
-        ));
-    };
-    let time = |name: &str| -> Result<DateTime<Utc>, GraphError> {
-        input
-            .get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| {
-                GraphError::bad_request(format!(
-                    "{name} is required, as a date and time such as 2026-03-01T00:00:00Z."
-                ))
-            })
-    };
-    let start = time("filterStartDateTime")?;
-    let end = time("filterEndDateTime")?;
-    if start >= end {
-        return Err(GraphError::bad_request(
-            "filterStartDateTime must be before filterEndDateTime.",
-        ));
-    }
-    let strings = |name: &str| -> Result<Vec<String>, GraphError> {
-        match input.get(name) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|x| {
-                    x.as_str().map(str::to_string).ok_or_else(|| {
-                        GraphError::bad_request(format!("{name} must hold strings."))
-                    })
-                })
-                .collect(),
-            Some(_) => Err(GraphError::bad_request(format!("{name} must be an array."))),
-        }
-    };
-    let record_types = strings("recordTypeFilters")?
-        .iter()
-        .map(|g| {
-            record_types::number_of(g).ok_or_else(|| {
-                GraphError::bad_request(format!(
-                    "Cannot convert the literal '{g}' to the expected type 'microsoft.graph.security.auditLogRecordType'."
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let filters = Filters {
-        start: Some(start),
-        end: Some(end),
-        record_types,
-        operations: strings("operationFilters")?,
-        users: strings("userPrincipalNameFilters")?,
-        services: strings("serviceFilters")?,
-    };
-    let mut resource = Map::new();
-    resource.insert(
-        "@odata.type".into(),
-        json!("#microsoft.graph.security.auditLogQuery"),
-    );
-    resource.insert(
-        "displayName".into(),
-        input.get("displayName").cloned().unwrap_or(Value::Null),
-    );
-    resource.insert(
-        "filterStartDateTime".into(),
-        json!(start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-    );
-    resource.insert(
-        "filterEndDateTime".into(),
-        json!(end.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-    );
-    for name in [
-        "recordTypeFilters",
-        "keywordFilter",
-        "serviceFilters",
-        "operationFilters",
-        "userPrincipalNameFilters",
-        "ipAddressFilters",
-        "objectIdFilters",
-        "administrativeUnitIdFilters",
-    ] {
-        let default = if name == "keywordFilter" {
-            Value::Null
-        } else {
-            json!([])
-        };
-        resource.insert(name.into(), input.get(name).cloned().unwrap_or(default));
-    }
-    Ok((resource, filters))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_bodies_are_checked() {
-        let ok = br#"{"displayName":"h","filterStartDateTime":"2026-03-01T00:00:00Z","filterEndDateTime":"2026-03-01T01:00:00Z","recordTypeFilters":["exchangeAdmin"]}"#;
-        let (resource, filters) = parse_query(ok).unwrap();
-        assert_eq!(filters.record_types, vec![1]);
-        assert_eq!(resource["filterEndDateTime"], "2026-03-01T01:00:00Z");
-        assert_eq!(resource["operationFilters"], json!([]));
-        for bad in [
-            &br#"{"filterStartDateTime":"2026-03-01T00:00:00Z"}"#[..],
-            br#"{"filterStartDateTime":"2026-03-01T01:00:00Z","filterEndDateTime":"2026-03-01T00:00:00Z"}"#,
-            br#"{"filterStartDateTime":"2026-03-01T00:00:00Z","filterEndDateTime":"2026-03-01T01:00:00Z","recordTypeFilters":["ExchangeAdmin"]}"#,
-            b"[]",
-        ] {
-            assert_eq!(parse_query(bad).unwrap_err().status, StatusCode::BAD_REQUEST);
-        }
-    }
 }
