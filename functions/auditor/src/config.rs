@@ -37,13 +37,11 @@ impl AuditorConfig {
         )?;
         let content_types = match env.optional("CONTENT_TYPES") {
             None => None,
-            Some(v) => Some(
-                ContentType::parse_list(&v).map_err(|e| EnvError::Invalid {
-                    var: "CONTENT_TYPES",
-                    value: v.clone(),
-                    problem: e.to_string(),
-                })?,
-            ),
+            Some(v) => Some(ContentType::parse_list(&v).map_err(|e| EnvError::Invalid {
+                var: "CONTENT_TYPES",
+                value: v.clone(),
+                problem: e.to_string(),
+            })?),
         };
         let defaults = AuditSettings::default();
         let settle_hours = env.number(

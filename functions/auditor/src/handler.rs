@@ -268,10 +268,19 @@ pub async fn handle<S: ObjectStore, Q: Queue>(
         if let Some(e) = &a.error {
             tracing::error!(tenant_id = %a.tenant_id, error = %e, "tenant audit failed");
         }
-        emit_tenant(&handler.metrics, &a.tenant_id, &a.summary, a.error.is_some());
+        emit_tenant(
+            &handler.metrics,
+            &a.tenant_id,
+            &a.summary,
+            a.error.is_some(),
+        );
         total.merge(a.summary.clone());
     }
-    emit_total(&handler.metrics, &total, audits.iter().filter(|a| a.error.is_some()).count());
+    emit_total(
+        &handler.metrics,
+        &total,
+        audits.iter().filter(|a| a.error.is_some()).count(),
+    );
     let summary = InvocationSummary {
         missing_records: total.missing_records,
         hours: total.hours,
