@@ -22,8 +22,10 @@ def _template() -> dict[str, Any]:
 
 
 def _sources() -> str:
-    # The functions' own sources, and the shared emitter they call for per-record latency.
-    paths = [*(REPO / "functions").glob("*/src/**/*.rs"), REPO / "shared" / "src" / "metrics.rs"]
+    # The functions' own sources, the shared emitter they call for per-record latency, and the
+    # audit library whose summary names the auditor's metrics (`AuditSummary::metric_set`).
+    paths = [*(REPO / "functions").glob("*/src/**/*.rs"), REPO / "shared" / "src" / "metrics.rs",
+             *(REPO / "shared" / "src" / "audit").glob("**/*.rs")]
     return "".join(p.read_text() for p in paths)
 
 
