@@ -10,6 +10,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::TimeDelta;
 use lambda_runtime::LambdaEvent;
 use o365_activity::audit::{AuditReport, AuditSettings, Verdict};
@@ -22,7 +23,9 @@ use o365_activity::keys::{KeyLayout, ObjectKey};
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::MemoryQueue;
 use o365_activity::secret::Secret;
-use o365_activity::store::{LocalStore, ObjectStore};
+use o365_activity::store::{
+    LocalStore, ObjectMeta, ObjectStore, PutCondition, PutOutcome, StoreError, StoredObject,
+};
 use o365_activity::tenants::{Credential, TenantConfig};
 use o365_activity::testing::sim::{fast_retries, sim_clock, sim_tenant, stopped_config};
 use o365_activity::{ContentType, QueueMessage};
@@ -39,6 +42,52 @@ const T2: &str = "00000000-0000-0000-0000-000000000002";
 const PREFIX: &str = "o365";
 /// The content types audited (`CONTENT_TYPES`); the sim collects all five.
 const AUDITED: [ContentType; 2] = [ContentType::Exchange, ContentType::SharePoint];
+
+/// A local store that refuses what the deployed bucket policy denies
+/// (`DenyUnconditionalWritesUnderThePrefix`): a write under the prefix without `If-None-Match`
+/// or `If-Match`. The collector's writes all carry one, the audit reports included.
+#[derive(Clone)]
+struct PolicyStore(LocalStore);
+
+impl ObjectStore for PolicyStore {
+    type Upload = <LocalStore as ObjectStore>::Upload;
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+        self.0.get(key).await
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        self.0.exists(key).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        meta: &ObjectMeta,
+        condition: PutCondition,
+    ) -> Result<PutOutcome, StoreError> {
+        if condition == PutCondition::Overwrite && key.starts_with(&format!("{PREFIX}/")) {
+            return Err(StoreError::S3 {
+                op: "PutObject",
+                bucket: "collector".into(),
+                key: key.into(),
+                message: "AccessDenied: explicit deny (DenyUnconditionalWritesUnderThePrefix)"
+                    .into(),
+                retryable: false,
+            });
+        }
+        self.0.put(key, body, meta, condition).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.0.list(prefix).await
+    }
+
+    async fn begin_upload(&self, key: &str, meta: &ObjectMeta) -> Result<Self::Upload, StoreError> {
+        self.0.begin_upload(key, meta).await
+    }
+}
 
 async fn start_sim() -> Arc<SimHandle> {
     let config = SimConfig {
@@ -74,7 +123,7 @@ fn deadline() -> Instant {
 }
 
 /// The lister's first run over `tenants`, then the fetcher over what it sent.
-async fn collect(sim: &Arc<SimHandle>, store: &LocalStore, tenants: &[&str]) {
+async fn collect(sim: &Arc<SimHandle>, store: &PolicyStore, tenants: &[&str]) {
     let queue = MemoryQueue::new();
     let configs: Vec<TenantConfig> = tenants.iter().map(|t| tenant(sim, t)).collect();
     let clients = configs
@@ -96,7 +145,7 @@ async fn collect(sim: &Arc<SimHandle>, store: &LocalStore, tenants: &[&str]) {
 /// Runs `sent` through the fetcher.
 async fn deliver(
     sim: &Arc<SimHandle>,
-    store: &LocalStore,
+    store: &PolicyStore,
     sent: Vec<QueueMessage>,
     tenants: &[&str],
 ) {
@@ -123,11 +172,11 @@ async fn deliver(
 
 fn handler(
     sim: &Arc<SimHandle>,
-    store: &LocalStore,
+    store: &PolicyStore,
     queue: &MemoryQueue,
     tenants: Vec<TenantConfig>,
     metrics: &MetricsSink,
-) -> AuditorHandler<LocalStore, MemoryQueue> {
+) -> AuditorHandler<PolicyStore, MemoryQueue> {
     let settings = AuditSettings {
         prefix: PREFIX.to_owned(),
         // The sim dates a record up to 3 h before the blob window that carries it.
@@ -163,7 +212,7 @@ fn event() -> LambdaEvent<Value> {
 }
 
 /// Every stored report of `tenant`.
-async fn reports(store: &LocalStore, tenant: &str) -> Vec<AuditReport> {
+async fn reports(store: &PolicyStore, tenant: &str) -> Vec<AuditReport> {
     let layout = KeyLayout::new(PREFIX);
     let mut out = Vec::new();
     for key in store
@@ -231,7 +280,7 @@ fn short(v: &Value) -> String {
 
 /// The oldest stored `Audit.Exchange` data object of `tenant` with records (all in settled
 /// hours), its content id and its record count.
-async fn some_data_object(store: &LocalStore, tenant: &str) -> (String, String, u64) {
+async fn some_data_object(store: &PolicyStore, tenant: &str) -> (String, String, u64) {
     let layout = KeyLayout::new(PREFIX);
     for key in store
         .list(&format!("{PREFIX}/tenant_id={tenant}/"))
@@ -261,7 +310,7 @@ async fn some_data_object(store: &LocalStore, tenant: &str) -> (String, String, 
 async fn a_clean_run_reports_every_settled_hour_complete() {
     let sim = start_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
+    let store = PolicyStore(LocalStore::new(dir.path()));
     collect(&sim, &store, &[T1]).await;
     let (queue, metrics) = (MemoryQueue::new(), MetricsSink::memory());
     let h = handler(&sim, &store, &queue, vec![tenant(&sim, T1)], &metrics);
@@ -295,7 +344,7 @@ async fn a_clean_run_reports_every_settled_hour_complete() {
 async fn a_deleted_object_is_reported_missing_recovered_and_then_complete() {
     let sim = start_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
+    let store = PolicyStore(LocalStore::new(dir.path()));
     collect(&sim, &store, &[T1]).await;
     let (key, content_id, records) = some_data_object(&store, T1).await;
     std::fs::remove_file(dir.path().join(&key)).unwrap();
@@ -354,7 +403,7 @@ async fn a_deleted_object_is_reported_missing_recovered_and_then_complete() {
 async fn one_tenant_failing_fails_the_invocation_and_the_other_is_audited() {
     let sim = start_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
+    let store = PolicyStore(LocalStore::new(dir.path()));
     collect(&sim, &store, &[T1]).await;
     let wrong = TenantConfig {
         credential: Credential::Secret(Secret::new("not-the-secret")),
