@@ -63,6 +63,8 @@ pub enum Command {
     /// Check stored objects against the manifest of writes: missing, altered or extra.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Export stored records as OCSF 1.1.0 Parquet for Amazon Security Lake (docs/ocsf.md).
+    Ocsf(crate::commands::ocsf::OcsfArgs),
 }
 
 #[cfg(test)]

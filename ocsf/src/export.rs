@@ -1,7 +1,7 @@
 //! The export: every stored data object not exported yet becomes one Parquet file per
 //! (class, event day) in the lake, then a ledger entry records it, so nothing is exported
 //! twice and nothing is skipped. File names derive from the object (tenant and content id),
-//! so a run cut short before its ledger entry rewrites the same files, never a second copy.
+//! so a run cut short before its ledger entry finds its files there, never writes a second copy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use bytes::Bytes;
 use chrono::NaiveDate;
 use o365_activity::keys::{Codec, DataKey, KeyLayout, ObjectKey};
-use o365_activity::store::{ObjectMeta, ObjectStore, PutCondition, StoreError};
+use o365_activity::store::{ObjectMeta, ObjectStore, PutCondition, PutOutcome, StoreError};
 use serde::Serialize;
 
 use crate::class::OcsfClass;
@@ -56,6 +56,8 @@ pub struct ExportReport {
     pub lines_rejected: u64,
     /// Parquet files written.
     pub files_written: u64,
+    /// Parquet files found already written (by a run cut short before its ledger entry).
+    pub files_already_there: u64,
 }
 
 /// The ledger entry of one exported data object.
@@ -197,11 +199,17 @@ async fn write_groups<O: ObjectStore>(
             data.tenant_id,
             data.content_id
         );
-        // Overwrite: the same name again after a cut-short run replaces, never doubles.
-        lake.put(&file, Bytes::from(bytes), &meta, PutCondition::Overwrite)
+        // Create-only: after a run cut short before its ledger entry, the file is already
+        // there with the same rows (same object, same mapping), so it is kept, not doubled.
+        let outcome = lake
+            .put(&file, Bytes::from(bytes), &meta, PutCondition::IfNoneMatch)
             .await?;
+        if outcome == PutOutcome::PreconditionFailed {
+            report.files_already_there += 1;
+        } else {
+            report.files_written += 1;
+        }
         *report.events.entry(class.uid()).or_default() += rows;
-        report.files_written += 1;
         files.push((file, rows));
     }
     Ok(files)

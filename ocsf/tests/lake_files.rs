@@ -178,6 +178,8 @@ async fn export_writes_the_lake_layout_once_per_object() {
     std::fs::remove_file(dir.path().join("data").join(&ledger[0])).unwrap();
     let redo = export(&store, &layout, &lake, &target).await.unwrap();
     assert_eq!((redo.objects_exported, redo.objects_skipped), (1, 1));
+    assert_eq!(redo.files_written, 0);
+    assert!(redo.files_already_there > 0);
     assert_eq!(lake.list("ext/").await.unwrap(), files);
 
     // A new object later is picked up on the next run.
@@ -199,4 +201,32 @@ async fn export_writes_the_lake_layout_once_per_object() {
         .unwrap();
     let late = export(&store, &layout, &lake, &target).await.unwrap();
     assert_eq!((late.objects_exported, late.objects_skipped), (1, 2));
+    // Only Parquet objects under ext/, no sidecar files.
+    assert!(lake
+        .list("")
+        .await
+        .unwrap()
+        .iter()
+        .all(|k| k.starts_with("ext/") && k.ends_with(".parquet")));
+    let stray = walk(&dir.path().join("lake"));
+    assert!(
+        stray
+            .iter()
+            .all(|n| n.ends_with(".parquet") && !n.starts_with('.')),
+        "{stray:?}"
+    );
+}
+
+/// Every file name under a directory, hidden ones included.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
 }

@@ -86,6 +86,7 @@ scenarios! {
     GraphConcurrentQueries => "graph-concurrent-queries", ArgKind::Value(1), "Graph view: at most N queries per tenant not yet succeeded; more are refused with 429 (default 1)";
     GraphQueryFailures => "graph-query-failures", ArgKind::Rate(0.1), "Graph view: a query ends failed instead of succeeded at RATE per query (default 0.1)";
     GraphDailyQueries => "graph-daily-queries", ArgKind::Value(100), "Graph view: at most N query submissions per tenant in any 24 simulated hours; more are refused with 429 (default 100)";
+    GraphBetaOnly => "graph-beta-only", ArgKind::Switch, "Graph view: only /beta/ serves the audit log query API; /v1.0/ answers 400 \"Resource not found for the segment 'auditLog'.\" (as during its 2025 move back to beta)";
     GraphQuerySeconds => "graph-query-seconds", ArgKind::Value(600), "Graph view: a query takes N simulated seconds from submission to succeeded, the first fifth notStarted (default 600)";
 }
 

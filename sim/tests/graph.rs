@@ -288,6 +288,22 @@ async fn a_query_runs_over_simulated_time_and_returns_what_the_feed_serves() {
 }
 
 #[tokio::test]
+async fn purview_shows_a_record_once_its_blob_is_created_like_the_feed() {
+    let c = start(with(&[])).await;
+    let token = c.graph_token_via_handle();
+    // The last hour: many of its records are in blobs not created yet.
+    let window = hour(1);
+    let r = submit(&c, &token, &window_body(window, &[])).await;
+    let q: Value = r.json().await.unwrap();
+    let expected = management_records(&c, window).await;
+    c.sim.advance(Duration::from_secs(10));
+    let records = read_all(&c, &token, q["id"].as_str().unwrap()).await;
+    let got: BTreeSet<String> = audit_ids(&records).into_iter().collect();
+    assert_eq!(got, expected.keys().cloned().collect::<BTreeSet<_>>());
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn record_type_filters_use_graph_names_and_bad_ones_are_refused() {
     let c = start(with(&["graph-page-size=7"])).await;
     let token = c.graph_token_via_handle();
@@ -327,8 +343,17 @@ async fn the_record_count_limit_truncates_a_query_that_still_succeeds() {
         .await
         .unwrap();
     assert_eq!(q["isRecordCountLimitExceeded"], true);
+    assert_eq!(q["recordCountLimit"], 5);
     assert!(q["approximateReturnedRecordCount"].as_u64().unwrap() > 5);
     assert_eq!(read_all(&c, &token, &id).await.len(), 5);
+    // A client may ask for less than the limit in force, never for more.
+    let mut body = window_body(hour(36), &[]);
+    body["recordCountLimit"] = json!(3);
+    let id = completed(&c, &token, &body).await;
+    assert_eq!(read_all(&c, &token, &id).await.len(), 3);
+    body["recordCountLimit"] = json!(500);
+    let r = submit(&c, &token, &body).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["recordCountLimit"], 5);
     c.sim.shutdown().await;
 }
 
@@ -533,6 +558,29 @@ async fn the_ledger_endpoints_show_the_held_back_records() {
     assert_eq!(summary["graph_queries"], 1);
     let info = c.control_get("/_sim/info").await;
     assert_eq!(info["graph"]["running_seconds"], 0);
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn beta_only_refuses_v1_as_an_unknown_segment() {
+    let c = start(with(&["graph-beta-only"])).await;
+    let token = c.graph_token_via_handle();
+    let refused = submit(&c, &token, &window_body(hour(36), &[])).await;
+    assert_eq!(refused.status(), 400);
+    let v: Value = refused.json().await.unwrap();
+    assert_eq!(
+        v["error"]["message"],
+        "Resource not found for the segment 'auditLog'."
+    );
+    let r = c
+        .http
+        .post(queries_url(&c, "beta"))
+        .bearer_auth(&token)
+        .json(&window_body(hour(36), &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     c.sim.shutdown().await;
 }
 

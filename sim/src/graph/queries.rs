@@ -64,8 +64,8 @@ pub struct Query {
     pub finished: DateTime<Utc>,
     /// The query object as created (filters echoed), without `status` and the counts.
     pub resource: serde_json::Map<String, Value>,
-    /// The records it returns (after duplicates and the record-count limit).
-    pub records: Arc<Vec<Value>>,
+    /// The records it returns as Graph JSON texts (after duplicates and the record-count limit).
+    pub records: Arc<Vec<String>>,
     /// Whether the result was cut at the record-count limit.
     pub limit_exceeded: bool,
     /// Records found before the cut.
@@ -139,8 +139,8 @@ pub struct Limits {
 /// A page of records: the records, and the `$skiptoken` of the next page if any.
 #[derive(Debug)]
 pub struct Page {
-    /// Records of the page.
-    pub records: Vec<Value>,
+    /// Records of the page (Graph JSON texts).
+    pub records: Vec<String>,
     /// Token of the next page.
     pub next: Option<String>,
 }
@@ -326,7 +326,7 @@ pub fn page(query: &mut Query, skiptoken: Option<&str>, size: usize) -> Option<P
         query
             .records
             .get(from..from.saturating_add(size).min(len))
-            .map(<[Value]>::to_vec)
+            .map(<[String]>::to_vec)
             .unwrap_or_default()
     };
     let this_page = offset / size;
@@ -358,7 +358,7 @@ mod tests {
             started: t + CDuration::seconds(10),
             finished: t + CDuration::seconds(60),
             resource: serde_json::Map::new(),
-            records: Arc::new((0..n).map(|i| json!(i)).collect()),
+            records: Arc::new((0..n).map(|i| i.to_string()).collect()),
             limit_exceeded: false,
             found: n,
             unstable,
@@ -367,7 +367,7 @@ mod tests {
         }
     }
 
-    fn read_all(q: &mut Query, size: usize) -> Vec<Value> {
+    fn read_all(q: &mut Query, size: usize) -> Vec<String> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -396,7 +396,7 @@ mod tests {
     fn stable_reads_return_every_record_once() {
         let mut q = query(25, None);
         let all = read_all(&mut q, 10);
-        assert_eq!(all, (0..25).map(|i| json!(i)).collect::<Vec<_>>());
+        assert_eq!(all, (0..25).map(|i| i.to_string()).collect::<Vec<_>>());
     }
 
     #[test]
@@ -404,7 +404,7 @@ mod tests {
         let mut skip = query(25, Some(Unstable::Skip(1)));
         let first = read_all(&mut skip, 10);
         assert_eq!(first.len(), 15);
-        assert!(!first.contains(&json!(10)));
+        assert!(!first.contains(&"10".to_string()));
         assert_eq!(read_all(&mut skip, 10).len(), 25);
         let mut repeat = query(25, Some(Unstable::Repeat(2)));
         let first = read_all(&mut repeat, 10);

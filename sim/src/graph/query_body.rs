@@ -8,8 +8,19 @@ use super::record_types;
 use super::routes::GraphError;
 use super::view::Filters;
 
+/// A checked query body.
+#[derive(Debug)]
+pub struct QueryBody {
+    /// The query resource to echo (filters as given, dates normalized).
+    pub resource: Map<String, Value>,
+    /// The filters the simulator applies.
+    pub filters: Filters,
+    /// `recordCountLimit` asked for, if any (the configured limit caps it).
+    pub record_count_limit: Option<usize>,
+}
+
 /// Reads a query body: the resource to echo, and the filters the simulator applies.
-pub fn parse_query(body: &[u8]) -> Result<(Map<String, Value>, Filters), GraphError> {
+pub fn parse_query(body: &[u8]) -> Result<QueryBody, GraphError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| GraphError::bad_request(format!("The request body is not JSON: {e}")))?;
     let Value::Object(input) = v else {
@@ -102,7 +113,22 @@ pub fn parse_query(body: &[u8]) -> Result<(Map<String, Value>, Filters), GraphEr
         };
         resource.insert(name.into(), input.get(name).cloned().unwrap_or(default));
     }
-    Ok((resource, filters))
+    let record_count_limit = match input.get("recordCountLimit") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|n| *n > 0)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    GraphError::bad_request("recordCountLimit must be a whole number above 0.")
+                })?,
+        ),
+    };
+    Ok(QueryBody {
+        resource,
+        filters,
+        record_count_limit,
+    })
 }
 
 #[cfg(test)]
@@ -113,7 +139,9 @@ mod tests {
     #[test]
     fn query_bodies_are_checked() {
         let ok = br#"{"displayName":"h","filterStartDateTime":"2026-03-01T00:00:00Z","filterEndDateTime":"2026-03-01T01:00:00Z","recordTypeFilters":["exchangeAdmin"]}"#;
-        let (resource, filters) = parse_query(ok).unwrap();
+        let QueryBody {
+            resource, filters, ..
+        } = parse_query(ok).unwrap();
         assert_eq!(filters.record_types, vec![1]);
         assert_eq!(resource["filterEndDateTime"], "2026-03-01T01:00:00Z");
         assert_eq!(resource["operationFilters"], json!([]));
@@ -122,6 +150,7 @@ mod tests {
             br#"{"filterStartDateTime":"2026-03-01T01:00:00Z","filterEndDateTime":"2026-03-01T00:00:00Z"}"#,
             br#"{"filterStartDateTime":"2026-03-01T00:00:00Z","filterEndDateTime":"2026-03-01T01:00:00Z","recordTypeFilters":["ExchangeAdmin"]}"#,
             b"[]",
+            br#"{"filterStartDateTime":"2026-03-01T00:00:00Z","filterEndDateTime":"2026-03-01T01:00:00Z","recordCountLimit":0}"#,
         ] {
             assert_eq!(parse_query(bad).unwrap_err().status, StatusCode::BAD_REQUEST);
         }

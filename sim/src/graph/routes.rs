@@ -8,10 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::queries::{self, Query, Status};
-use super::query_body::parse_query;
+use super::query_body::{parse_query, QueryBody};
 use super::view;
 use super::{GRAPH_AUDIENCE, GRAPH_ROLE};
 use crate::ledger::RequestRecord;
@@ -61,7 +61,7 @@ impl GraphError {
                 "client-request-id": id,
             }
         }});
-        let mut resp = (self.status, json_body(&body)).into_response();
+        let mut resp = (self.status, json_text(body.to_string())).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -70,13 +70,13 @@ impl GraphError {
     }
 }
 
-fn json_body(v: &Value) -> ([(header::HeaderName, &'static str); 1], String) {
+fn json_text(body: String) -> ([(header::HeaderName, &'static str); 1], String) {
     (
         [(
             header::CONTENT_TYPE,
             "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
         )],
-        v.to_string(),
+        body,
     )
 }
 
@@ -132,7 +132,7 @@ async fn recorded<F>(
     run: F,
 ) -> Response
 where
-    F: AsyncFnOnce(usize, DateTime<Utc>) -> Result<(StatusCode, Value), GraphError>,
+    F: AsyncFnOnce(usize, DateTime<Utc>) -> Result<(StatusCode, String), GraphError>,
 {
     let now = sim.now();
     let authorized = authorize(sim, headers, now);
@@ -140,7 +140,12 @@ where
         .as_ref()
         .ok()
         .map(|&i| sim.read().tenants[i].spec.tenant_id.clone());
+    let beta_only = sim.switch(ScenarioKind::GraphBetaOnly) && version(uri) == "v1.0";
     let result = match authorized {
+        // As during the API's 2025 move back to beta: v1.0 does not know the segment.
+        Ok(_) if beta_only => Err(GraphError::bad_request(
+            "Resource not found for the segment 'auditLog'.",
+        )),
         Ok(tenant) => run(tenant, now).await,
         Err(e) => Err(e),
     };
@@ -166,7 +171,7 @@ where
         fault: None,
     });
     match result {
-        Ok((s, body)) => (s, json_body(&body)).into_response(),
+        Ok((s, body)) => (s, json_text(body)).into_response(),
         Err(e) => e.response(now),
     }
 }
@@ -191,7 +196,15 @@ pub async fn create(
         "auditLogQueryCreate",
         &headers,
         async move |tenant, now| {
-            let (resource, filters) = parse_query(&body)?;
+            let QueryBody {
+                mut resource,
+                filters,
+                record_count_limit,
+            } = parse_query(&body)?;
+            let limit = record_count_limit.map_or(s.graph.record_count_limit, |asked| {
+                asked.min(s.graph.record_count_limit)
+            });
+            resource.insert("recordCountLimit".into(), json!(limit));
             let me = s.clone();
             let selected = tokio::task::spawn_blocking(move || view::select(&me, tenant, &filters))
                 .await
@@ -203,29 +216,10 @@ pub async fn create(
                     )
                 })?;
             let g = &s.graph;
-            let mut records = Vec::with_capacity(selected.len());
-            for (at, record) in selected {
-                let id = record
-                    .get("Id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let dup = g.duplicate_rate.is_some_and(|rate| {
-                    let h = crate::store::mix(&[
-                        &s.config.seed.to_le_bytes(),
-                        id.as_bytes(),
-                        b"purview duplicate",
-                    ]);
-                    (h as f64 / u64::MAX as f64) < rate
-                });
-                if dup {
-                    records.push(view::graph_record(s.config.seed, record.clone(), at, 1));
-                }
-                records.push(view::graph_record(s.config.seed, record, at, 0));
-            }
+            let mut records = selected;
             let found = records.len();
-            let limit_exceeded = found > g.record_count_limit;
-            records.truncate(g.record_count_limit);
+            let limit_exceeded = found > limit;
+            records.truncate(limit);
             let unstable = if s.fires(ScenarioKind::UnstablePaging) {
                 queries::unstable_plan(records.len(), g.page_size, s.roll(0..u64::MAX))
             } else {
@@ -262,7 +256,7 @@ pub async fn create(
                 .book
                 .with(tenant, &id, |q| q.json(now, &ctx))
                 .unwrap_or(Value::Null);
-            Ok((StatusCode::CREATED, json))
+            Ok((StatusCode::CREATED, json.to_string()))
         },
     )
     .await
@@ -287,7 +281,7 @@ pub async fn list(
             let value = s.graph.book.list(tenant, now, &ctx);
             Ok((
                 StatusCode::OK,
-                json!({"@odata.context": ctx, "value": value}),
+                json!({"@odata.context": ctx, "value": value}).to_string(),
             ))
         },
     )
@@ -321,7 +315,9 @@ pub async fn get(
             let ctx = context(&s, version(&uri), "security/auditLog/queries/$entity");
             s.graph
                 .book
-                .with(tenant, &id, |q| (StatusCode::OK, q.json(now, &ctx)))
+                .with(tenant, &id, |q| {
+                    (StatusCode::OK, q.json(now, &ctx).to_string())
+                })
                 .ok_or_else(|| not_found(&id))
         },
     )
@@ -367,24 +363,25 @@ pub async fn records(
                 ))),
             })
             .ok_or_else(|| not_found(&id))??;
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(context(&s, v, &format!("security/auditLog/queries('{id}')/records"))),
-        );
-        body.insert("value".into(), Value::Array(page.records));
+        let context = context(&s, v, &format!("security/auditLog/queries('{id}')/records"));
+        let mut body = format!("{{\"@odata.context\":{},\"value\":[", json!(context));
+        body.push_str(&page.records.join(","));
+        body.push(']');
         if let Some(token) = page.next {
             let mut qs = url::form_urlencoded::Serializer::new(String::new());
             if let Some(t) = top {
                 qs.append_pair("$top", &t.to_string());
             }
             qs.append_pair("$skiptoken", &token);
-            body.insert(
-                "@odata.nextLink".into(),
-                json!(format!("{}/{v}/security/auditLog/queries/{id}/records?{}", s.base_url, qs.finish())),
+            let link = format!(
+                "{}/{v}/security/auditLog/queries/{id}/records?{}",
+                s.base_url,
+                qs.finish()
             );
+            body.push_str(&format!(",\"@odata.nextLink\":{}", json!(link)));
         }
-        Ok((StatusCode::OK, Value::Object(body)))
+        body.push('}');
+        Ok((StatusCode::OK, body))
     })
     .await
 }

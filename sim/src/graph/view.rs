@@ -1,12 +1,15 @@
 //! Purview's view of a tenant's audit log, read from the same store the Management Activity API
-//! serves: every generated record (whatever its blob's fate: listed, late, damaged, withheld,
-//! never published), plus the Purview-only records, as Graph `auditLogRecord` objects.
-//! Records injected with `SimHandle::publish_blob` are Management-only.
+//! serves: every record whose blob's `contentCreated` has passed, whatever the blob's fate
+//! (listed, late, damaged, withheld, never published), plus the Purview-only records, as Graph
+//! `auditLogRecord` objects. Records injected with `SimHandle::publish_blob` are
+//! Management-only.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::held_back::PURVIEW_ONLY;
 use super::record_types;
@@ -34,19 +37,6 @@ pub struct Filters {
 impl Filters {
     fn time_ok(&self, at: DateTime<Utc>) -> bool {
         self.start.is_none_or(|s| at >= s) && self.end.is_none_or(|e| at < e)
-    }
-
-    fn record_ok(&self, r: &Value) -> bool {
-        let text = |key: &str| r.get(key).and_then(Value::as_str).unwrap_or_default();
-        let any = |list: &[String], value: &str| {
-            list.is_empty() || list.iter().any(|x| x.eq_ignore_ascii_case(value))
-        };
-        let record_type = r.get("RecordType").and_then(record_type_number);
-        (self.record_types.is_empty()
-            || record_type.is_some_and(|n| self.record_types.contains(&n)))
-            && any(&self.operations, text("Operation"))
-            && any(&self.users, text("UserId"))
-            && any(&self.services, text("Workload"))
     }
 }
 
@@ -92,100 +82,200 @@ fn user_type(v: Option<&Value>) -> &'static str {
     }
 }
 
+/// The fields of a Management record the Graph record repeats, read without building the
+/// whole record (values kept as their JSON text).
+#[derive(Debug, Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "Id", borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(rename = "CreationTime", borrow, default)]
+    creation_time: Option<&'a RawValue>,
+    #[serde(rename = "RecordType", borrow, default)]
+    record_type: Option<&'a RawValue>,
+    #[serde(rename = "UserType", borrow, default)]
+    user_type: Option<&'a RawValue>,
+    #[serde(rename = "Operation", borrow, default)]
+    operation: Option<&'a RawValue>,
+    #[serde(rename = "OrganizationId", borrow, default)]
+    organization_id: Option<&'a RawValue>,
+    #[serde(rename = "UserId", borrow, default)]
+    user_id: Option<&'a RawValue>,
+    #[serde(rename = "Workload", borrow, default)]
+    workload: Option<&'a RawValue>,
+    #[serde(rename = "ObjectId", borrow, default)]
+    object_id: Option<&'a RawValue>,
+    #[serde(rename = "ClientIP", borrow, default)]
+    client_ip: Option<&'a RawValue>,
+}
+
+fn scalar(raw: Option<&RawValue>) -> Option<Value> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+}
+
+fn text_of(raw: Option<&RawValue>) -> String {
+    match scalar(raw) {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn json_or_null(raw: Option<&RawValue>) -> &str {
+    raw.map_or("null", RawValue::get)
+}
+
+impl Filters {
+    fn head_ok(&self, h: &Head<'_>) -> bool {
+        let any = |list: &[String], raw: Option<&RawValue>| {
+            list.is_empty() || {
+                let value = text_of(raw);
+                list.iter().any(|x| x.eq_ignore_ascii_case(&value))
+            }
+        };
+        (self.record_types.is_empty()
+            || scalar(h.record_type)
+                .as_ref()
+                .and_then(record_type_number)
+                .is_some_and(|n| self.record_types.contains(&n)))
+            && any(&self.operations, h.operation)
+            && any(&self.users, h.user_id)
+            && any(&self.services, h.workload)
+    }
+}
+
 /// `CreationTime` (zone-less in the Management record) as Graph's `createdDateTime`.
-fn created(record: &Value, fallback: DateTime<Utc>) -> String {
-    record
-        .get("CreationTime")
-        .and_then(Value::as_str)
-        .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok())
+fn created(h: &Head<'_>, fallback: DateTime<Utc>) -> String {
+    let text = text_of(h.creation_time);
+    NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
         .map_or(fallback, |n| n.and_utc())
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
 
-/// One Graph `auditLogRecord` wrapping a Management Activity record as `auditData`.
-pub fn graph_record(seed: u64, record: Value, at: DateTime<Utc>, copy: u32) -> Value {
-    let text = |key: &str| record.get(key).cloned().unwrap_or(Value::Null);
-    let id = record.get("Id").and_then(Value::as_str).unwrap_or_default();
-    let record_type = record
-        .get("RecordType")
+/// One Graph `auditLogRecord` (as JSON text) wrapping the Management record `text` as
+/// `auditData`, byte for byte after Graph's `@odata.type`.
+fn graph_record(seed: u64, h: &Head<'_>, text: &str, at: DateTime<Utc>, copy: u32) -> String {
+    let quoted = |s: &str| Value::String(s.to_string()).to_string();
+    let record_type = scalar(h.record_type)
+        .as_ref()
         .and_then(record_type_number)
         .map_or(record_types::UNKNOWN, record_types::graph_name);
-    let mut audit_data = Map::new();
-    audit_data.insert(
-        "@odata.type".into(),
-        json!("#microsoft.graph.security.auditData"),
-    );
-    if let Value::Object(m) = &record {
-        audit_data.extend(m.clone());
+    let user_type = user_type(scalar(h.user_type).as_ref());
+    let mut out = String::with_capacity(text.len() + 700);
+    out.push_str("{\"id\":");
+    out.push_str(&quoted(&graph_record_id(seed, &text_of(h.id), copy)));
+    out.push_str(",\"createdDateTime\":");
+    out.push_str(&quoted(&created(h, at)));
+    out.push_str(",\"auditLogRecordType\":");
+    out.push_str(&quoted(record_type));
+    for (name, raw) in [
+        ("operation", h.operation),
+        ("organizationId", h.organization_id),
+    ] {
+        out.push_str(&format!(",\"{name}\":{}", json_or_null(raw)));
     }
-    json!({
-        "id": graph_record_id(seed, id, copy),
-        "createdDateTime": created(&record, at),
-        "auditLogRecordType": record_type,
-        "operation": text("Operation"),
-        "organizationId": text("OrganizationId"),
-        "userType": user_type(record.get("UserType")),
-        "userId": text("UserId"),
-        "service": text("Workload"),
-        "objectId": text("ObjectId"),
-        "userPrincipalName": text("UserId"),
-        "clientIp": text("ClientIP"),
-        "administrativeUnits": [],
-        "auditData": Value::Object(audit_data),
+    out.push_str(",\"userType\":");
+    out.push_str(&quoted(user_type));
+    for (name, raw) in [
+        ("userId", h.user_id),
+        ("service", h.workload),
+        ("objectId", h.object_id),
+        ("userPrincipalName", h.user_id),
+        ("clientIp", h.client_ip),
+    ] {
+        out.push_str(&format!(",\"{name}\":{}", json_or_null(raw)));
+    }
+    out.push_str(",\"administrativeUnits\":[]");
+    out.push_str(",\"auditData\":{\"@odata.type\":\"#microsoft.graph.security.auditData\"");
+    let inner = text.trim().strip_prefix('{').unwrap_or("}");
+    if !inner.trim_start().starts_with('}') {
+        out.push(',');
+    }
+    out.push_str(inner);
+    out.push('}');
+    out
+}
+
+/// Whether Purview returns this record twice (`purview-duplicates`), decided by its `Id`.
+fn duplicated(seed: u64, id: &uuid::Uuid, rate: Option<f64>) -> bool {
+    rate.is_some_and(|rate| {
+        let h = mix(&[&seed.to_le_bytes(), id.as_bytes(), b"purview duplicate"]);
+        (h as f64 / u64::MAX as f64) < rate
     })
 }
 
-/// Every record of tenant `tenant` that Purview holds and `filters` select, as
-/// (`CreationTime`, Management record), sorted by time then `Id`. Call off the async threads.
-pub fn select(sim: &Sim, tenant: usize, filters: &Filters) -> Vec<(DateTime<Utc>, Value)> {
+/// Every record of tenant `tenant` that Purview holds and `filters` select, as Graph
+/// `auditLogRecord` JSON texts sorted by time then `Id` (a by-design duplicate right after its
+/// original). Call off the async threads.
+pub fn select(sim: &Sim, tenant: usize, filters: &Filters) -> Vec<String> {
     sim.catch_up();
+    let now = sim.now();
+    // Purview shows a record once its blob's first listing time (`contentCreated`) has passed:
+    // with the Management feed when all goes well, before it for late and withheld blobs.
     let blobs: Vec<Arc<Blob>> = sim
         .read()
         .blobs
         .values()
-        .filter(|b| b.tenant == tenant && b.recipe.is_some())
+        .filter(|b| b.tenant == tenant && b.recipe.is_some() && b.content_created <= now)
         .cloned()
         .collect();
-    let mut out = Vec::new();
-    for blob in blobs {
+    // Candidates by time and id, before any record is rendered.
+    let mut wanted: Vec<(DateTime<Utc>, uuid::Uuid, usize, usize)> = Vec::new();
+    for (n, blob) in blobs.iter().enumerate() {
+        if let Some(recipe) = &blob.recipe {
+            wanted.extend(
+                recipe
+                    .planned
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| filters.time_ok(p.at))
+                    .map(|(i, p)| (p.at, p.id, n, i)),
+            );
+        }
+    }
+    wanted.sort_unstable();
+    // The Purview-only blob carries its records as a body; the others are rendered one record
+    // at a time, undamaged whatever happened to the served body.
+    let mut bodies: std::collections::HashMap<usize, Vec<Box<RawValue>>> = Default::default();
+    let seed = sim.config.seed;
+    let mut out = Vec::with_capacity(wanted.len());
+    for (at, id, n, i) in wanted {
+        let blob = &blobs[n];
         let Some(recipe) = &blob.recipe else {
             continue;
         };
-        let wanted: Vec<usize> = (0..recipe.planned.len())
-            .filter(|&i| filters.time_ok(recipe.planned[i].at))
-            .collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        // The Purview-only blob carries its records as a body; the others are rendered one
-        // record at a time, undamaged whatever happened to the served body.
-        let bodies: Option<Vec<Value>> = (blob.fault.as_deref() == Some(PURVIEW_ONLY))
-            .then(|| {
+        let text = if blob.fault.as_deref() == Some(PURVIEW_ONLY) {
+            let list = bodies.entry(n).or_insert_with(|| {
                 blob.body
                     .as_ref()
                     .and_then(|b| serde_json::from_slice(b).ok())
-            })
-            .flatten();
-        for i in wanted {
-            let record = match &bodies {
-                Some(list) => list.get(i).cloned(),
-                None => serde_json::from_str(&blob.record_text(recipe, i, &sim.generator)).ok(),
-            };
-            if let Some(record) = record.filter(|r| filters.record_ok(r)) {
-                out.push((recipe.planned[i].at, record));
+                    .unwrap_or_default()
+            });
+            match list.get(i) {
+                Some(raw) => raw.get().to_string(),
+                None => continue,
             }
+        } else {
+            blob.record_text(recipe, i, &sim.generator)
+        };
+        // A record the fast reader refuses (a duplicate key, say) is read through a full parse.
+        let text = match serde_json::from_str::<Head<'_>>(&text) {
+            Ok(_) => text,
+            Err(_) => match serde_json::from_str::<Value>(&text) {
+                Ok(v) => v.to_string(),
+                Err(_) => continue,
+            },
+        };
+        let Ok(head) = serde_json::from_str::<Head<'_>>(&text) else {
+            continue;
+        };
+        if !filters.head_ok(&head) {
+            continue;
+        }
+        out.push(graph_record(seed, &head, &text, at, 0));
+        if duplicated(seed, &id, sim.graph.duplicate_rate) {
+            out.push(graph_record(seed, &head, &text, at, 1));
         }
     }
-    out.sort_by(|a, b| {
-        let id = |r: &Value| {
-            r.get("Id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        (a.0, id(&a.1)).cmp(&(b.0, id(&b.1)))
-    });
     out
 }
 
@@ -206,26 +296,34 @@ mod tests {
 
     #[test]
     fn a_record_becomes_an_audit_log_record() {
-        let rec = json!({"CreationTime": "2026-03-01T10:21:26", "Id": "x", "Operation": "UserLoggedIn",
-            "OrganizationId": "t", "RecordType": 15, "UserType": 0, "UserId": "ada@contoso01.onmicrosoft.com",
-            "Workload": "AzureActiveDirectory", "ClientIP": "192.0.2.1"});
-        let g = graph_record(1, rec, Utc::now(), 0);
+        let text = r#"{"CreationTime":"2026-03-01T10:21:26","Id":"x","Operation":"UserLoggedIn","OrganizationId":"t","RecordType":15,"UserType":0,"UserId":"ada@contoso01.onmicrosoft.com","Workload":"AzureActiveDirectory","ClientIP":null}"#;
+        let head: Head<'_> = serde_json::from_str(text).unwrap();
+        let g: Value = serde_json::from_str(&graph_record(1, &head, text, Utc::now(), 0)).unwrap();
         assert_eq!(g["createdDateTime"], "2026-03-01T10:21:26Z");
         assert_eq!(g["auditLogRecordType"], "azureActiveDirectoryStsLogon");
         assert_eq!(g["service"], "AzureActiveDirectory");
         assert_eq!(g["userType"], "regular");
+        assert_eq!(g["clientIp"], Value::Null);
+        assert_eq!(g["objectId"], Value::Null);
         assert_eq!(g["auditData"]["Id"], "x");
+        assert_eq!(
+            g["auditData"]["@odata.type"],
+            "#microsoft.graph.security.auditData"
+        );
         assert_ne!(g["id"], "x");
         let f = Filters {
             record_types: vec![15],
             users: vec!["ADA@contoso01.onmicrosoft.com".into()],
             ..Filters::default()
         };
-        assert!(f.record_ok(&g["auditData"]));
+        assert!(f.head_ok(&head));
         let other = Filters {
             operations: vec!["FileAccessed".into()],
             ..Filters::default()
         };
-        assert!(!other.record_ok(&g["auditData"]));
+        assert!(!other.head_ok(&head));
+        let empty: Head<'_> = serde_json::from_str("{}").unwrap();
+        let g: Value = serde_json::from_str(&graph_record(1, &empty, "{}", Utc::now(), 0)).unwrap();
+        assert_eq!(g["auditLogRecordType"], "unknownFutureValue");
     }
 }
