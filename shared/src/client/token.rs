@@ -5,11 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::EncodingKey;
 use serde::{Deserialize, Deserializer};
-use sha1::{Digest, Sha1};
 use tokio::time::Instant;
 use url::Url;
 
