@@ -81,6 +81,7 @@ def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
     params = {
         "AlarmEmail": "secops@example.com",
         "SiemNotifications": "true",
+        "SecurityLakeCustomSources": "true",
         "BucketVersioning": "true",
         "DataRetentionDays": "400",
         "ObjectLockMode": "GOVERNANCE",
@@ -128,7 +129,8 @@ def test_every_logical_resource_exists(stack: dict[str, Any], pytestconfig: pyte
 def test_outputs(stack: dict[str, Any]) -> None:
     out = stack["outputs"]
     for key in ("BucketName", "Prefix", "QueueUrl", "DlqUrl", "ListerFunctionName", "FetcherFunctionName",
-                "AuditorFunctionName", "AuditorLogGroupName", "KeyArn", "GlueDatabaseName", "SiemQueueUrl", "AlarmTopicArn", "TenantsSecretArn"):
+                "AuditorFunctionName", "AuditorLogGroupName", "KeyArn", "GlueDatabaseName", "SiemQueueUrl", "AlarmTopicArn", "TenantsSecretArn",
+                "SecurityLakeCrawlerRoleArn", "SecurityLakeRegisterSources"):
         assert out.get(key), f"missing output {key}"
     assert out["Prefix"] == "o365"
     assert out["BucketName"].startswith("o365-collector-123456789012-us-east-1-")
