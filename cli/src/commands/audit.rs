@@ -163,19 +163,6 @@ fn summary_json(s: &AuditSummary) -> String {
     .to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settle_takes_zero_and_durations() {
-        assert_eq!(parse_settle("0s"), Ok(Duration::ZERO));
-        assert_eq!(parse_settle("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_settle("48h"), Ok(Duration::from_secs(48 * 3600)));
-        assert!(parse_settle("soon").is_err());
-    }
-}
-
 /// What an audit run works with.
 struct Ctx<'a, S> {
     store: S,
@@ -286,5 +273,18 @@ impl<S: ObjectStore> Recovery for Ctx<'_, S> {
             blobs_sent: delivered.sent as u64,
             stored: matches!(self.delivery, Delivery::Local),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settle_takes_zero_and_durations() {
+        assert_eq!(parse_settle("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_settle("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_settle("48h"), Ok(Duration::from_secs(48 * 3600)));
+        assert!(parse_settle("soon").is_err());
     }
 }
