@@ -11,6 +11,7 @@ mod content_type;
 mod error;
 mod fixtures;
 mod ledger;
+pub mod listing_faults;
 mod records;
 mod scenario;
 mod server;

@@ -74,6 +74,7 @@ scenarios! {
     RejectExact24h => "reject-exact-24h", ArgKind::Switch, "reject a listing window of exactly 24 h (seen for one tenant)";
     Af20030 => "af20030", ArgKind::Switch, "report bad windows with the older AF20030 code instead of AF20055";
     TokenErrors => "token-errors", ArgKind::Rate(0.05), "the token endpoints answer 503 temporarily_unavailable (AADSTS90033) at RATE (default 0.05)";
+    BadListingEntries => "bad-listing-entries", ArgKind::Rate(0.05), "spoil a blob's listing entries at RATE per blob (default 0.05), the same way on every listing: content type in lower case, no contentExpiration, zone-less dates, US-format dates, not an object, or no contentUri";
     PublisherBuckets => "publisher-buckets", ArgKind::Switch, "legacy throttling: one request budget per PublisherIdentifier, shared by every caller that sends none";
 }
 
