@@ -55,8 +55,9 @@ pub fn entry_fault(seed: u64, scenarios: &[Scenario], content_id: &str) -> Optio
         Rate::EveryNth(n) => h.is_multiple_of(n.max(1)),
         Rate::Value(_) | Rate::On => true,
     };
+    // The kind from a second, independent hash, so every kind is as likely among the hits.
     let kinds = EntryFault::ALL.len() as u64;
-    hit.then(|| EntryFault::ALL[((h >> 7) % kinds) as usize])
+    hit.then(|| EntryFault::ALL[(hash(seed ^ 0x6b1d_c0de, content_id) % kinds) as usize])
 }
 
 /// FNV-1a of the seed and the id, then a splitmix finaliser.

@@ -12,7 +12,7 @@ use crate::{config_with, finish, hours};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_with_unreadable_entries() {
-    let faults = ["bad-listing-entries=0.3", "small-pages=4"];
+    let faults = ["bad-listing-entries=0.5", "small-pages=4"];
     let mut config = config_with(&faults);
     config.sim.records_per_hour = 24;
     config.sim.blob_window = hours(1);
@@ -133,7 +133,7 @@ async fn pages_with_unreadable_entries() {
     assert_eq!(r.reported_failures, unreadable.len(), "{r}");
     finish(
         "a page with unreadable listing entries",
-        "bad-listing-entries=0.3 (per blob, the same on every listing: content type in lower case, no contentExpiration, zone-less dates, US-format dates, not an object, no contentUri), small-pages=4, 12 hourly runs, one reach sweep",
+        "bad-listing-entries=0.5 (per blob, the same on every listing: content type in lower case, no contentExpiration, zone-less dates, US-format dates, not an object, no contentUri), small-pages=4, 12 hourly runs, one reach sweep",
         &world,
         &r,
     );
