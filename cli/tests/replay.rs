@@ -166,9 +166,11 @@ async fn backfill_last_7d_lists_all_seven_days_against_a_slow_simulator() {
     ]);
     let o = run(c).await;
     let took = started.elapsed();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = json(&o);
-    assert_eq!(s["errors"], 0, "{s}");
+    // No slice refused. Fetch failures may only be blobs the API itself refuses: the oldest
+    // ones expire (7 days after their aggregation slot) while the backfill runs.
+    assert_eq!(s["list_errors"], serde_json::json!([]), "{s}");
+    assert!(!stderr(&o).contains("window not listed"), "{}", stderr(&o));
     let (from, to) = s["window"].as_str().unwrap().split_once("..").unwrap();
     let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc();
     let (from, to) = (parse(from), parse(to));
@@ -181,7 +183,7 @@ async fn backfill_last_7d_lists_all_seven_days_against_a_slow_simulator() {
         if !types.contains(&b.content_type.as_str()) || b.content_created >= to {
             continue;
         }
-        if b.content_created >= reach {
+        if b.content_created >= reach && b.content_expiration > chrono::Utc::now() {
             assert!(
                 stored.contains_key(&b.content_id),
                 "{} ({}) not stored; backfill took {took:?}: {}",
