@@ -181,6 +181,8 @@ pub enum Command {
     /// Check stored objects against the manifest of writes: missing, altered or extra.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Compact the stored NDJSON into Parquet by event date, one row per record Id.
+    Compact(crate::commands::compact::CompactArgs),
 }
 
 /// Which tenants to collect and how to authenticate: one tenant by flags/environment, many

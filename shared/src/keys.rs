@@ -11,6 +11,8 @@
 //! <prefix>/_ids/tenant_id=<t>/content_type=<ct>/<content_id>.json                              content-id claim
 //! <prefix>/_manifest/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json   manifest entry
 //! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
+//! <prefix>/parquet/tenant_id=<t>/content_type=<ct>/event_date=<YYYY-MM-DD>/part-<NNNNN>.parquet   compacted rows
+//! <prefix>/_compact/tenant_id=<t>/content_type=<ct>/state.json                                   compaction state
 //! ```
 //!
 //! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
@@ -24,6 +26,10 @@ use crate::compression::Compression;
 use crate::content_type::ContentType;
 use crate::message::{is_valid_content_id, QueueMessage};
 use crate::tenant_id::TenantId;
+
+mod parquet;
+
+pub use parquet::ParquetKey;
 
 /// How a data or quarantine object is compressed, as its key's suffix says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,6 +251,10 @@ pub enum ObjectKey {
     Manifest(ManifestKey),
     /// A tenant's connection health (why the last `o365ctl run` skipped it, if it did).
     TenantHealth(TenantId),
+    /// A Parquet part of compacted records (see [`parquet`]).
+    Parquet(ParquetKey),
+    /// A pair's compaction state: which stored blobs are in the Parquet output.
+    CompactState(PairKey),
 }
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
@@ -278,6 +288,10 @@ impl ObjectKey {
             ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
             ObjectKey::Manifest(m) => m.render(),
             ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
+            ObjectKey::Parquet(p) => p.render(),
+            ObjectKey::CompactState(p) => {
+                format!("_compact/{}/state.json", parquet::pair_segments(p))
+            }
         }
     }
 
@@ -302,7 +316,8 @@ impl ObjectKey {
                 tenant_id: d.tenant_id.clone(),
                 content_type: d.content_type,
             }),
-            ObjectKey::Checkpoint(p) => Some(p.clone()),
+            ObjectKey::Checkpoint(p) | ObjectKey::CompactState(p) => Some(p.clone()),
+            ObjectKey::Parquet(p) => Some(p.pair.clone()),
             ObjectKey::Gap(GapKey { pair, .. })
             | ObjectKey::Error(ErrorKey { pair, .. })
             | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
@@ -326,7 +341,11 @@ fn content_type_of(segment: &str) -> Option<ContentType> {
 }
 
 fn date_of(segment: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(field(segment, "dt")?, "%Y-%m-%d").ok()
+    date_in(segment, "dt")
+}
+
+fn date_in(segment: &str, name: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(field(segment, name)?, "%Y-%m-%d").ok()
 }
 
 fn content_id_of(s: &str) -> Option<String> {
@@ -414,6 +433,8 @@ impl KeyLayout {
             }),
             ["_quarantine", data @ ..] => ObjectKey::Quarantine(DataKey::parse(data)?),
             ["_manifest", entry @ ..] => ObjectKey::Manifest(ManifestKey::parse(entry)?),
+            ["parquet", part @ ..] => ObjectKey::Parquet(ParquetKey::parse(part)?),
+            ["_compact", t, ct, "state.json"] => ObjectKey::CompactState(pair_of(t, ct)?),
             ["_ids", t, ct, name] => ObjectKey::Claim(ClaimKey {
                 pair: pair_of(t, ct)?,
                 content_id: content_id_of(name.strip_suffix(".json")?)?,
