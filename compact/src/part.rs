@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use arrow::array::{Array, RecordBatch, StringArray};
+use arrow_array::{Array, RecordBatch, StringArray};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};

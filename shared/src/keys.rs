@@ -13,6 +13,7 @@
 //! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
 //! <prefix>/parquet/tenant_id=<t>/content_type=<ct>/event_date=<YYYY-MM-DD>/part-<NNNNN>.parquet   compacted rows
 //! <prefix>/_compact/tenant_id=<t>/content_type=<ct>/state.json                                   compaction state
+//! <prefix>/_audit/tenant_id=<t>/dt=<YYYY-MM-DD>/hour=<HH>.json                                  audit report
 //! ```
 //!
 //! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
@@ -230,6 +231,51 @@ impl ManifestKey {
     }
 }
 
+/// The completeness audit's report of one tenant and event-time hour (see [`crate::audit`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuditKey {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// `dt=`: the date of the audited event-time hour (UTC).
+    pub date: NaiveDate,
+    /// `hour=`: the hour, 0..=23.
+    pub hour: u32,
+}
+
+impl AuditKey {
+    /// The key of the report of the hour that holds `at`.
+    pub fn of(tenant: &TenantId, at: DateTime<Utc>) -> AuditKey {
+        AuditKey {
+            tenant_id: tenant.clone(),
+            date: at.date_naive(),
+            hour: at.hour(),
+        }
+    }
+
+    /// The start of the audited hour.
+    pub fn start(&self) -> Option<DateTime<Utc>> {
+        Some(self.date.and_hms_opt(self.hour, 0, 0)?.and_utc())
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "_audit/tenant_id={}/dt={}/hour={:02}.json",
+            self.tenant_id,
+            self.date.format("%Y-%m-%d"),
+            self.hour
+        )
+    }
+
+    fn parse(t: &str, dt: &str, name: &str) -> Option<AuditKey> {
+        let hour = field(name.strip_suffix(".json")?, "hour")?;
+        Some(AuditKey {
+            tenant_id: tenant_of(t)?,
+            date: date_of(dt)?,
+            hour: hour.parse().ok().filter(|h| *h < 24)?,
+        })
+    }
+}
+
 /// Any object of the layout, parsed from its key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ObjectKey {
@@ -255,6 +301,8 @@ pub enum ObjectKey {
     Parquet(ParquetKey),
     /// A pair's compaction state: which stored blobs are in the Parquet output.
     CompactState(PairKey),
+    /// A completeness audit report of one tenant and hour.
+    Audit(AuditKey),
 }
 
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
@@ -292,6 +340,7 @@ impl ObjectKey {
             ObjectKey::CompactState(p) => {
                 format!("_compact/{}/state.json", parquet::pair_segments(p))
             }
+            ObjectKey::Audit(a) => a.render(),
         }
     }
 
@@ -321,7 +370,7 @@ impl ObjectKey {
             ObjectKey::Gap(GapKey { pair, .. })
             | ObjectKey::Error(ErrorKey { pair, .. })
             | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
-            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) => None,
+            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) | ObjectKey::Audit(_) => None,
         }
     }
 }
@@ -435,6 +484,7 @@ impl KeyLayout {
             ["_manifest", entry @ ..] => ObjectKey::Manifest(ManifestKey::parse(entry)?),
             ["parquet", part @ ..] => ObjectKey::Parquet(ParquetKey::parse(part)?),
             ["_compact", t, ct, "state.json"] => ObjectKey::CompactState(pair_of(t, ct)?),
+            ["_audit", t, dt, name] => ObjectKey::Audit(AuditKey::parse(t, dt, name)?),
             ["_ids", t, ct, name] => ObjectKey::Claim(ClaimKey {
                 pair: pair_of(t, ct)?,
                 content_id: content_id_of(name.strip_suffix(".json")?)?,
@@ -610,6 +660,16 @@ impl KeyLayout {
     pub fn manifests_prefix(&self) -> String {
         self.join("_manifest/")
     }
+
+    /// Key of the audit report of `tenant`'s event-time hour that holds `at`.
+    pub fn audit_key(&self, tenant: &TenantId, at: DateTime<Utc>) -> String {
+        self.key(&ObjectKey::Audit(AuditKey::of(tenant, at)))
+    }
+
+    /// Prefix of one tenant's audit reports.
+    pub fn audit_prefix(&self, tenant: &TenantId) -> String {
+        self.join(&format!("_audit/tenant_id={tenant}/"))
+    }
 }
 
 /// A queue message id made safe as a key segment (at most 128 characters).
@@ -707,11 +767,15 @@ mod tests {
                 l.manifest_key(&l.data_key(&m, Compression::default()))
                     .unwrap(),
                 l.tenant_health_key(&m.tenant_id),
+                l.audit_key(&m.tenant_id, m.content_created),
             ];
             for k in keys {
                 let parsed = l.parse(&k).unwrap_or_else(|| panic!("{k} does not parse"));
                 assert_eq!(l.key(&parsed), k);
-                if !matches!(parsed, ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_)) {
+                if !matches!(
+                    parsed,
+                    ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) | ObjectKey::Audit(_)
+                ) {
                     assert_eq!(parsed.pair().unwrap().tenant_id, m.tenant_id);
                 }
             }
@@ -725,6 +789,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn audit_key_is_the_contract() {
+        let l = KeyLayout::new("p");
+        let t = msg().tenant_id;
+        let k = l.audit_key(&t, Utc.with_ymd_and_hms(2026, 3, 1, 7, 59, 59).unwrap());
+        assert_eq!(
+            k,
+            "p/_audit/tenant_id=00000000-0000-0000-0000-000000000001/dt=2026-03-01/hour=07.json"
+        );
+        assert!(k.starts_with(&l.audit_prefix(&t)));
+        match l.parse(&k) {
+            Some(ObjectKey::Audit(a)) => {
+                assert_eq!(
+                    a.start(),
+                    Some(Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap())
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(l.parse("p/_audit/tenant_id=00000000-0000-0000-0000-000000000001/dt=2026-03-01/hour=24.json").is_none());
+        assert!(l
+            .parse(
+                "p/_audit/tenant_id=00000000-0000-0000-0000-000000000001/dt=2026-03-01/hour=7.json"
+            )
+            .is_none());
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct Sim {
     pub rate_per_minute: u32,
     /// Size of each tenant's token bucket (`rate-burst`, else one minute's worth).
     pub burst: u32,
+    /// The Graph audit log query API's settings and queries.
+    pub graph: crate::graph::GraphState,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -150,6 +152,7 @@ impl Sim {
             page_size,
             rate_per_minute,
             burst,
+            graph: crate::graph::GraphState::new(&config.graph, &config.scenarios),
             config,
         })
     }
@@ -364,12 +367,14 @@ impl Sim {
                 })
                 .collect()
         };
+        let held_back = crate::graph::held_back::ledger_records(&self.read());
         let l = lock(&self.ledger);
         Ledger {
             now: Some(now),
             published,
             served: l.served.clone(),
             requests: l.requests.clone(),
+            held_back,
         }
     }
 

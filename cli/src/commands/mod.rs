@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod compact;
 pub mod normalize;
+pub mod ocsf;
 pub mod replay;
 pub mod run;
 pub mod status;
