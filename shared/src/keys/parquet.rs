@@ -10,7 +10,8 @@
 
 use chrono::NaiveDate;
 
-use super::{date_in, pair_of, KeyLayout, ObjectKey, PairKey};
+use super::parse::{date_in, pair_of};
+use super::{KeyLayout, ObjectKey, PairKey};
 
 /// One Parquet part of one event date of one pair.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
