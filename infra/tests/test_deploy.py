@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Resource types moto 5.2's CloudFormation does not implement: it skips them without error.
 MOTO_UNSUPPORTED = {
+    "AWS::Athena::NamedQuery",
     "AWS::Athena::WorkGroup",
     "AWS::CloudWatch::Alarm",
     "AWS::Glue::Database",
@@ -81,6 +82,7 @@ def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
     params = {
         "AlarmEmail": "secops@example.com",
         "SiemNotifications": "true",
+        "SecurityLakeCustomSources": "true",
         "BucketVersioning": "true",
         "DataRetentionDays": "400",
         "ObjectLockMode": "GOVERNANCE",
@@ -128,7 +130,8 @@ def test_every_logical_resource_exists(stack: dict[str, Any], pytestconfig: pyte
 def test_outputs(stack: dict[str, Any]) -> None:
     out = stack["outputs"]
     for key in ("BucketName", "Prefix", "QueueUrl", "DlqUrl", "ListerFunctionName", "FetcherFunctionName",
-                "KeyArn", "GlueDatabaseName", "SiemQueueUrl", "AlarmTopicArn", "TenantsSecretArn"):
+                "AuditorFunctionName", "AuditorLogGroupName", "KeyArn", "GlueDatabaseName", "SiemQueueUrl", "AlarmTopicArn", "TenantsSecretArn",
+                "SecurityLakeCrawlerRoleArn", "SecurityLakeRegisterSources"):
         assert out.get(key), f"missing output {key}"
     assert out["Prefix"] == "o365"
     assert out["BucketName"].startswith("o365-collector-123456789012-us-east-1-")
@@ -165,7 +168,8 @@ def test_functions(stack: dict[str, Any], endpoint: str) -> None:
     out = stack["outputs"]
     lister = lam.get_function(FunctionName=out["ListerFunctionName"])
     fetcher = lam.get_function(FunctionName=out["FetcherFunctionName"])
-    for fn in (lister, fetcher):
+    auditor = lam.get_function(FunctionName=out["AuditorFunctionName"])
+    for fn in (lister, fetcher, auditor):
         cfg = fn["Configuration"]
         assert cfg["Runtime"] == "provided.al2023"
         assert cfg["Handler"] == "bootstrap"
@@ -185,6 +189,13 @@ def test_functions(stack: dict[str, Any], endpoint: str) -> None:
     assert fenv["COMPRESSION"] == "gzip"
     assert fenv["MAX_CONCURRENCY"] == "4"
     assert lister.get("Concurrency", {}).get("ReservedConcurrentExecutions") == 1
+    aenv = {k: str(v) for k, v in auditor["Configuration"]["Environment"]["Variables"].items()}
+    assert aenv["QUEUE_URL"] == out["QueueUrl"]
+    assert aenv["AUDIT_SETTLE_HOURS"] == "48"
+    assert aenv["CONTENT_TYPES"] == lenv["CONTENT_TYPES"]
+    assert auditor["Configuration"]["Timeout"] == 900
+    assert auditor.get("Concurrency", {}).get("ReservedConcurrentExecutions") == 1
+    assert not lam.list_event_source_mappings(FunctionName=out["AuditorFunctionName"])["EventSourceMappings"]
 
     queue_arn = _client("sqs", endpoint).get_queue_attributes(
         QueueUrl=out["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -211,6 +222,8 @@ def test_dashboard_body_is_valid_json(stack: dict[str, Any], endpoint: str) -> N
     # emitted by `metrics::emit_record_latency`, called from the fetcher).
     sources = "".join(p.read_text() for p in (REPO / "functions").glob("*/src/**/*.rs"))
     sources += (REPO / "shared" / "src" / "metrics.rs").read_text()
+    # The auditor's metric names come from the audit library's summary (`metric_set`).
+    sources += "".join(p.read_text() for p in (REPO / "shared" / "src" / "audit").glob("**/*.rs"))
     searched = set(re.findall(r'MetricName=\\?"(\w+)\\?"', text))
     assert len(searched) >= 10, searched
     for name in searched:
@@ -381,6 +394,8 @@ def test_resources_moto_skips_are_accepted_by_their_apis(stack: dict[str, Any], 
     skipped = sorted((lid, res) for lid, res in resources.items() if res["Type"] in MOTO_UNSUPPORTED)
     # the database first: the tables name it
     skipped.sort(key=lambda item: item[1]["Type"] != "AWS::Glue::Database")
+    # the workgroup before the named queries saved in it
+    skipped.sort(key=lambda item: item[1]["Type"] == "AWS::Athena::NamedQuery")
     done = []
     # The TLS-only policies are taken off again at the end: moto enforces a bucket policy's Deny,
     # and the end-to-end test reaches this stack over plain HTTP.
@@ -420,6 +435,11 @@ def test_resources_moto_skips_are_accepted_by_their_apis(stack: dict[str, Any], 
         elif rtype == "AWS::Athena::WorkGroup":
             athena.create_work_group(Name=props["Name"], Description=props["Description"],
                                      Configuration=props["WorkGroupConfiguration"])
+            r.physical[lid] = props["Name"]
+        elif rtype == "AWS::Athena::NamedQuery":
+            qid = athena.create_named_query(**props)["NamedQueryId"]
+            got = athena.get_named_query(NamedQueryId=qid)["NamedQuery"]
+            assert (got["Database"], got["WorkGroup"]) == (stack["params"]["GlueDatabaseName"], stack["name"])
         elif rtype == "AWS::Lambda::EventInvokeConfig":
             lam.put_function_event_invoke_config(**props)
         else:
@@ -441,6 +461,11 @@ def test_resources_moto_skips_are_accepted_by_their_apis(stack: dict[str, Any], 
     assert table["Parameters"]["storage.location.template"] == (
         f"s3://{stack['outputs']['BucketName']}/o365/tenant_id=${{tenant_id}}/content_type=${{content_type}}"
         "/dt=${dt}/hour=${hour}")
+    records = glue.get_table(DatabaseName=db, Name="audit_records")["Table"]
+    assert records["Parameters"]["storage.location.template"] == (
+        f"s3://{stack['outputs']['BucketName']}/o365/parquet/tenant_id=${{tenant_id}}"
+        "/content_type=${content_type}/event_date=${event_date}")
+    assert table["StorageDescriptor"]["SerdeInfo"]["Parameters"]["ignore.malformed.json"] == "false"
     qpolicy = json.loads(sqs.get_queue_attributes(QueueUrl=stack["outputs"]["SiemQueueUrl"],
                                                   AttributeNames=["Policy"])["Attributes"]["Policy"])
     allow = [st for st in qpolicy["Statement"] if st["Effect"] == "Allow"][0]

@@ -322,6 +322,12 @@ impl Sim {
         body
     }
 
+    /// A blob's body if it is in the cache of rendered bodies (the Graph view reads records
+    /// from it instead of rendering them again).
+    pub fn cached_body(&self, content_id: &str) -> Option<Bytes> {
+        lock(&self.bodies).bodies.get(content_id).cloned()
+    }
+
     /// Appends a request to the ledger.
     pub fn record(&self, rec: RequestRecord) {
         lock(&self.ledger).requests.push(rec);

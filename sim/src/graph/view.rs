@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::held_back::PURVIEW_ONLY;
 use super::record_types;
 use crate::sim::Sim;
-use crate::store::{mix, Blob};
+use crate::store::{mix, Blob, Cut};
 
 /// What a query selects (Graph's filters that the simulator applies; the others are echoed
 /// but select everything).
@@ -195,6 +195,9 @@ fn graph_record(seed: u64, h: &Head<'_>, text: &str, at: DateTime<Utc>, copy: u3
     out
 }
 
+/// A cached body's records, and the body position of each planned record's first occurrence.
+type CachedBody = (Vec<Box<RawValue>>, Vec<usize>);
+
 /// Whether Purview returns this record twice (`purview-duplicates`), decided by its `Id`.
 fn duplicated(seed: u64, id: &uuid::Uuid, rate: Option<f64>) -> bool {
     rate.is_some_and(|rate| {
@@ -235,7 +238,10 @@ pub fn select(sim: &Sim, tenant: usize, filters: &Filters) -> Vec<String> {
     wanted.sort_unstable();
     // The Purview-only blob carries its records as a body; the others are rendered one record
     // at a time, undamaged whatever happened to the served body.
+    // A body already rendered for the Management API (and undamaged) is read instead of
+    // rendering its records again: planned record `i` is the body's first occurrence of `i`.
     let mut bodies: std::collections::HashMap<usize, Vec<Box<RawValue>>> = Default::default();
+    let mut cached: std::collections::HashMap<usize, Option<CachedBody>> = Default::default();
     let seed = sim.config.seed;
     let mut out = Vec::with_capacity(wanted.len());
     for (at, id, n, i) in wanted {
@@ -255,7 +261,29 @@ pub fn select(sim: &Sim, tenant: usize, filters: &Filters) -> Vec<String> {
                 None => continue,
             }
         } else {
-            blob.record_text(recipe, i, &sim.generator)
+            let from_cache = cached.entry(n).or_insert_with(|| {
+                if recipe.cut != Cut::None {
+                    return None;
+                }
+                let body: Vec<Box<RawValue>> =
+                    serde_json::from_slice(&sim.cached_body(&blob.content_id)?).ok()?;
+                let mut first = vec![usize::MAX; recipe.planned.len()];
+                for (pos, &k) in recipe.order.iter().enumerate() {
+                    if let Some(slot) = first.get_mut(k as usize) {
+                        if *slot == usize::MAX {
+                            *slot = pos;
+                        }
+                    }
+                }
+                Some((body, first))
+            });
+            match from_cache
+                .as_ref()
+                .and_then(|(body, first)| body.get(*first.get(i)?))
+            {
+                Some(raw) => raw.get().to_string(),
+                None => blob.record_text(recipe, i, &sim.generator),
+            }
         };
         // A record the fast reader refuses (a duplicate key, say) is read through a full parse.
         let text = match serde_json::from_str::<Head<'_>>(&text) {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use o365_activity::audit::AuditSettings;
 use o365_activity::bootstrap::settings::DEFAULT_TENANTS_RELOAD;
 use o365_activity::bootstrap::DEFAULT_PREFIX;
 use o365_activity::compression::Compression;
@@ -47,6 +48,10 @@ fn code_defaults() -> Vec<(&'static str, String)> {
         (
             "TenantsReloadSeconds",
             DEFAULT_TENANTS_RELOAD.as_secs().to_string(),
+        ),
+        (
+            "AuditSettleHours",
+            AuditSettings::default().settle.num_hours().to_string(),
         ),
     ]
 }
