@@ -22,9 +22,18 @@ def _template() -> dict[str, Any]:
 
 
 def _sources() -> str:
-    # The functions' own sources, and the shared emitter they call for per-record latency.
-    paths = [*(REPO / "functions").glob("*/src/**/*.rs"), REPO / "shared" / "src" / "metrics.rs"]
+    # The functions' own sources, and the shared emitters they call: per-record latency, and
+    # the request metrics of the tenants' budgets.
+    paths = [*(REPO / "functions").glob("*/src/**/*.rs"), REPO / "shared" / "src" / "metrics.rs",
+             REPO / "shared" / "src" / "client" / "budget" / "stats.rs"]
     return "".join(p.read_text() for p in paths)
+
+
+def test_both_functions_emit_the_request_metrics() -> None:
+    # The shared emitter counts only if the functions call it.
+    for function in ("lister", "fetcher"):
+        text = "".join(p.read_text() for p in (REPO / "functions" / function / "src").glob("**/*.rs"))
+        assert "take_budget_interval().emit(" in text, f"the {function} emits no request metrics"
 
 
 def _alarm_metrics(template: dict[str, Any]) -> dict[str, set[str]]:

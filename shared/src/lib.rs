@@ -13,6 +13,7 @@ pub mod cloud;
 pub mod compression;
 pub mod content_type;
 pub mod error_report;
+pub mod in_turn;
 pub mod keys;
 pub mod latency;
 pub mod listing;

@@ -9,6 +9,7 @@ mod bad_input;
 mod clock_skew;
 mod defaults;
 mod faults;
+mod quota;
 mod relisting;
 mod runtime;
 mod shared_settings;
