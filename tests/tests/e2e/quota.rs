@@ -12,8 +12,9 @@ async fn throttled_hand_backs_never_reach_the_dlq() {
     // download may wait, so most of each batch is handed back, again and again.
     let faults = ["rate-limit=20", "rate-burst=2"];
     let mut config = config_with(&faults);
-    config.sim.history = hours(2);
+    config.sim.history = hours(3);
     config.sim.blob_window = hours(1);
+    config.sim.records_per_hour = 60;
     config.client.budget = BudgetOptions {
         burst: 1,
         ..BudgetOptions::per_minute(20)
