@@ -59,6 +59,11 @@ pub struct Endpoints {
     pub login_root: Url,
     /// Token audience: v1 `resource`; the v2 scope is this plus `/.default`.
     pub resource: String,
+    /// Microsoft Graph root of the same cloud (the completeness audit's second source), e.g.
+    /// `https://graph.microsoft.com`; see [`crate::graph::endpoints`].
+    pub graph_root: Url,
+    /// The Graph token audience: the v2 scope is this plus `/.default`.
+    pub graph_resource: String,
 }
 
 /// Endpoint URLs that cannot be used.
@@ -111,11 +116,26 @@ impl Endpoints {
         let api = parse_root("API root", api_root)?;
         let login = parse_root("login root", login_root)?;
         let resource = api.as_str().trim_end_matches('/').to_owned();
+        let (graph_root, graph_resource) = crate::graph::endpoints::graph_for(&api);
         Ok(Endpoints {
             api_root: api,
             login_root: login,
             resource,
+            graph_root,
+            graph_resource,
         })
+    }
+
+    /// These endpoints with another Graph root and token audience (a simulator, or a cloud
+    /// whose Graph host the table does not know).
+    pub fn with_graph(
+        mut self,
+        graph_root: &str,
+        graph_resource: &str,
+    ) -> Result<Endpoints, EndpointError> {
+        self.graph_root = parse_root("Graph root", graph_root)?;
+        self.graph_resource = graph_resource.trim().trim_end_matches('/').to_owned();
+        Ok(self)
     }
 
     /// The v2 `scope` value for client credentials.

@@ -11,6 +11,7 @@
 //! <prefix>/_ids/tenant_id=<t>/content_type=<ct>/<content_id>.json                              content-id claim
 //! <prefix>/_manifest/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json   manifest entry
 //! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
+//! <prefix>/_audit/tenant_id=<t>/dt=<YYYY-MM-DD>/hour=<HH>.json                                  audit report
 //! ```
 //!
 //! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
@@ -18,333 +19,21 @@
 //! replaces `.json.gz` with zstd. To add a kind of object, add a variant to [`ObjectKey`], its
 //! arm in [`ObjectKey::relative`] and in [`KeyLayout::parse`], and a round-trip test.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
+mod object;
+mod parse;
+
+use chrono::{DateTime, Utc};
 
 use crate::compression::Compression;
 use crate::content_type::ContentType;
-use crate::message::{is_valid_content_id, QueueMessage};
+use crate::message::QueueMessage;
 use crate::tenant_id::TenantId;
 
-/// How a data or quarantine object is compressed, as its key's suffix says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Codec {
-    /// `.json.gz`
-    Gzip,
-    /// `.json.zst`
-    Zstd,
-}
-
-impl Codec {
-    /// The codec a compression setting writes.
-    pub fn of(c: Compression) -> Codec {
-        match c {
-            Compression::Gzip { .. } => Codec::Gzip,
-            Compression::Zstd { .. } => Codec::Zstd,
-        }
-    }
-
-    /// The key suffix, without the leading dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Codec::Gzip => "json.gz",
-            Codec::Zstd => "json.zst",
-        }
-    }
-
-    fn strip(name: &str) -> Option<(&str, Codec)> {
-        [Codec::Gzip, Codec::Zstd].into_iter().find_map(|c| {
-            name.strip_suffix(c.extension())
-                .and_then(|s| s.strip_suffix('.'))
-                .map(|s| (s, c))
-        })
-    }
-}
-
-/// One tenant × content type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PairKey {
-    /// The tenant.
-    pub tenant_id: TenantId,
-    /// The content type.
-    pub content_type: ContentType,
-}
-
-/// A stored blob (or its quarantined raw body): where one content id lives.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DataKey {
-    /// The tenant.
-    pub tenant_id: TenantId,
-    /// The content type.
-    pub content_type: ContentType,
-    /// `dt=`: the date of `contentCreated` (UTC) when the content id was claimed.
-    pub date: NaiveDate,
-    /// `hour=`: its hour, 0..=23.
-    pub hour: u32,
-    /// The content id.
-    pub content_id: String,
-    /// The compression of the object.
-    pub codec: Codec,
-}
-
-impl DataKey {
-    /// The key a message's blob gets when its content id is not claimed yet.
-    pub fn for_message(msg: &QueueMessage, compression: Compression) -> DataKey {
-        DataKey::new(
-            &msg.tenant_id,
-            msg.content_type,
-            msg.content_created,
-            &msg.content_id,
-            compression,
-        )
-    }
-
-    /// A key from its parts.
-    pub fn new(
-        tenant: &TenantId,
-        content_type: ContentType,
-        created: DateTime<Utc>,
-        content_id: &str,
-        compression: Compression,
-    ) -> DataKey {
-        DataKey {
-            tenant_id: tenant.clone(),
-            content_type,
-            date: created.date_naive(),
-            hour: created.hour(),
-            content_id: content_id.to_owned(),
-            codec: Codec::of(compression),
-        }
-    }
-
-    /// `YYYY-MM-DD/HH`, the partition.
-    pub fn partition(&self) -> String {
-        format!("{}/{:02}", self.date.format("%Y-%m-%d"), self.hour)
-    }
-
-    fn render(&self) -> String {
-        format!(
-            "tenant_id={}/content_type={}/dt={}/hour={:02}/{}.{}",
-            self.tenant_id,
-            self.content_type,
-            self.date.format("%Y-%m-%d"),
-            self.hour,
-            self.content_id,
-            self.codec.extension()
-        )
-    }
-
-    fn parse(parts: &[&str]) -> Option<DataKey> {
-        let [t, ct, dt, hour, name] = parts else {
-            return None;
-        };
-        let (content_id, codec) = Codec::strip(name)?;
-        let hour: u32 = field(hour, "hour")?.parse().ok().filter(|h| *h < 24)?;
-        Some(DataKey {
-            tenant_id: tenant_of(t)?,
-            content_type: content_type_of(ct)?,
-            date: date_of(dt)?,
-            hour,
-            content_id: content_id_of(content_id)?,
-            codec,
-        })
-    }
-}
-
-/// A gap report: a window that could no longer be listed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct GapKey {
-    /// The pair.
-    pub pair: PairKey,
-    /// Start of the lost window.
-    pub lost_from: DateTime<Utc>,
-    /// End of the lost window.
-    pub lost_to: DateTime<Utc>,
-}
-
-/// The error report of a blob that failed permanently.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ErrorKey {
-    /// The pair.
-    pub pair: PairKey,
-    /// `dt=`: the date of the message's `contentCreated`.
-    pub date: NaiveDate,
-    /// The content id.
-    pub content_id: String,
-}
-
-/// The error report of a queue message that could not be parsed (keyed by its queue id).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RejectedKey {
-    /// `dt=`: when it was rejected.
-    pub date: NaiveDate,
-    /// The queue message id, made safe for a key.
-    pub message_id: String,
-}
-
-/// The create-only claim of a content id, holding the data key it is stored under.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClaimKey {
-    /// The pair.
-    pub pair: PairKey,
-    /// The content id.
-    pub content_id: String,
-}
-
-/// The manifest entry of a stored blob: the data key's partition and content id under
-/// `_manifest/`, with `.json` whatever the object's codec (see [`crate::manifest`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ManifestKey {
-    /// The blob's data key (its codec is not part of the entry's key).
-    pub data: DataKey,
-}
-
-impl ManifestKey {
-    fn render(&self) -> String {
-        let d = &self.data;
-        format!(
-            "_manifest/tenant_id={}/content_type={}/dt={}/hour={:02}/{}.json",
-            d.tenant_id,
-            d.content_type,
-            d.date.format("%Y-%m-%d"),
-            d.hour,
-            d.content_id
-        )
-    }
-
-    fn parse(parts: &[&str]) -> Option<ManifestKey> {
-        let [t, ct, dt, hour, name] = parts else {
-            return None;
-        };
-        let data = format!(
-            "{}.{}",
-            name.strip_suffix(".json")?,
-            Codec::Gzip.extension()
-        );
-        DataKey::parse(&[*t, *ct, *dt, *hour, data.as_str()]).map(|data| ManifestKey { data })
-    }
-}
-
-/// Any object of the layout, parsed from its key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ObjectKey {
-    /// A stored, normalized blob.
-    Data(DataKey),
-    /// The raw body of a blob whose normalization rejected something.
-    Quarantine(DataKey),
-    /// A pair's checkpoint.
-    Checkpoint(PairKey),
-    /// A gap report.
-    Gap(GapKey),
-    /// A blob's error report.
-    Error(ErrorKey),
-    /// An unparsable message's error report.
-    Rejected(RejectedKey),
-    /// A content-id claim.
-    Claim(ClaimKey),
-    /// A blob's manifest entry.
-    Manifest(ManifestKey),
-    /// A tenant's connection health (why the last `o365ctl run` skipped it, if it did).
-    TenantHealth(TenantId),
-}
-
-const STAMP: &str = "%Y%m%dT%H%M%SZ";
-
-impl ObjectKey {
-    /// The key below the prefix.
-    pub fn relative(&self) -> String {
-        let pair =
-            |p: &PairKey| format!("tenant_id={}/content_type={}", p.tenant_id, p.content_type);
-        match self {
-            ObjectKey::Data(d) => d.render(),
-            ObjectKey::Quarantine(d) => format!("_quarantine/{}", d.render()),
-            ObjectKey::Checkpoint(p) => format!("_state/{}/checkpoint.json", pair(p)),
-            ObjectKey::Gap(g) => format!(
-                "_gaps/{}/{}_{}.json",
-                pair(&g.pair),
-                g.lost_from.format(STAMP),
-                g.lost_to.format(STAMP)
-            ),
-            ObjectKey::Error(e) => format!(
-                "_errors/{}/dt={}/{}.json",
-                pair(&e.pair),
-                e.date.format("%Y-%m-%d"),
-                e.content_id
-            ),
-            ObjectKey::Rejected(r) => format!(
-                "_errors/rejected/dt={}/{}.json",
-                r.date.format("%Y-%m-%d"),
-                r.message_id
-            ),
-            ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
-            ObjectKey::Manifest(m) => m.render(),
-            ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
-        }
-    }
-
-    /// The hour partition (`dt=`, `hour=`) of a data, quarantine or manifest key.
-    pub fn partition_hour(&self) -> Option<DateTime<Utc>> {
-        let d = match self {
-            ObjectKey::Data(d)
-            | ObjectKey::Quarantine(d)
-            | ObjectKey::Manifest(ManifestKey { data: d }) => d,
-            _ => return None,
-        };
-        Some(d.date.and_hms_opt(d.hour, 0, 0)?.and_utc())
-    }
-
-    /// The tenant and content type the object belongs to (none for a rejected message or a
-    /// tenant's health).
-    pub fn pair(&self) -> Option<PairKey> {
-        match self {
-            ObjectKey::Data(d)
-            | ObjectKey::Quarantine(d)
-            | ObjectKey::Manifest(ManifestKey { data: d }) => Some(PairKey {
-                tenant_id: d.tenant_id.clone(),
-                content_type: d.content_type,
-            }),
-            ObjectKey::Checkpoint(p) => Some(p.clone()),
-            ObjectKey::Gap(GapKey { pair, .. })
-            | ObjectKey::Error(ErrorKey { pair, .. })
-            | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
-            ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) => None,
-        }
-    }
-}
-
-fn field<'a>(segment: &'a str, name: &str) -> Option<&'a str> {
-    segment.strip_prefix(name)?.strip_prefix('=')
-}
-
-fn tenant_of(segment: &str) -> Option<TenantId> {
-    field(segment, "tenant_id")?.parse().ok()
-}
-
-fn content_type_of(segment: &str) -> Option<ContentType> {
-    let ct: ContentType = field(segment, "content_type")?.parse().ok()?;
-    // One spelling per type in keys: anything else is not ours.
-    (ct.as_str() == field(segment, "content_type")?).then_some(ct)
-}
-
-fn date_of(segment: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(field(segment, "dt")?, "%Y-%m-%d").ok()
-}
-
-fn content_id_of(s: &str) -> Option<String> {
-    is_valid_content_id(s).then(|| s.to_owned())
-}
-
-fn pair_of(t: &str, ct: &str) -> Option<PairKey> {
-    Some(PairKey {
-        tenant_id: tenant_of(t)?,
-        content_type: content_type_of(ct)?,
-    })
-}
-
-fn stamp_of(s: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(s, STAMP)
-        .ok()
-        .map(|n| n.and_utc())
-}
+use object::STAMP;
+pub use object::{
+    AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, ManifestKey, ObjectKey, PairKey,
+    RejectedKey,
+};
 
 /// Key builder and parser for one bucket prefix (may be empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,42 +75,6 @@ impl KeyLayout {
     /// The full key of an object.
     pub fn key(&self, object: &ObjectKey) -> String {
         self.join(&object.relative())
-    }
-
-    /// Parses a key of this layout back; `None` for anything the layout does not write.
-    pub fn parse(&self, key: &str) -> Option<ObjectKey> {
-        let rest = self.relative(key)?;
-        let parts: Vec<&str> = rest.split('/').collect();
-        let parsed = match parts.as_slice() {
-            ["_state", t, ct, "checkpoint.json"] => ObjectKey::Checkpoint(pair_of(t, ct)?),
-            ["_state", t, "tenant.json"] => ObjectKey::TenantHealth(tenant_of(t)?),
-            ["_gaps", t, ct, name] => {
-                let (from, to) = name.strip_suffix(".json")?.split_once('_')?;
-                ObjectKey::Gap(GapKey {
-                    pair: pair_of(t, ct)?,
-                    lost_from: stamp_of(from)?,
-                    lost_to: stamp_of(to)?,
-                })
-            }
-            ["_errors", "rejected", dt, name] => ObjectKey::Rejected(RejectedKey {
-                date: date_of(dt)?,
-                message_id: safe_message_id(name.strip_suffix(".json")?),
-            }),
-            ["_errors", t, ct, dt, name] => ObjectKey::Error(ErrorKey {
-                pair: pair_of(t, ct)?,
-                date: date_of(dt)?,
-                content_id: content_id_of(name.strip_suffix(".json")?)?,
-            }),
-            ["_quarantine", data @ ..] => ObjectKey::Quarantine(DataKey::parse(data)?),
-            ["_manifest", entry @ ..] => ObjectKey::Manifest(ManifestKey::parse(entry)?),
-            ["_ids", t, ct, name] => ObjectKey::Claim(ClaimKey {
-                pair: pair_of(t, ct)?,
-                content_id: content_id_of(name.strip_suffix(".json")?)?,
-            }),
-            data => ObjectKey::Data(DataKey::parse(data)?),
-        };
-        // Only what the builder writes back byte for byte is ours.
-        (parsed.relative() == rest).then_some(parsed)
     }
 
     /// Key of the stored, normalized blob for a message whose content id is not claimed yet.
@@ -589,6 +242,16 @@ impl KeyLayout {
     pub fn manifests_prefix(&self) -> String {
         self.join("_manifest/")
     }
+
+    /// Key of the audit report of `tenant`'s event-time hour that holds `at`.
+    pub fn audit_key(&self, tenant: &TenantId, at: DateTime<Utc>) -> String {
+        self.key(&ObjectKey::Audit(AuditKey::of(tenant, at)))
+    }
+
+    /// Prefix of one tenant's audit reports.
+    pub fn audit_prefix(&self, tenant: &TenantId) -> String {
+        self.join(&format!("_audit/tenant_id={tenant}/"))
+    }
 }
 
 /// A queue message id made safe as a key segment (at most 128 characters).
@@ -607,151 +270,4 @@ fn safe_message_id(message_id: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn msg() -> QueueMessage {
-        QueueMessage {
-            format_version: 1,
-            tenant_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(),
-            content_type: ContentType::Exchange,
-            content_id: "20260301101500120000001$20260301103318440000002$audit_exchange$Audit_Exchange$na0001".into(),
-            content_uri: "https://manage.office.com/api/v1.0/x/activity/feed/audit/y".into(),
-            content_created: Utc.with_ymd_and_hms(2026, 3, 1, 7, 33, 18).unwrap(),
-            content_expiration: Utc.with_ymd_and_hms(2026, 3, 8, 7, 33, 18).unwrap(),
-        }
-    }
-
-    #[test]
-    fn data_key_is_the_contract() {
-        let k = KeyLayout::new("/o365/").data_key(&msg(), Compression::default());
-        assert_eq!(
-            k,
-            "o365/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/dt=2026-03-01/hour=07/20260301101500120000001$20260301103318440000002$audit_exchange$Audit_Exchange$na0001.json.gz"
-        );
-        let root = KeyLayout::new("").data_key(&msg(), Compression::Zstd { level: 1 });
-        assert!(root.starts_with("tenant_id=") && root.ends_with(".json.zst"));
-    }
-
-    #[test]
-    fn state_gap_and_error_keys() {
-        let l = KeyLayout::new("p");
-        let m = msg();
-        assert_eq!(
-            l.checkpoint_key(&m.tenant_id, m.content_type),
-            "p/_state/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/checkpoint.json"
-        );
-        let g = l.gap_key(
-            &m.tenant_id,
-            m.content_type,
-            m.content_created,
-            m.content_expiration,
-        );
-        assert_eq!(g, "p/_gaps/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/20260301T073318Z_20260308T073318Z.json");
-        assert!(l.error_key(&m).starts_with("p/_errors/tenant_id="));
-        assert!(l
-            .error_key(&m)
-            .starts_with(&l.errors_pair_prefix(&m.tenant_id, m.content_type)));
-        assert_eq!(
-            l.rejected_message_key(m.content_created, "ab/../c d"),
-            "p/_errors/rejected/dt=2026-03-01/ab____c_d.json"
-        );
-        assert_eq!(
-            l.claim_key(&m),
-            format!("p/_ids/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/{}.json", m.content_id)
-        );
-    }
-
-    #[test]
-    fn every_key_parses_back() {
-        let m = msg();
-        let data = DataKey::for_message(&m, Compression::default());
-        for prefix in ["", "p", "a/b"] {
-            let l = KeyLayout::new(prefix);
-            let keys = [
-                l.data_key(&m, Compression::default()),
-                l.data_key(&m, Compression::Zstd { level: 3 }),
-                l.checkpoint_key(&m.tenant_id, m.content_type),
-                l.gap_key(
-                    &m.tenant_id,
-                    m.content_type,
-                    m.content_created,
-                    m.content_expiration,
-                ),
-                l.error_key(&m),
-                l.rejected_message_key(m.content_created, "abc-1"),
-                l.quarantine_key(&data),
-                l.claim_key(&m),
-                l.manifest_key(&l.data_key(&m, Compression::default()))
-                    .unwrap(),
-                l.tenant_health_key(&m.tenant_id),
-            ];
-            for k in keys {
-                let parsed = l.parse(&k).unwrap_or_else(|| panic!("{k} does not parse"));
-                assert_eq!(l.key(&parsed), k);
-                if !matches!(parsed, ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_)) {
-                    assert_eq!(parsed.pair().unwrap().tenant_id, m.tenant_id);
-                }
-            }
-        }
-        let l = KeyLayout::new("p");
-        match l.parse(&l.data_key(&m, Compression::default())) {
-            Some(ObjectKey::Data(d)) => {
-                assert_eq!(d, data);
-                assert_eq!(d.partition(), "2026-03-01/07");
-                assert_eq!(d.content_id, m.content_id);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn manifest_key_mirrors_the_data_key() {
-        let l = KeyLayout::new("p");
-        let data = l.data_key(&msg(), Compression::default());
-        let m = l.manifest_key(&data).unwrap();
-        assert_eq!(
-            m,
-            "p/_manifest/tenant_id=00000000-0000-0000-0000-000000000001/content_type=Audit.Exchange/dt=2026-03-01/hour=07/20260301101500120000001$20260301103318440000002$audit_exchange$Audit_Exchange$na0001.json"
-        );
-        let zst = l.data_key(&msg(), Compression::Zstd { level: 3 });
-        assert_eq!(l.manifest_key(&zst).unwrap(), m);
-        let root = KeyLayout::new("");
-        let at_root = root.data_key(&msg(), Compression::default());
-        assert!(root
-            .manifest_key(&at_root)
-            .unwrap()
-            .starts_with("_manifest/tenant_id="));
-        assert_eq!(l.manifest_key(&l.claim_key(&msg())), None);
-        assert_eq!(l.manifest_key("q/tenant_id=x/a.json.gz"), None);
-        let hour = Some(Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap());
-        assert_eq!(l.parse(&m).and_then(|k| k.partition_hour()), hour);
-        assert_eq!(l.parse(&data).and_then(|k| k.partition_hour()), hour);
-        let checkpoint = l.checkpoint_key(&msg().tenant_id, ContentType::Exchange);
-        assert_eq!(l.parse(&checkpoint).unwrap().partition_hour(), None);
-    }
-
-    #[test]
-    fn foreign_keys_are_not_parsed() {
-        let l = KeyLayout::new("p");
-        let t = "tenant_id=00000000-0000-0000-0000-000000000001";
-        for k in [
-            "q/_state/x".to_owned(),
-            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=7/a.json.gz"),
-            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=24/a.json.gz"),
-            format!("p/{t}/content_type=Audit.Exchange/dt=2026-13-01/hour=07/a.json.gz"),
-            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=07/a.txt"),
-            format!("p/{t}/content_type=audit.exchange/dt=2026-03-01/hour=07/a.json.gz"),
-            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/a.json.gz"),
-            format!("p/{t}/content_type=Audit.Exchange/dt=2026-03-01/hour=07/.json.gz"),
-            "p/tenant_id=x/content_type=Audit.Exchange/dt=2026-03-01/hour=07/a.json.gz".to_owned(),
-            format!("p/_state/{t}/content_type=Audit.Exchange/lease.json"),
-            format!("p/_gaps/{t}/content_type=Audit.Exchange/2026.json"),
-            format!("p/_ids/{t}/content_type=Audit.Exchange/a.txt"),
-            "p/_manifest/whatever".to_owned(),
-        ] {
-            assert_eq!(l.parse(&k), None, "{k}");
-        }
-    }
-}
+mod tests;

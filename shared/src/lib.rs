@@ -3,6 +3,7 @@
 //! checkpoints, tenant configuration, metrics, and the storage and queue seams.
 
 pub mod api_error;
+pub mod audit;
 pub mod aws;
 pub mod bootstrap;
 pub mod checkpoint;
@@ -13,6 +14,7 @@ pub mod cloud;
 pub mod compression;
 pub mod content_type;
 pub mod error_report;
+pub mod graph;
 pub mod in_turn;
 pub mod keys;
 pub mod latency;

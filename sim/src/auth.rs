@@ -210,7 +210,10 @@ impl Auth {
                 .ok_or_else(|| missing("resource"))?
                 .to_string(),
         };
-        if target.trim_end_matches('/') != base_url {
+        // Graph (the audit log query API) is a resource of its own: its tokens carry Graph's
+        // audience and role, and only Graph routes accept them.
+        let graph = crate::graph::is_graph_resource(&target);
+        if !graph && target.trim_end_matches('/') != base_url {
             return Err(TokenError::new(400, "invalid_resource", 500011, format!("The resource principal named {target} was not found in the tenant named {tenant_id}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.")));
         }
         let acr = match (param("client_secret"), param("client_assertion")) {
@@ -239,7 +242,17 @@ impl Auth {
                 return Err(TokenError::new(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."));
             }
         };
-        let token = self.issue(base_url, tenant_id, dlp_permission, acr, now);
+        let token = if graph {
+            self.issue_to(
+                crate::graph::GRAPH_AUDIENCE,
+                tenant_id,
+                vec![crate::graph::GRAPH_ROLE.to_string()],
+                acr,
+                now,
+            )
+        } else {
+            self.issue(base_url, tenant_id, dlp_permission, acr, now)
+        };
         let iat = now.timestamp();
         Ok(match endpoint {
             Endpoint::V2 => serde_json::json!({
@@ -345,6 +358,18 @@ impl Auth {
         if dlp_permission {
             roles.push("ActivityFeed.ReadDlp".to_string());
         }
+        self.issue_to(base_url, tenant_id, roles, acr, now)
+    }
+
+    /// Mints an access token for any audience and roles (Graph tokens use this).
+    pub fn issue_to(
+        &self,
+        audience: &str,
+        tenant_id: &str,
+        roles: Vec<String>,
+        acr: &str,
+        now: DateTime<Utc>,
+    ) -> String {
         let iat = now.timestamp();
         let digest = Sha1::digest(format!("oid {}", self.client_id).as_bytes());
         let mut raw = [0u8; 16];
@@ -353,7 +378,7 @@ impl Auth {
             .into_uuid()
             .to_string();
         let claims = AccessClaims {
-            aud: base_url.to_string(),
+            aud: audience.to_string(),
             iss: format!("https://sts.windows.net/{tenant_id}/"),
             iat,
             nbf: iat,
@@ -369,8 +394,9 @@ impl Auth {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc).unwrap_or_default()
     }
 
-    /// Verifies a bearer token: signature, audience and expiry (simulated time).
-    pub fn verify(&self, token: &str, base_url: &str, now: DateTime<Utc>) -> Option<AccessClaims> {
+    /// Verifies a bearer token: signature, audience (the simulated host for the Management API,
+    /// [`crate::graph::GRAPH_AUDIENCE`] for Graph) and expiry (simulated time).
+    pub fn verify(&self, token: &str, audience: &str, now: DateTime<Utc>) -> Option<AccessClaims> {
         let mut v = Validation::new(Algorithm::HS256);
         v.validate_exp = false;
         v.validate_nbf = false;
@@ -379,7 +405,7 @@ impl Auth {
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.dec, &v)
             .ok()?
             .claims;
-        (claims.aud == base_url
+        (claims.aud == audience
             && claims.exp > now.timestamp()
             && claims.nbf <= now.timestamp() + CLOCK_SKEW_SECS)
             .then_some(claims)

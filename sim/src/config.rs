@@ -90,6 +90,8 @@ pub struct SimConfig {
     /// Memory budget for rendered blob bodies kept for re-downloads (bodies are re-rendered,
     /// byte-identical, when evicted).
     pub body_cache_bytes: usize,
+    /// The Graph audit log query API (Purview's view of the same records).
+    pub graph: crate::graph::GraphConfig,
 }
 
 impl Default for SimConfig {
@@ -116,6 +118,7 @@ impl Default for SimConfig {
             start_cooldown: Duration::from_secs(15 * 60),
             lookback_grace: Duration::from_secs(10 * 60),
             body_cache_bytes: 256 * 1024 * 1024,
+            graph: crate::graph::GraphConfig::default(),
         }
     }
 }

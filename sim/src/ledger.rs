@@ -17,6 +17,41 @@ pub struct Ledger {
     pub served: BTreeMap<String, u64>,
     /// Every request received, in arrival order.
     pub requests: Vec<RequestRecord>,
+    /// Records Purview (the Graph view) has that the Management feed's normal blobs lack:
+    /// withheld, never published, or Purview-only (generated so far, whatever the clock).
+    #[serde(default)]
+    pub held_back: Vec<HeldBackRecord>,
+}
+
+/// Why the Management feed's normal blobs lack a record Purview has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeldBack {
+    /// Left out of its blob; listed later in a late blob (`withhold-rate`).
+    Withheld,
+    /// Never published by the Management API (`never-published`).
+    NeverPublished,
+    /// Of a record type the Management API never sends (`purview-only`).
+    PurviewOnly,
+}
+
+/// One record held back from the Management feed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HeldBackRecord {
+    /// Tenant.
+    pub tenant_id: String,
+    /// The record's `Id` (Graph's `auditData.Id`).
+    pub id: String,
+    /// Its `CreationTime`.
+    pub creation_time: DateTime<Utc>,
+    /// Why it is held back.
+    pub kind: HeldBack,
+    /// Content type it belongs to (`Audit.General` for Purview-only records).
+    pub content_type: String,
+    /// The late blob that lists it (withheld records only).
+    pub content_id: Option<String>,
+    /// When that late blob becomes listable (withheld records only).
+    pub available_at: Option<DateTime<Utc>>,
 }
 
 /// One published blob.
@@ -100,6 +135,30 @@ impl Ledger {
         self.published
             .iter()
             .filter(move |b| b.tenant_id == tenant_id && b.content_type == content_type)
+    }
+
+    /// Ids of one tenant's held-back records of one kind, in generation order.
+    pub fn held_back_ids(&self, tenant_id: &str, kind: HeldBack) -> Vec<String> {
+        self.held_back
+            .iter()
+            .filter(|r| r.kind == kind && r.tenant_id.eq_ignore_ascii_case(tenant_id))
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Ids the Management feed withheld from a tenant's normal blobs (listed later in late blobs).
+    pub fn withheld_ids(&self, tenant_id: &str) -> Vec<String> {
+        self.held_back_ids(tenant_id, HeldBack::Withheld)
+    }
+
+    /// Ids of a tenant the Management API never publishes.
+    pub fn never_published_ids(&self, tenant_id: &str) -> Vec<String> {
+        self.held_back_ids(tenant_id, HeldBack::NeverPublished)
+    }
+
+    /// Ids of a tenant's Purview-only records.
+    pub fn purview_only_ids(&self, tenant_id: &str) -> Vec<String> {
+        self.held_back_ids(tenant_id, HeldBack::PurviewOnly)
     }
 
     /// Total records in the published blobs.

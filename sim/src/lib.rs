@@ -10,6 +10,7 @@ mod config;
 mod content_type;
 mod error;
 mod fixtures;
+mod graph;
 mod ledger;
 mod records;
 mod scenario;
@@ -18,6 +19,7 @@ mod sim;
 mod store;
 pub mod testing;
 mod timefmt;
+mod token_endpoint;
 
 pub use config::{
     default_fixtures_dir, real_fixtures_dir, repo_records_dir, SimConfig, TenantSpec,
@@ -25,6 +27,8 @@ pub use config::{
 };
 pub use content_type::{ContentType, UnknownContentType};
 pub use error::SimError;
-pub use ledger::{Ledger, PublishedBlob, RequestRecord};
+pub use graph::record_types::{graph_name as graph_record_type, PURVIEW_ONLY_TYPE};
+pub use graph::{GraphConfig, GRAPH_AUDIENCE, GRAPH_ROLE};
+pub use ledger::{HeldBack, HeldBackRecord, Ledger, PublishedBlob, RequestRecord};
 pub use scenario::{Rate, Scenario, ScenarioKind};
 pub use server::{start, SimHandle};

@@ -75,6 +75,19 @@ scenarios! {
     Af20030 => "af20030", ArgKind::Switch, "report bad windows with the older AF20030 code instead of AF20055";
     TokenErrors => "token-errors", ArgKind::Rate(0.05), "the token endpoints answer 503 temporarily_unavailable (AADSTS90033) at RATE (default 0.05)";
     PublisherBuckets => "publisher-buckets", ArgKind::Switch, "legacy throttling: one request budget per PublisherIdentifier, shared by every caller that sends none";
+    WithholdRate => "withhold-rate", ArgKind::Rate(0.005), "Graph view: leave RATE of the records (default 0.005) out of the Management feed's blobs; they are listed later in a late blob (see withhold-delay-hours) and are in Purview all along";
+    WithholdDelayHours => "withhold-delay-hours", ArgKind::Value(24), "with withhold-rate: the late blob holding a slot's withheld records becomes listable N h after the slot's first blob (default 24), under that blob's contentCreated";
+    NeverPublished => "never-published", ArgKind::Rate(0.001), "Graph view: RATE of the records (default 0.001) are never published by the Management API, only by Purview";
+    PurviewOnly => "purview-only", ArgKind::Rate(0.01), "Graph view: Purview holds RATE (default 0.01) extra records of a type the Management API never sends (syntheticProbe)";
+    UnstablePaging => "unstable-paging", ArgKind::Rate(1.0), "Graph view: the first read of a completed query skips or repeats a page at RATE per query (default 1); re-reads are stable";
+    PurviewDuplicates => "purview-duplicates", ArgKind::Rate(0.01), "Graph view: Purview returns RATE of the records (default 0.01) twice, same auditData.Id, another record id";
+    RecordCountLimit => "record-count-limit", ArgKind::Value(1000), "Graph view: a query returns at most N records (default 1000) and says isRecordCountLimitExceeded beyond";
+    GraphPageSize => "graph-page-size", ArgKind::Value(10), "Graph view: N records per page of a query's records (default 10)";
+    GraphConcurrentQueries => "graph-concurrent-queries", ArgKind::Value(1), "Graph view: at most N queries per tenant not yet succeeded; more are refused with 429 (default 1)";
+    GraphQueryFailures => "graph-query-failures", ArgKind::Rate(0.1), "Graph view: a query ends failed instead of succeeded at RATE per query (default 0.1)";
+    GraphDailyQueries => "graph-daily-queries", ArgKind::Value(100), "Graph view: at most N query submissions per tenant in any 24 simulated hours; more are refused with 429 (default 100)";
+    GraphBetaOnly => "graph-beta-only", ArgKind::Switch, "Graph view: only /beta/ serves the audit log query API; /v1.0/ answers 400 \"Resource not found for the segment 'auditLog'.\" (as during its 2025 move back to beta)";
+    GraphQuerySeconds => "graph-query-seconds", ArgKind::Value(600), "Graph view: a query takes N simulated seconds from submission to succeeded, the first fifth notStarted (default 600)";
 }
 
 /// How often or how much a scenario applies.

@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -15,11 +14,10 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::auth::Endpoint;
 use crate::config::SimConfig;
 use crate::content_type::ContentType;
 use crate::error::SimError;
-use crate::ledger::{Ledger, PublishedBlob, RequestRecord};
+use crate::ledger::{Ledger, PublishedBlob};
 use crate::sim::Sim;
 
 /// A running simulator; dropping it leaves the server running until the runtime ends.
@@ -192,6 +190,18 @@ impl SimHandle {
             .issue(&self.sim.base_url, tenant, dlp, "1", self.now())
     }
 
+    /// Mints a valid Graph token (audience `https://graph.microsoft.com`, role
+    /// `AuditLogsQuery.Read.All`) for a tenant without calling the token endpoint.
+    pub fn graph_access_token(&self, tenant: &str) -> String {
+        self.sim.auth.issue_to(
+            crate::graph::GRAPH_AUDIENCE,
+            tenant,
+            vec![crate::graph::GRAPH_ROLE.to_string()],
+            "1",
+            self.now(),
+        )
+    }
+
     /// Base64url SHA-1 thumbprint (`x5t`) of the configured certificate.
     pub fn certificate_thumbprint(&self) -> Option<String> {
         self.sim.auth.certificate_thumbprint().map(str::to_string)
@@ -218,8 +228,38 @@ fn router(sim: Arc<Sim>) -> Router {
             "/api/{version}/{tenant}/activity/feed/{*rest}",
             any(crate::api::feed),
         )
-        .route("/{tenant}/oauth2/token", post(token_v1))
-        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
+        .route(
+            "/v1.0/security/auditLog/queries",
+            get(crate::graph::routes::list).post(crate::graph::routes::create),
+        )
+        .route(
+            "/beta/security/auditLog/queries",
+            get(crate::graph::routes::list).post(crate::graph::routes::create),
+        )
+        .route(
+            "/v1.0/security/auditLog/queries/{id}",
+            get(crate::graph::routes::get),
+        )
+        .route(
+            "/beta/security/auditLog/queries/{id}",
+            get(crate::graph::routes::get),
+        )
+        .route(
+            "/v1.0/security/auditLog/queries/{id}/records",
+            get(crate::graph::routes::records),
+        )
+        .route(
+            "/beta/security/auditLog/queries/{id}/records",
+            get(crate::graph::routes::records),
+        )
+        .route(
+            "/{tenant}/oauth2/token",
+            post(crate::token_endpoint::token_v1),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(crate::token_endpoint::token_v2),
+        )
         .route("/_sim/ledger", get(ledger))
         .route("/_sim/ledger/summary", get(ledger_summary))
         .route("/_sim/clock", get(clock))
@@ -236,105 +276,6 @@ async fn not_found(uri: Uri) -> Response {
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
-async fn token_v1(
-    state: State<Arc<Sim>>,
-    path: Path<String>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    token(state, path, method, uri, body, Endpoint::V1).await
-}
-
-async fn token_v2(
-    state: State<Arc<Sim>>,
-    path: Path<String>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    token(state, path, method, uri, body, Endpoint::V2).await
-}
-
-async fn token(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-    endpoint: Endpoint,
-) -> Response {
-    let now = sim.now();
-    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let trace = uuid::Uuid::new_v4().to_string();
-    let tenant_info = {
-        let store = sim.read();
-        store.tenant_index(&tenant).map(|i| {
-            (
-                store.tenants[i].spec.tenant_id.clone(),
-                store.tenants[i].spec.dlp_permission,
-            )
-        })
-    };
-    let result = match tenant_info {
-        None => Err(crate::auth::TokenError {
-            status: 400,
-            error: "invalid_request",
-            code: 90002,
-            description: format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
-        }),
-        Some(_) if sim.fires(crate::scenario::ScenarioKind::TokenErrors) => Err(crate::auth::TokenError {
-            status: 503,
-            error: "temporarily_unavailable",
-            code: 90033,
-            description: "A transient error has occurred. Please try again.".into(),
-        }),
-        Some((tenant_id, dlp)) => sim.auth.token(endpoint, &sim.base_url, &tenant_id, dlp, &form, now),
-    };
-    let fault = matches!(&result, Err(e) if e.code == 90033).then(|| "token-errors".to_string());
-    let (status, body, code) = match result {
-        Ok(v) => (200, v, None),
-        Err(e) => (
-            e.status,
-            e.body(now, &trace),
-            Some(format!("AADSTS{}", e.code)),
-        ),
-    };
-    sim.record(RequestRecord {
-        at: now,
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        status,
-        tenant_id: Some(tenant),
-        operation: Some("token".into()),
-        content_type: None,
-        content_id: None,
-        error_code: code,
-        publisher_identifier: None,
-        start_time: None,
-        end_time: None,
-        window_given: false,
-        fault,
-    });
-    let mut resp = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        body.to_string(),
-    )
-        .into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache"),
-    );
-    resp
-}
-
 async fn ledger(State(sim): State<Arc<Sim>>) -> Response {
     let l = tokio::task::spawn_blocking(move || sim.ledger())
         .await
@@ -343,7 +284,8 @@ async fn ledger(State(sim): State<Arc<Sim>>) -> Response {
 }
 
 async fn ledger_summary(State(sim): State<Arc<Sim>>) -> Response {
-    let l = tokio::task::spawn_blocking(move || sim.ledger())
+    let me = sim.clone();
+    let l = tokio::task::spawn_blocking(move || me.ledger())
         .await
         .unwrap_or_default();
     let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
@@ -358,6 +300,12 @@ async fn ledger_summary(State(sim): State<Arc<Sim>>) -> Response {
         "served_downloads": l.served.values().sum::<u64>(),
         "requests": l.requests.len(),
         "requests_by_status": by_status,
+        "held_back": {
+            "withheld": l.held_back.iter().filter(|r| r.kind == crate::ledger::HeldBack::Withheld).count(),
+            "never_published": l.held_back.iter().filter(|r| r.kind == crate::ledger::HeldBack::NeverPublished).count(),
+            "purview_only": l.held_back.iter().filter(|r| r.kind == crate::ledger::HeldBack::PurviewOnly).count(),
+        },
+        "graph_queries": sim.graph.book.count(),
     }))
     .into_response()
 }
@@ -455,6 +403,14 @@ async fn info(State(sim): State<Arc<Sim>>) -> Response {
         "seed": sim.config.seed,
         "page_size": sim.page_size,
         "certificate_thumbprint": sim.auth.certificate_thumbprint(),
+        "graph": {
+            "queued_seconds": sim.graph.timing.queued.num_seconds(),
+            "running_seconds": sim.graph.timing.running.num_seconds(),
+            "record_count_limit": sim.graph.record_count_limit,
+            "page_size": sim.graph.page_size,
+            "max_concurrent_queries": sim.graph.limits.concurrent,
+            "max_queries_per_day": sim.graph.limits.daily,
+        },
     }))
     .into_response()
 }

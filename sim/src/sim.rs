@@ -76,6 +76,8 @@ pub struct Sim {
     pub rate_per_minute: u32,
     /// Size of each tenant's token bucket (`rate-burst`, else one minute's worth).
     pub burst: u32,
+    /// The Graph audit log query API's settings and queries.
+    pub graph: crate::graph::GraphState,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -150,6 +152,7 @@ impl Sim {
             page_size,
             rate_per_minute,
             burst,
+            graph: crate::graph::GraphState::new(&config.graph, &config.scenarios),
             config,
         })
     }
@@ -319,6 +322,12 @@ impl Sim {
         body
     }
 
+    /// A blob's body if it is in the cache of rendered bodies (the Graph view reads records
+    /// from it instead of rendering them again).
+    pub fn cached_body(&self, content_id: &str) -> Option<Bytes> {
+        lock(&self.bodies).bodies.get(content_id).cloned()
+    }
+
     /// Appends a request to the ledger.
     pub fn record(&self, rec: RequestRecord) {
         lock(&self.ledger).requests.push(rec);
@@ -364,12 +373,14 @@ impl Sim {
                 })
                 .collect()
         };
+        let held_back = crate::graph::held_back::ledger_records(&self.read());
         let l = lock(&self.ledger);
         Ledger {
             now: Some(now),
             published,
             served: l.served.clone(),
             requests: l.requests.clone(),
+            held_back,
         }
     }
 

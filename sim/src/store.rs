@@ -104,6 +104,39 @@ impl Blob {
         }
     }
 
+    /// The text of the `i`-th distinct planned record (the body's record, whatever damage the
+    /// body suffers; the Graph view serves it as `auditData`).
+    pub fn record_text(&self, recipe: &Recipe, i: usize, generator: &Generator) -> String {
+        let p = &recipe.planned[i];
+        let text = match p.source {
+            Source::Fixture(f) => generator
+                .fixtures
+                .of(self.content_type)
+                .get(f)
+                .and_then(|f| {
+                    f.rewrite(
+                        &p.id.to_string(),
+                        &timefmt::record(p.at),
+                        &recipe.ctx.tenant_id,
+                    )
+                }),
+            Source::Generated(_) => None,
+        };
+        text.unwrap_or_else(|| {
+            let seed = match p.source {
+                Source::Generated(seed) => seed,
+                Source::Fixture(f) => f as u64,
+            };
+            records::generate(
+                &mut StdRng::seed_from_u64(seed),
+                self.content_type,
+                &recipe.ctx,
+                &p.id.to_string(),
+                p.at,
+            )
+        })
+    }
+
     /// The JSON array served at `contentUri` (the same bytes every time).
     pub fn render(&self, generator: &Generator) -> Bytes {
         if let Some(body) = &self.body {
@@ -112,7 +145,6 @@ impl Blob {
         let Some(recipe) = &self.recipe else {
             return Bytes::new();
         };
-        let fixtures = generator.fixtures.of(self.content_type);
         let mut texts: Vec<Option<(usize, usize)>> = vec![None; recipe.planned.len()];
         let mut body: Vec<u8> = Vec::with_capacity(recipe.order.len() * 1100 + 2);
         body.push(b'[');
@@ -125,30 +157,7 @@ impl Blob {
                 body.extend_from_within(s..e);
                 continue;
             }
-            let p = &recipe.planned[i];
-            let text = match p.source {
-                Source::Fixture(f) => fixtures.get(f).and_then(|f| {
-                    f.rewrite(
-                        &p.id.to_string(),
-                        &timefmt::record(p.at),
-                        &recipe.ctx.tenant_id,
-                    )
-                }),
-                Source::Generated(_) => None,
-            };
-            let text = text.unwrap_or_else(|| {
-                let seed = match p.source {
-                    Source::Generated(seed) => seed,
-                    Source::Fixture(f) => f as u64,
-                };
-                records::generate(
-                    &mut StdRng::seed_from_u64(seed),
-                    self.content_type,
-                    &recipe.ctx,
-                    &p.id.to_string(),
-                    p.at,
-                )
-            });
+            let text = self.record_text(recipe, i, generator);
             let start = body.len();
             body.extend_from_slice(text.as_bytes());
             texts[i] = Some((start, body.len()));
@@ -577,7 +586,8 @@ impl Generator {
                 relisted_at: relisted,
             });
         }
-        out
+        // Records the Management feed holds back (scenarios of the Graph view).
+        self.hold_back(tenant, ctx, ct, k, out)
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::SimConfig;
 use crate::error::SimError;
+use crate::graph::GraphConfig;
 use crate::scenario::Scenario;
 
 /// 2026-03-01T12:00:00Z in seconds since the epoch.
@@ -24,6 +25,16 @@ pub fn stopped_config() -> SimConfig {
         clock_start: t0(),
         clock_speed: 0.0,
         ..SimConfig::default()
+    }
+}
+
+/// Graph settings whose queries succeed the moment they are submitted, for tests (and runs on
+/// a moving clock) that do not exercise the `notStarted` → `running` → `succeeded` polling.
+pub fn instant_graph() -> GraphConfig {
+    GraphConfig {
+        queued: std::time::Duration::ZERO,
+        running: std::time::Duration::ZERO,
+        ..GraphConfig::default()
     }
 }
 

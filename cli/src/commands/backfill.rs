@@ -18,18 +18,25 @@ use crate::window::WindowError;
 
 /// Runs `o365ctl backfill`.
 pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
-    let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
+    let tenants = args
+        .relist
+        .tenants
+        .resolve(&process_env)
+        .map_err(Failure::usage)?;
     let now = Utc::now();
     let window = args
         .window
         .clipped(now)
         .unwrap_or(Err(WindowError::Missing))
         .map_err(Failure::usage)?;
-    let settings = lister_settings(&args.storage, None)?;
-    let aws = args.storage.aws().await;
-    let store = args.storage.store(aws.as_ref()).await?;
-    args.storage.check_queue(aws.as_ref(), args.dry_run).await?;
-    let delivery = Delivery::choose(&args.storage, aws.as_ref(), args.dry_run);
+    let settings = lister_settings(&args.relist.storage, None)?;
+    let aws = args.relist.storage.aws().await;
+    let store = args.relist.storage.store(aws.as_ref()).await?;
+    args.relist
+        .storage
+        .check_queue(aws.as_ref(), args.relist.dry_run)
+        .await?;
+    let delivery = Delivery::choose(&args.relist.storage, aws.as_ref(), args.relist.dry_run);
     let conn = Connected::open(tenants).await?;
     let jobs: Vec<Job> = conn
         .tenants
@@ -51,8 +58,8 @@ pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
         errors,
         &line,
         &json,
-        args.json,
-        args.dry_run,
+        args.relist.json,
+        args.relist.dry_run,
     ))
 }
 
@@ -68,13 +75,13 @@ async fn backfill<S: ObjectStore>(
     delivery: &Delivery,
     ui: Ui,
 ) -> Result<Outcome, Failure> {
-    let deadline = Instant::now() + args.timeout;
+    let deadline = Instant::now() + args.relist.timeout;
     let progress = Progress::new(ui.quiet, true);
     let listed = list(store.clone(), conn, settings, jobs, deadline, &progress).await;
     let n = listed.messages.len();
     let delivered = deliver(
         store,
-        &args.storage,
+        &args.relist.storage,
         conn,
         delivery,
         listed.messages,

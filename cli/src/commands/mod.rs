@@ -2,6 +2,7 @@
 
 pub mod backfill;
 pub mod normalize;
+pub mod ocsf;
 pub mod replay;
 pub mod run;
 pub mod status;

@@ -27,7 +27,7 @@ use crate::target::{with_store, StoreTarget};
 pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
     let interrupts = Interrupts::listen();
     let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
-    let settings = lister_settings(&args.storage, args.overlap)?;
+    let settings = lister_settings(&args.storage, Some(args.overlap))?;
     let aws = args.storage.aws().await;
     let store = args.storage.store(aws.as_ref()).await?;
     let sqs = match (&args.storage.queue_url, &aws) {

@@ -8,13 +8,17 @@ use o365_activity::ContentType;
 
 use crate::plan::{WindowRules, API_LOOKBACK, API_MAX_WINDOW};
 
+/// How far behind the watermark each run re-lists by default (60 min): the SAM parameter
+/// `OverlapMinutes`, `OVERLAP_MINUTES` and `o365ctl run --overlap` all default to it.
+pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(60 * 60);
+
 /// How the lister runs; [`Default`] is the production setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListerSettings {
     /// Bucket prefix of the key layout (default [`o365_activity::bootstrap::DEFAULT_PREFIX`]).
     pub prefix: String,
     /// How far behind the watermark each run re-lists, so blobs that appear late are found
-    /// (default 60 min). Re-listed blobs already sent are not sent again.
+    /// (default [`DEFAULT_OVERLAP`]). Re-listed blobs already sent are not sent again.
     pub overlap: Duration,
     /// How long sent content ids are remembered behind the watermark (default 6 h, never less
     /// than `overlap`): the API may list a blob again hours later under a newer
@@ -54,7 +58,7 @@ impl Default for ListerSettings {
     fn default() -> Self {
         ListerSettings {
             prefix: o365_activity::bootstrap::DEFAULT_PREFIX.to_owned(),
-            overlap: Duration::from_secs(60 * 60),
+            overlap: DEFAULT_OVERLAP,
             dedupe_horizon: Duration::from_secs(6 * 3600),
             max_window: Duration::from_secs(23 * 3600 + 59 * 60),
             lookback_margin: Duration::from_secs(15 * 60),

@@ -25,15 +25,21 @@ pub(crate) fn check_api_uri(
         api_root: api_root.as_str().to_owned(),
     };
     let mut url = Url::parse(uri.trim()).map_err(|_| refuse())?;
-    let same_origin = url.scheme() == api_root.scheme()
-        && url.host() == api_root.host()
-        && url.port_or_known_default() == api_root.port_or_known_default();
-    let no_userinfo = url.username().is_empty() && url.password().is_none();
-    if !same_origin || !no_userinfo || !path_is_under_feed(api_root, tenant, url.path()) {
+    if !same_origin_no_userinfo(&url, api_root) || !path_is_under_feed(api_root, tenant, url.path())
+    {
         return Err(refuse());
     }
     url.set_fragment(None);
     Ok(url)
+}
+
+/// Whether `url` has `root`'s scheme, host and port and carries no user info.
+fn same_origin_no_userinfo(url: &Url, root: &Url) -> bool {
+    url.scheme() == root.scheme()
+        && url.host() == root.host()
+        && url.port_or_known_default() == root.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none()
 }
 
 /// Whether `path` (as the URL parser normalised it: dot segments already resolved) is below
@@ -52,6 +58,40 @@ fn path_is_under_feed(api_root: &Url, tenant: &TenantId, path: &str) -> bool {
             .strip_prefix(&prefix)
             .is_some_and(|rest| !rest.is_empty() && !rest.split('/').any(|s| s == ".."))
     })
+}
+
+/// The Graph paths a Graph token may go to, below the Graph root: the audit log query API,
+/// in v1.0 or beta.
+const GRAPH_PATHS: [&str; 2] = [
+    "/v1.0/security/auditlog/queries",
+    "/beta/security/auditlog/queries",
+];
+
+/// Checks that `uri` (a query URL, or an `@odata.nextLink` taken verbatim) has the Graph
+/// root's scheme, host and port, no user info, and a path under the audit log query API
+/// (`{root path}/v1.0/security/auditLog/queries…` or `/beta/…`). The Graph token goes
+/// nowhere else: not to the Management API, not to a host a nextLink names.
+pub(crate) fn check_graph_uri(graph_root: &Url, uri: &str) -> Result<Url, ClientError> {
+    let refuse = || ClientError::ForeignUri {
+        uri: quote(uri),
+        api_root: graph_root.as_str().to_owned(),
+    };
+    let mut url = Url::parse(uri.trim()).map_err(|_| refuse())?;
+    let lower = url.path().to_ascii_lowercase();
+    let encoded = lower.contains("%2f") || lower.contains("%5c") || lower.contains("%2e");
+    let base = graph_root.path().trim_end_matches('/').to_ascii_lowercase();
+    let under = GRAPH_PATHS.iter().any(|p| {
+        lower
+            .strip_prefix(&format!("{base}{p}"))
+            .is_some_and(|rest| {
+                (rest.is_empty() || rest.starts_with('/')) && !rest.split('/').any(|s| s == "..")
+            })
+    });
+    if !same_origin_no_userinfo(&url, graph_root) || encoded || !under {
+        return Err(refuse());
+    }
+    url.set_fragment(None);
+    Ok(url)
 }
 
 /// Appends `PublisherIdentifier` unless the URL already has it (any letter case: a server
@@ -77,6 +117,60 @@ fn quote(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graph_urls_stay_on_the_graph_audit_api() {
+        let root = Url::parse("https://graph.microsoft.com").unwrap();
+        for ok in [
+            "https://graph.microsoft.com/v1.0/security/auditLog/queries",
+            "https://graph.microsoft.com/v1.0/security/auditLog/queries/abc/records?$skiptoken=x",
+            "https://graph.microsoft.com/beta/security/auditLog/queries/abc",
+            "https://GRAPH.microsoft.com:443/v1.0/security/auditlog/queries/abc#frag",
+        ] {
+            let url = check_graph_uri(&root, ok).unwrap();
+            assert!(url.fragment().is_none(), "{ok}");
+        }
+        for bad in [
+            "https://manage.office.com/v1.0/security/auditLog/queries",
+            "https://graph.microsoft.com.evil.net/v1.0/security/auditLog/queries",
+            "http://graph.microsoft.com/v1.0/security/auditLog/queries",
+            "https://graph.microsoft.com:8443/v1.0/security/auditLog/queries",
+            "https://user@graph.microsoft.com/v1.0/security/auditLog/queries",
+            "https://graph.microsoft.com/v1.0/users",
+            "https://graph.microsoft.com/v1.0/security/auditLog/queriesX",
+            "https://graph.microsoft.com/v1.0/security/auditLog/queries/%2e%2e/x",
+            "https://graph.microsoft.com/v1.0/security/auditLog/queries/a%2Fb",
+            "not a url",
+        ] {
+            assert!(
+                matches!(
+                    check_graph_uri(&root, bad),
+                    Err(ClientError::ForeignUri { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let sim = Url::parse("http://127.0.0.1:8080/graph/").unwrap();
+        assert!(check_graph_uri(
+            &sim,
+            "http://127.0.0.1:8080/graph/v1.0/security/auditLog/queries/q"
+        )
+        .is_ok());
+        assert!(check_graph_uri(
+            &sim,
+            "http://127.0.0.1:8080/v1.0/security/auditLog/queries/q"
+        )
+        .is_err());
+        // The Management guard refuses the Graph host with the same tenant path shape.
+        let t: TenantId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
+        let manage = Url::parse("https://manage.office.com").unwrap();
+        assert!(check_api_uri(
+            &manage,
+            &t,
+            "https://graph.microsoft.com/api/v1.0/00000000-0000-0000-0000-000000000001/activity/feed/x"
+        )
+        .is_err());
+    }
 
     const T: &str = "00000000-0000-0000-0000-000000000001";
     const FEED: &str =

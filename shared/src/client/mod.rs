@@ -7,11 +7,11 @@
 //! `budget.rs` the per-tenant request budget every request waits for.
 
 pub mod budget;
-mod guard;
+pub(crate) mod guard;
 mod http;
 mod paging;
-mod retry;
-mod token;
+pub(crate) mod retry;
+pub(crate) mod token;
 
 pub use paging::ListingPage;
 
@@ -252,11 +252,26 @@ impl Stats {
         self.with(|s| *s.errors_by_code.entry(code.to_owned()).or_default() += 1);
     }
 
-    fn snapshot(&self) -> ClientStats {
+    pub(crate) fn snapshot(&self) -> ClientStats {
         let mut out = ClientStats::default();
         self.with(|s| out = s.clone());
         out
     }
+}
+
+/// The HTTP client of an API client (Management or Graph): never follows a redirect (it
+/// would carry the bearer token elsewhere), bounded connect and read times.
+pub(crate) fn http_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(options.request_timeout)
+        .read_timeout(options.request_timeout)
+        .user_agent(concat!("o365-collector/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ClientError::Transport {
+            op: "BuildClient",
+            message: format!("cannot build the HTTP client: {e}"),
+        })
 }
 
 /// Reads a whole response body, refusing more than `limit` bytes.
@@ -379,21 +394,12 @@ impl ActivityClient {
         options: ClientOptions,
         clock: Clock,
     ) -> Result<ActivityClient, ClientError> {
-        let http = reqwest::Client::builder()
-            // A redirect must never carry the bearer token anywhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(options.request_timeout)
-            .read_timeout(options.request_timeout)
-            .user_agent(concat!("o365-collector/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Transport {
-                op: "BuildClient",
-                message: format!("cannot build the HTTP client: {e}"),
-            })?;
+        let http = http_client(&options)?;
         let stats = Arc::new(Stats::default());
         let tokens = TokenSource::new(
             http.clone(),
             tenant,
+            &tenant.endpoints.resource,
             options.clone(),
             clock.clone(),
             stats.clone(),

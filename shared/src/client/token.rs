@@ -222,10 +222,12 @@ fn sign_assertion(
 }
 
 impl TokenSource {
-    /// Prepares the credential (parses the certificate and key once; no network I/O).
+    /// Prepares the credential (parses the certificate and key once; no network I/O) for
+    /// tokens whose audience is `resource` (the Management API's or Graph's).
     pub(crate) fn new(
         http: reqwest::Client,
         tenant: &TenantConfig,
+        resource: &str,
         options: ClientOptions,
         clock: Clock,
         stats: Arc<Stats>,
@@ -252,7 +254,7 @@ impl TokenSource {
             endpoint: token_endpoint(tenant)?,
             form_kind: tenant.token_endpoint,
             client_id: tenant.client_id.clone(),
-            resource: tenant.endpoints.resource.clone(),
+            resource: resource.to_owned(),
             credential,
             options,
             clock,
@@ -516,6 +518,7 @@ mod tests {
             TokenSource::new(
                 reqwest::Client::new(),
                 &tenant(credential),
+                "https://manage.office.com",
                 ClientOptions::default(),
                 Clock::system(),
                 Arc::new(Stats::default()),

@@ -1,0 +1,250 @@
+//! One audit run over a tenant's hours: Purview per hour, the stored side once for all
+//! hours, recovery of what is missing within reach, then the reports.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::purview::{confirm, missing, query_hour, PurviewHour, QueryPlan};
+use super::record_types::query_filters;
+use super::report::{AuditCost, AuditReport, AuditSummary, RecoveryNote, Verdict};
+use super::stored::{hour_of, read_stored_ids, IdsByHour};
+use super::{AuditError, Auditor, PurviewSource, Recovery, Window, REACH};
+use crate::client::ClientError;
+use crate::store::ObjectStore;
+use crate::tenants::TenantConfig;
+
+const HOUR: TimeDelta = TimeDelta::hours(1);
+
+/// Whether a Graph failure ends the run (nothing could be concluded for any hour) rather
+/// than making one hour inconclusive.
+fn ends_the_run(e: &ClientError) -> bool {
+    match e {
+        ClientError::Transport { .. }
+        | ClientError::Token { .. }
+        | ClientError::Credential(_)
+        | ClientError::ForeignUri { .. } => true,
+        ClientError::Api { status, .. } => matches!(status, 401 | 403),
+        _ => false,
+    }
+}
+
+impl<S: ObjectStore> Auditor<S> {
+    /// Audits `hours` (any times; each stands for its hour) of `tenant` against `source`,
+    /// recovers missing records within reach through `recovery`, writes one report per hour
+    /// and returns the summary. Fails only when Graph or the bucket cannot be used at all;
+    /// a single hour that cannot be concluded is reported `inconclusive`.
+    pub async fn audit_tenant<P: PurviewSource, R: Recovery>(
+        &self,
+        tenant: &TenantConfig,
+        source: &P,
+        hours: &[DateTime<Utc>],
+        recovery: &R,
+        deadline: Instant,
+    ) -> Result<AuditSummary, AuditError> {
+        let hours: BTreeSet<DateTime<Utc>> = hours.iter().map(|h| hour_of(*h)).collect();
+        let plan = QueryPlan {
+            filters: query_filters(&tenant.content_types),
+            min_window: self.settings.min_window,
+            max_queries: self.settings.max_queries_per_hour,
+        };
+        let mut cost = AuditCost::default();
+        let mut stored = self.stored(tenant, &hours, &mut cost).await?;
+        let mut purview: BTreeMap<DateTime<Utc>, PurviewHour> = BTreeMap::new();
+        for h in &hours {
+            let end = h
+                .checked_add_signed(HOUR)
+                .ok_or_else(|| AuditError::BadWindow("hour out of range".into()))?;
+            let mut ph = match query_hour(source, &plan, *h, end, deadline).await {
+                Ok(ph) => ph,
+                Err(e) if ends_the_run(&e) => return Err(AuditError::Graph(e)),
+                Err(e) => PurviewHour {
+                    inconclusive: Some(format!("the Graph query failed: {e}")),
+                    ..PurviewHour::default()
+                },
+            };
+            if ph.inconclusive.is_none()
+                && !missing(&ph.read.ids, stored.get(h).unwrap_or(&HashSet::new())).is_empty()
+            {
+                if let Err(e) =
+                    confirm(source, &plan, &mut ph, self.settings.max_rereads, deadline).await
+                {
+                    ph.inconclusive = Some(format!("re-reading the query failed: {e}"));
+                }
+            }
+            cost.graph_queries = cost.graph_queries.saturating_add(ph.query_ids.len() as u64);
+            cost.graph_pages = cost.graph_pages.saturating_add(ph.pages);
+            purview.insert(*h, ph);
+        }
+        let empty = HashSet::new();
+        let missing_hours: BTreeSet<DateTime<Utc>> = purview
+            .iter()
+            .filter(|(h, ph)| {
+                ph.inconclusive.is_none()
+                    && !missing(&ph.read.ids, stored.get(*h).unwrap_or(&empty)).is_empty()
+            })
+            .map(|(h, _)| *h)
+            .collect();
+        let now = self.clock.now();
+        let reach_start = now.checked_sub_signed(REACH).unwrap_or(now);
+        let mut notes: BTreeMap<DateTime<Utc>, RecoveryNote> = BTreeMap::new();
+        let windows = self.recovery_windows(&missing_hours, reach_start, now);
+        if !windows.is_empty() {
+            let before: BTreeMap<DateTime<Utc>, usize> = missing_hours
+                .iter()
+                .map(|h| {
+                    let m = missing(&purview[h].read.ids, stored.get(h).unwrap_or(&empty));
+                    (*h, m.len())
+                })
+                .collect();
+            let (relisted, error) = match recovery.relist(tenant, &windows, deadline).await {
+                Ok(r) => (r, None),
+                Err(e) => {
+                    warn!(tenant_id = %tenant.tenant_id, error = %e, "audit recovery failed");
+                    (super::Relisted::default(), Some(e))
+                }
+            };
+            if relisted.stored && error.is_none() {
+                let again = self.stored(tenant, &missing_hours, &mut cost).await?;
+                stored.extend(again);
+            }
+            for h in &missing_hours {
+                let hour_windows: Vec<Window> = windows
+                    .iter()
+                    .filter(|(s, e)| *s < self.latest_created(*h) && *e > *h)
+                    .copied()
+                    .collect();
+                if hour_windows.is_empty() {
+                    continue;
+                }
+                let still = missing(&purview[h].read.ids, stored.get(h).unwrap_or(&empty)).len();
+                notes.insert(
+                    *h,
+                    RecoveryNote {
+                        windows: hour_windows,
+                        blobs_sent: relisted.blobs_sent,
+                        recovered_records: before[h].saturating_sub(still) as u64,
+                        stored_before_reaudit: relisted.stored,
+                        error: error.clone(),
+                    },
+                );
+            }
+        }
+        let mut summary = AuditSummary::default();
+        for (h, ph) in purview {
+            let ours = stored.remove(&h).unwrap_or_default();
+            let beyond_reach = self.latest_created(h) <= reach_start;
+            let report = self.report(tenant, h, ph, &ours, notes.remove(&h), beyond_reach, now);
+            let key = report
+                .store(&self.store, &self.layout)
+                .await
+                .map_err(AuditError::Store)?;
+            summary.push(report, key);
+        }
+        summary.cost = cost;
+        info!(
+            tenant_id = %tenant.tenant_id,
+            hours = summary.hours,
+            missing = summary.missing_records,
+            inconclusive = summary.inconclusive_hours,
+            "audit finished"
+        );
+        Ok(summary)
+    }
+
+    async fn stored(
+        &self,
+        tenant: &TenantConfig,
+        hours: &BTreeSet<DateTime<Utc>>,
+        cost: &mut AuditCost,
+    ) -> Result<IdsByHour, AuditError> {
+        read_stored_ids(
+            &self.store,
+            &self.layout,
+            &tenant.tenant_id,
+            &tenant.content_types,
+            hours,
+            self.settings.settle,
+            cost,
+        )
+        .await
+    }
+
+    /// The latest `contentCreated` of a blob that can hold records of hour `h`.
+    fn latest_created(&self, h: DateTime<Utc>) -> DateTime<Utc> {
+        h.checked_add_signed(HOUR + self.settings.settle)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The `contentCreated` windows that could hold the missing hours' records, clipped to
+    /// the reach and merged where they overlap.
+    fn recovery_windows(
+        &self,
+        hours: &BTreeSet<DateTime<Utc>>,
+        reach_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<Window> {
+        let mut out: Vec<Window> = Vec::new();
+        for h in hours {
+            let start = (*h).max(reach_start);
+            let end = self.latest_created(*h).min(now);
+            if start >= end {
+                continue;
+            }
+            match out.last_mut() {
+                Some(last) if last.1 >= start => last.1 = last.1.max(end),
+                _ => out.push((start, end)),
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        tenant: &TenantConfig,
+        hour: DateTime<Utc>,
+        ph: PurviewHour,
+        ours: &HashSet<String>,
+        recovery: Option<RecoveryNote>,
+        beyond_reach: bool,
+        now: DateTime<Utc>,
+    ) -> AuditReport {
+        let n = self.settings.max_ids_in_report;
+        let lacking = missing(&ph.read.ids, ours);
+        let only: BTreeSet<String> = ours.difference(&ph.read.ids).cloned().collect();
+        let verdict = match (&ph.inconclusive, lacking.is_empty()) {
+            (Some(_), _) => Verdict::Inconclusive,
+            (None, true) => Verdict::Complete,
+            (None, false) => Verdict::Missing,
+        };
+        let conclusive = verdict != Verdict::Inconclusive;
+        AuditReport {
+            format_version: super::report::AUDIT_FORMAT_VERSION,
+            tenant_id: tenant.tenant_id.clone(),
+            hour,
+            audited_at: now,
+            verdict,
+            purview_records: ph.read.ids.len() as u64,
+            purview_duplicates: ph.read.duplicates,
+            purview_excluded: ph.read.excluded,
+            stored_records: ours.len() as u64,
+            missing_records: if conclusive { lacking.len() as u64 } else { 0 },
+            missing_ids: if conclusive {
+                lacking.iter().take(n).cloned().collect()
+            } else {
+                Vec::new()
+            },
+            only_stored_records: only.len() as u64,
+            only_stored_ids: only.into_iter().take(n).collect(),
+            query_ids: ph.query_ids,
+            record_count_limit_hit: ph.limit_hit,
+            reads: ph.reads,
+            inconclusive_reason: ph.inconclusive,
+            recovery,
+            confirmed_gap: verdict == Verdict::Missing && beyond_reach,
+        }
+    }
+}
