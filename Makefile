@@ -11,13 +11,14 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo ''
 	@echo 'Defaults (SAM parameter / Lambda variable / o365ctl flag; defined in shared/src/bootstrap/settings.rs,'
-	@echo 'functions/lister/src/settings.rs and functions/fetcher/src/config.rs, checked by tests/tests/e2e/defaults.rs):'
+	@echo 'functions/lister/src/settings.rs, functions/fetcher/src/config.rs and shared/src/audit/mod.rs, checked by tests/tests/e2e/defaults.rs):'
 	@echo '  Prefix / PREFIX / --prefix                                  o365'
 	@echo '  OverlapMinutes / OVERLAP_MINUTES / --overlap                60 (minutes)'
 	@echo '  FetcherParallelDownloads / MAX_CONCURRENCY (fetcher)        4'
 	@echo '  Compression / COMPRESSION / --compression                   gzip'
 	@echo '  TenantsReloadSeconds / TENANTS_RELOAD_SECONDS               300 (seconds)'
 	@echo '  ApiRatePerMinute / API_RATE_PER_MINUTE                      1800 (requests/min/tenant)'
+	@echo '  AuditSettleHours / AUDIT_SETTLE_HOURS                       48 (hours)'
 
 run: ## collect once into ./data (OUT=dir to change): from o365-sim (embedded), or a real tenant when O365_TENANT_ID/O365_CLIENT_ID/O365_CLIENT_SECRET are set
 	$(CARGO) run --quiet -p o365ctl -- run --once --out $(OUT)
@@ -39,7 +40,7 @@ soak: ## the long end-to-end soak under faults (not part of make test)
 	scripts/venv.sh
 	O365_SOAK=1 scripts/test.sh -p o365-e2e --release -- --ignored --nocapture
 
-build: ## release build of the two Lambda functions with cargo-lambda (arm64)
+build: ## release build of the three Lambda functions (lister, fetcher, auditor) with cargo-lambda (arm64)
 	infra/build.sh
 
 deploy: ## sam build + sam deploy (guided the first time)

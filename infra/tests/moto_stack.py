@@ -28,7 +28,7 @@ import sam_translate  # noqa: E402
 
 REGION = "us-east-1"
 
-BINARIES = {"ListerFunction": "o365-lister", "FetcherFunction": "o365-fetcher"}
+BINARIES = {"ListerFunction": "o365-lister", "FetcherFunction": "o365-fetcher", "AuditorFunction": "o365-auditor"}
 
 
 def free_port() -> int:

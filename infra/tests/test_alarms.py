@@ -74,3 +74,24 @@ def test_quarantine_is_alarmed_and_shown() -> None:
     text = (REPO / "infra" / "template.yaml").read_text()
     for name in ("BlobsQuarantined", "RecordsQuarantined"):
         assert f'MetricName=\\"{name}\\"' in text, f"no dashboard widget shows {name}"
+
+
+def test_the_audit_is_alarmed_on_missing_records_and_on_errors() -> None:
+    # A record Purview has and the bucket lacks is loud from the first one, over every tenant:
+    # the alarm sums the plain total the auditor emits beside its TenantId series.
+    alarms = _alarms()
+    missing = next(p for p in alarms.values() if ("O365Collector", "AuditMissingRecords") in _watched(p))
+    assert missing["Threshold"] == 0 and missing["ComparisonOperator"] == "GreaterThanThreshold"
+    assert missing["Metrics"][0]["Expression"] == "SELECT SUM(AuditMissingRecords) FROM O365Collector"
+    errors = alarms["AuditorErrorsAlarm"]
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"][0]["Value"] == {"Ref": "AuditorFunction"}
+    # The library names the figures; the function emits them per tenant and as a plain total.
+    report = (REPO / "shared" / "src" / "audit" / "report.rs").read_text()
+    for name in ("AuditMissingRecords", "AuditInconclusive", "AuditHours"):
+        assert f'.count("{name}"' in report, name
+    metrics = (REPO / "functions" / "auditor" / "src" / "metrics.rs").read_text()
+    assert '.dimension("TenantId", tenant.to_string())' in metrics
+    assert "total.metric_set()" in metrics and '.count("AuditErrors"' in metrics
+    text = (REPO / "infra" / "template.yaml").read_text()
+    assert 'MetricName=\\"AuditMissingRecords\\"' in text and 'MetricName=\\"AuditInconclusive\\"' in text

@@ -28,6 +28,7 @@ TLS = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
 DATA = f"{PREFIX}/tenant_id=t/content_type=Audit.General/dt=2026-03-01/hour=07/id.json.gz"
 MANIFEST = f"{PREFIX}/_manifest/tenant_id=t/content_type=Audit.General/dt=2026-03-01/hour=07/id.json"
 CHECKPOINT = f"{PREFIX}/_state/tenant_id=t/content_type=Audit.General/checkpoint.json"
+AUDIT_REPORT = f"{PREFIX}/_audit/tenant_id=t/dt=2026-03-01/hour=07.json"
 
 
 def _template() -> dict[str, Any]:
@@ -125,6 +126,9 @@ SHAPES = [
     ("checkpoint, If-Match", "s3:PutObject", CHECKPOINT, {**CREATE, **IF_MATCH}, True),
     ("checkpoint, If-None-Match: * (first)", "s3:PutObject", CHECKPOINT, {**CREATE, **IF_NONE_MATCH}, True),
     ("checkpoint, no header", "s3:PutObject", CHECKPOINT, CREATE, False),
+    ("audit report, If-None-Match: * (first audit)", "s3:PutObject", AUDIT_REPORT, {**CREATE, **IF_NONE_MATCH}, True),
+    ("audit report, If-Match (re-audit)", "s3:PutObject", AUDIT_REPORT, {**CREATE, **IF_MATCH}, True),
+    ("audit report, no header", "s3:PutObject", AUDIT_REPORT, CREATE, False),
     ("any other key under the prefix, no header", "s3:PutObject", f"{PREFIX}/other/x", CREATE, False),
     ("Athena results (outside the prefix)", "s3:PutObject", "_athena-results/q.csv", CREATE, True),
     ("DeleteObject on data", "s3:DeleteObject", DATA, {}, False),
@@ -151,7 +155,7 @@ def test_no_role_of_the_collector_may_delete_or_bypass() -> None:
                            r"PutLifecycleConfiguration|PutBucketVersioning|PutObjectLegalHold)$")
     resources = _template()["Resources"]
     roles = {lid: r for lid, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
-    assert {"ListerRole", "FetcherRole"} <= set(roles)
+    assert {"ListerRole", "FetcherRole", "AuditorRole"} <= set(roles)
     for lid, role in roles.items():
         for policy in role["Properties"].get("Policies", []):
             for st in policy["PolicyDocument"]["Statement"]:

@@ -81,6 +81,7 @@ def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
     params = {
         "AlarmEmail": "secops@example.com",
         "SiemNotifications": "true",
+        "SecurityLakeCustomSources": "true",
         "BucketVersioning": "true",
         "DataRetentionDays": "400",
         "ObjectLockMode": "GOVERNANCE",
@@ -128,7 +129,8 @@ def test_every_logical_resource_exists(stack: dict[str, Any], pytestconfig: pyte
 def test_outputs(stack: dict[str, Any]) -> None:
     out = stack["outputs"]
     for key in ("BucketName", "Prefix", "QueueUrl", "DlqUrl", "ListerFunctionName", "FetcherFunctionName",
-                "KeyArn", "GlueDatabaseName", "SiemQueueUrl", "AlarmTopicArn", "TenantsSecretArn"):
+                "AuditorFunctionName", "AuditorLogGroupName", "KeyArn", "GlueDatabaseName", "SiemQueueUrl", "AlarmTopicArn", "TenantsSecretArn",
+                "SecurityLakeCrawlerRoleArn", "SecurityLakeRegisterSources"):
         assert out.get(key), f"missing output {key}"
     assert out["Prefix"] == "o365"
     assert out["BucketName"].startswith("o365-collector-123456789012-us-east-1-")
@@ -165,7 +167,8 @@ def test_functions(stack: dict[str, Any], endpoint: str) -> None:
     out = stack["outputs"]
     lister = lam.get_function(FunctionName=out["ListerFunctionName"])
     fetcher = lam.get_function(FunctionName=out["FetcherFunctionName"])
-    for fn in (lister, fetcher):
+    auditor = lam.get_function(FunctionName=out["AuditorFunctionName"])
+    for fn in (lister, fetcher, auditor):
         cfg = fn["Configuration"]
         assert cfg["Runtime"] == "provided.al2023"
         assert cfg["Handler"] == "bootstrap"
@@ -185,6 +188,13 @@ def test_functions(stack: dict[str, Any], endpoint: str) -> None:
     assert fenv["COMPRESSION"] == "gzip"
     assert fenv["MAX_CONCURRENCY"] == "4"
     assert lister.get("Concurrency", {}).get("ReservedConcurrentExecutions") == 1
+    aenv = {k: str(v) for k, v in auditor["Configuration"]["Environment"]["Variables"].items()}
+    assert aenv["QUEUE_URL"] == out["QueueUrl"]
+    assert aenv["AUDIT_SETTLE_HOURS"] == "48"
+    assert aenv["CONTENT_TYPES"] == lenv["CONTENT_TYPES"]
+    assert auditor["Configuration"]["Timeout"] == 900
+    assert auditor.get("Concurrency", {}).get("ReservedConcurrentExecutions") == 1
+    assert not lam.list_event_source_mappings(FunctionName=out["AuditorFunctionName"])["EventSourceMappings"]
 
     queue_arn = _client("sqs", endpoint).get_queue_attributes(
         QueueUrl=out["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -211,6 +221,8 @@ def test_dashboard_body_is_valid_json(stack: dict[str, Any], endpoint: str) -> N
     # emitted by `metrics::emit_record_latency`, called from the fetcher).
     sources = "".join(p.read_text() for p in (REPO / "functions").glob("*/src/**/*.rs"))
     sources += (REPO / "shared" / "src" / "metrics.rs").read_text()
+    # The auditor's metric names come from the audit library's summary (`metric_set`).
+    sources += "".join(p.read_text() for p in (REPO / "shared" / "src" / "audit").glob("**/*.rs"))
     searched = set(re.findall(r'MetricName=\\?"(\w+)\\?"', text))
     assert len(searched) >= 10, searched
     for name in searched:

@@ -22,10 +22,12 @@ def _template() -> dict[str, Any]:
 
 
 def _sources() -> str:
-    # The functions' own sources, and the shared emitters they call: per-record latency, and
-    # the request metrics of the tenants' budgets.
+    # The functions' own sources, the shared emitter they call for per-record latency, the
+    # request metrics of the tenants' budgets, and the audit library whose summary names the
+    # auditor's metrics (`AuditSummary::metric_set`).
     paths = [*(REPO / "functions").glob("*/src/**/*.rs"), REPO / "shared" / "src" / "metrics.rs",
-             REPO / "shared" / "src" / "client" / "budget" / "stats.rs"]
+             REPO / "shared" / "src" / "client" / "budget" / "stats.rs",
+             *(REPO / "shared" / "src" / "audit").glob("**/*.rs")]
     return "".join(p.read_text() for p in paths)
 
 
@@ -65,7 +67,8 @@ def test_every_alarm_watches_an_emitted_metric() -> None:
 
 def test_the_lister_no_loss_alarms_exist() -> None:
     watched = set().union(*_alarm_metrics(_template()).values())
-    for name in ("PairStalled", "BlobsNearExpiry", "WatermarkAheadSeconds", "GapsReported"):
+    for name in ("PairStalled", "BlobsNearExpiry", "WatermarkAheadSeconds", "GapsReported",
+                 "AuditMissingRecords"):
         assert name in watched, f"no alarm on {name}"
 
 
@@ -76,7 +79,8 @@ def test_every_dashboard_search_names_an_emitted_metric() -> None:
     for name in ("ApiRequests", "ApiThrottledPercent", "ApiRequestsPerMinute",
                  "PairStalled", "LateBlobsRecovered", "BlobsNearExpiry", "WatermarkAheadSeconds",
                  "LateBlobLatenessSeconds", "ListingEntriesRejected",
-                 "BlobsQuarantined", "RecordsQuarantined"):
+                 "BlobsQuarantined", "RecordsQuarantined",
+                 "AuditMissingRecords", "AuditInconclusive", "AuditHours", "AuditErrors"):
         assert name in searched, f"no dashboard widget shows {name}"
     sources = _sources()
     for name in searched:

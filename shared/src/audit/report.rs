@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::KeyLayout;
 use crate::metrics::MetricSet;
-use crate::store::{ObjectMeta, ObjectStore, PutCondition, StoreError};
+use crate::store::{ObjectMeta, ObjectStore, PutCondition, PutOutcome, StoreError};
 use crate::TenantId;
 
 /// Version of the report format, written in every report.
 pub const AUDIT_FORMAT_VERSION: u32 = 1;
+
+/// Conditional writes of one report before giving up on a concurrent writer.
+const STORE_ATTEMPTS: u32 = 3;
 
 /// What the audit concluded for one hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +94,9 @@ impl AuditReport {
         serde_json::from_slice(body)
     }
 
-    /// Writes (overwrites: a re-audit replaces the report) the report at its key.
+    /// Writes the report at its key: created with `If-None-Match`, or, when a re-audit
+    /// replaces it, with `If-Match` on the version read just before (the bucket policy denies
+    /// unconditional writes under the prefix). A version changed in between is read again.
     pub async fn store<S: ObjectStore>(
         &self,
         store: &S,
@@ -107,10 +112,25 @@ impl AuditReport {
             content_type: "application/json".into(),
             content_encoding: None,
         };
-        store
-            .put(&key, body.into(), &meta, PutCondition::Overwrite)
-            .await?;
-        Ok(key)
+        let body = bytes::Bytes::from(body);
+        for _ in 0..STORE_ATTEMPTS {
+            let condition = match store.get(&key).await? {
+                Some(current) => PutCondition::IfMatch(current.etag),
+                None => PutCondition::IfNoneMatch,
+            };
+            if let PutOutcome::Written { .. } =
+                store.put(&key, body.clone(), &meta, condition).await?
+            {
+                return Ok(key);
+            }
+        }
+        Err(StoreError::Io {
+            op: "write audit report",
+            key,
+            source: std::io::Error::other(
+                "the report changed under every attempt: another audit of this tenant is running; run one at a time",
+            ),
+        })
     }
 
     /// Loads the report of `tenant`'s hour holding `at`, if any (an unreadable one counts as

@@ -32,22 +32,18 @@
 //! A blob that is not an array of objects, a record that is not valid JSON or not UTF-8, a
 //! record over the size limit, a truncated blob or trailing bytes are errors too.
 
-use std::io::Write;
-
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use memchr::memchr2;
 
 use crate::compression::Compression;
 use crate::content_type::ContentType;
 use crate::message::QueueMessage;
-use crate::record_type::record_type_name;
 use crate::tenant_id::TenantId;
 use crate::time::format_listing_time;
-use crate::user_type::user_type_name;
 
 pub mod encode;
 pub mod fields;
+mod line;
 pub mod o365;
 pub mod split;
 pub mod values;
@@ -55,7 +51,7 @@ pub mod values;
 pub use split::{InputFormat, SplitError};
 
 use encode::Encoder;
-use fields::{RecordFields, Scalar};
+use line::LineWriter;
 use split::Splitter;
 
 /// The member added to every output line.
@@ -65,7 +61,7 @@ pub const O365_MEMBER: &str = "_o365";
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 32 << 20;
 
 /// Uncompressed lines are handed to the compressor in blocks of about this size.
-const STAGING_BYTES: usize = 128 << 10;
+pub(crate) const STAGING_BYTES: usize = 128 << 10;
 
 /// Limits that keep bad input from using unbounded memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,217 +246,6 @@ impl NormalizeStats {
     }
 }
 
-/// Writes output lines: splices `_o365` into each record and feeds the compressor.
-#[derive(Debug)]
-struct LineWriter {
-    prefix: Vec<u8>,
-    /// The blob's `contentCreated`, for per-record latency.
-    content_created: Option<DateTime<Utc>>,
-    staging: Vec<u8>,
-    encoder: Encoder,
-    stats: NormalizeStats,
-    seen: u64,
-    /// Salvage mode: bad records are counted and left out instead of failing the input.
-    salvage: bool,
-    /// Salvage mode: records this writer left out (the splitter counts its own).
-    rejected: u64,
-    /// Salvage mode: why this writer left out its first record.
-    first_rejection: Option<String>,
-}
-
-/// Appends an integer in decimal (the hot path avoids `fmt` machinery).
-fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Appends `,"<name>":"<text>"`; `text` must need no JSON escaping.
-fn push_str_member(out: &mut Vec<u8>, name: &str, text: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":\"");
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
-}
-
-/// Appends `,"<name>":<n>`.
-fn push_int_member(out: &mut Vec<u8>, name: &str, n: i64) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
-    push_int(out, n);
-}
-
-fn write_name_and_id(
-    out: &mut Vec<u8>,
-    member: &str,
-    id_member: &str,
-    value: Option<&Scalar<'_>>,
-    name_of: fn(i64) -> Option<&'static str>,
-) {
-    if let Some(n) = value.and_then(Scalar::lenient_int) {
-        if let Some(name) = name_of(n) {
-            // Table names are plain text (a unit test checks no escaping is needed).
-            push_str_member(out, member, name);
-        }
-        push_int_member(out, id_member, n);
-    }
-}
-
-impl LineWriter {
-    fn write_normalized(&mut self, f: &RecordFields<'_>) -> std::io::Result<()> {
-        let out = &mut self.staging;
-        if let Some(ct) = f.creation_time.as_ref().and_then(Scalar::as_str) {
-            if let Some(at) = values::parse_wire_form(ct) {
-                // The zone-less wire form: RFC 3339 UTC is the same text plus `Z`.
-                out.extend_from_slice(b",\"event_time\":\"");
-                out.extend_from_slice(ct.as_bytes());
-                out.extend_from_slice(b"Z\"");
-                self.stats.add_event(at, self.content_created);
-            } else if let Some(t) = values::event_time(ct) {
-                push_str_member(out, "event_time", &t.text);
-                self.stats.add_event(t.at, self.content_created);
-            }
-        }
-        write_name_and_id(
-            out,
-            "record_type",
-            "record_type_id",
-            f.record_type.as_ref(),
-            record_type_name,
-        );
-        write_name_and_id(
-            out,
-            "user_type",
-            "user_type_id",
-            f.user_type.as_ref(),
-            user_type_name,
-        );
-        if let Some(addr) = f.client_addr() {
-            match addr.ip {
-                std::net::IpAddr::V4(v4) => {
-                    out.extend_from_slice(b",\"client_ip\":\"");
-                    for (i, octet) in v4.octets().into_iter().enumerate() {
-                        if i > 0 {
-                            out.push(b'.');
-                        }
-                        push_int(out, i64::from(octet));
-                    }
-                    out.push(b'"');
-                }
-                v6 => write!(out, ",\"client_ip\":\"{v6}\"")?,
-            }
-            if let Some(p) = addr.port {
-                push_int_member(out, "client_port", i64::from(p));
-            }
-        }
-        if let Some(o) = f.outcome() {
-            push_str_member(out, "outcome", o.as_str());
-        }
-        Ok(())
-    }
-
-    /// In salvage mode, a bad record is counted and left out; other errors pass through.
-    fn salvaged(&mut self, res: Result<(), NormalizeError>) -> Result<(), NormalizeError> {
-        match res {
-            Err(e) if self.salvage && e.is_bad_record() => {
-                self.rejected += 1;
-                if self.first_rejection.is_none() {
-                    self.first_rejection = Some(e.to_string());
-                }
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
-    /// A record the splitter delimited: validate, read and write it.
-    fn record(&mut self, rec: &[u8]) -> Result<(), NormalizeError> {
-        let res = self.record_strict(rec);
-        self.salvaged(res)
-    }
-
-    fn record_strict(&mut self, rec: &[u8]) -> Result<(), NormalizeError> {
-        self.seen += 1;
-        let record = self.seen;
-        let text = std::str::from_utf8(rec).map_err(|e| NormalizeError::InvalidUtf8 {
-            record,
-            offset: e.valid_up_to(),
-        })?;
-        let f = fields::read_fields(text).map_err(|e| NormalizeError::InvalidRecord {
-            record,
-            message: e.to_string(),
-        })?;
-        self.write_line(rec, &f)
-    }
-
-    /// A record at the start of `text` (which runs on to the end of the chunk): read and
-    /// write it and return its length, or `None` to let the splitter delimit it (incomplete
-    /// here, or invalid: the exact path then reports it).
-    fn record_at_start(&mut self, text: &str) -> Result<Option<usize>, NormalizeError> {
-        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RecordFields<'_>>();
-        let Some(Ok(f)) = stream.next() else {
-            return Ok(None);
-        };
-        let n = stream.byte_offset();
-        self.seen += 1;
-        let res = self.write_line(&text.as_bytes()[..n], &f);
-        self.salvaged(res)?;
-        Ok(Some(n))
-    }
-
-    fn write_line(&mut self, rec: &[u8], f: &RecordFields<'_>) -> Result<(), NormalizeError> {
-        if f.has_reserved {
-            return Err(NormalizeError::ReservedMember { record: self.seen });
-        }
-        let line_start = self.staging.len();
-        // The splitter hands over `{...}`: everything but the closing brace stays as it is.
-        let body = &rec[..rec.len().saturating_sub(1)];
-        self.staging.extend_from_slice(body);
-        if memchr2(b'\n', b'\r', body).is_some() {
-            // Only insignificant whitespace can hold a raw line break in valid JSON.
-            for b in &mut self.staging[line_start..] {
-                if *b == b'\n' || *b == b'\r' {
-                    *b = b' ';
-                }
-            }
-        }
-        if f.members > 0 {
-            self.staging.push(b',');
-        }
-        self.staging.extend_from_slice(&self.prefix);
-        self.write_normalized(f)?;
-        self.staging.extend_from_slice(b"}}\n");
-        self.stats.records += 1;
-        self.stats.bytes_lines += (self.staging.len() - line_start) as u64;
-        if self.staging.len() >= STAGING_BYTES {
-            self.flush_staging()?;
-        }
-        Ok(())
-    }
-
-    fn flush_staging(&mut self) -> std::io::Result<()> {
-        if !self.staging.is_empty() {
-            self.encoder.write_all(&self.staging)?;
-            self.staging.clear();
-        }
-        Ok(())
-    }
-}
-
 /// Streaming normalizer for one blob or file: push input chunks of any size, drain compressed
 /// output as it is produced, then finish.
 ///
@@ -632,39 +417,4 @@ pub fn normalize_bytes(
 mod tests;
 
 #[cfg(test)]
-mod uncompressed_tests {
-    use super::*;
-
-    #[test]
-    fn uncompressed_output_equals_the_decompressed_gzip_output() {
-        let prov = Provenance {
-            tenant_id: None,
-            content_type: Some(ContentType::General),
-            content_id: Some("c1".into()),
-            content_created: None,
-            fetched_at: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
-        };
-        let input =
-            br#"[{"Id":"a","CreationTime":"2026-03-01T04:41:07","RecordType":8},{"Id":"b"}]"#;
-        let mut plain = BlobNormalizer::uncompressed(&prov, InputFormat::Auto, Limits::default());
-        plain.push(&input[..10]).unwrap();
-        let mut out = plain.take_output().to_vec();
-        plain.push(&input[10..]).unwrap();
-        let (rest, stats) = plain.finish().unwrap();
-        out.extend_from_slice(&rest);
-        assert_eq!(stats.records, 2);
-        assert_eq!(stats.bytes_out, out.len() as u64);
-        let (gz, _) = normalize_bytes(
-            input,
-            &prov,
-            Compression::default(),
-            InputFormat::Auto,
-            Limits::default(),
-        )
-        .unwrap();
-        let mut back = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut back).unwrap();
-        assert_eq!(out, back);
-        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
-    }
-}
+mod uncompressed_tests;

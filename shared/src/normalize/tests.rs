@@ -3,6 +3,7 @@ use std::io::Read;
 use chrono::TimeZone;
 use serde_json::{json, Map, Value};
 
+use super::line::push_int;
 use super::*;
 use crate::record_type::RECORD_TYPES;
 use crate::user_type::USER_TYPES;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use o365_activity::audit::AuditSettings;
 use o365_activity::bootstrap::settings::DEFAULT_TENANTS_RELOAD;
 use o365_activity::bootstrap::DEFAULT_PREFIX;
 use o365_activity::client::budget::DEFAULT_RATE_PER_MINUTE;
@@ -50,6 +51,10 @@ fn code_defaults() -> Vec<(&'static str, String)> {
             DEFAULT_TENANTS_RELOAD.as_secs().to_string(),
         ),
         ("ApiRatePerMinute", DEFAULT_RATE_PER_MINUTE.to_string()),
+        (
+            "AuditSettleHours",
+            AuditSettings::default().settle.num_hours().to_string(),
+        ),
     ]
 }
 
