@@ -40,7 +40,7 @@ soak: ## the long end-to-end soak under faults (not part of make test)
 	scripts/venv.sh
 	O365_SOAK=1 scripts/test.sh -p o365-e2e --release -- --ignored --nocapture
 
-build: ## release build of the three Lambda functions (lister, fetcher, auditor) with cargo-lambda (arm64)
+build: ## release build of the four Lambda functions (lister, fetcher, auditor, compactor) with cargo-lambda (arm64)
 	infra/build.sh
 
 deploy: ## sam build + sam deploy (guided the first time)

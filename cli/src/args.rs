@@ -65,6 +65,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Export stored records as OCSF 1.1.0 Parquet for Amazon Security Lake (docs/ocsf.md).
     Ocsf(crate::commands::ocsf::OcsfArgs),
+    /// Compact the stored NDJSON into Parquet by event date, one row per record Id.
+    Compact(crate::commands::compact::CompactArgs),
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod backfill;
+pub mod compact;
 pub mod normalize;
 pub mod ocsf;
 pub mod replay;
