@@ -10,6 +10,7 @@ mod bad_listing;
 mod clock_skew;
 mod defaults;
 mod faults;
+mod quota;
 mod relisting;
 mod runtime;
 mod shared_settings;
