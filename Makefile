@@ -17,6 +17,7 @@ help: ## list the targets
 	@echo '  FetcherParallelDownloads / MAX_CONCURRENCY (fetcher)        4'
 	@echo '  Compression / COMPRESSION / --compression                   gzip'
 	@echo '  TenantsReloadSeconds / TENANTS_RELOAD_SECONDS               300 (seconds)'
+	@echo '  ApiRatePerMinute / API_RATE_PER_MINUTE                      1800 (requests/min/tenant)'
 	@echo '  AuditSettleHours / AUDIT_SETTLE_HOURS                       48 (hours)'
 
 run: ## collect once into ./data (OUT=dir to change): from o365-sim (embedded), or a real tenant when O365_TENANT_ID/O365_CLIENT_ID/O365_CLIENT_SECRET are set
@@ -39,7 +40,7 @@ soak: ## the long end-to-end soak under faults (not part of make test)
 	scripts/venv.sh
 	O365_SOAK=1 scripts/test.sh -p o365-e2e --release -- --ignored --nocapture
 
-build: ## release build of the three Lambda functions (lister, fetcher, auditor) with cargo-lambda (arm64)
+build: ## release build of the four Lambda functions (lister, fetcher, auditor, compactor) with cargo-lambda (arm64)
 	infra/build.sh
 
 deploy: ## sam build + sam deploy (guided the first time)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# make build: release build of the three Lambda binaries with cargo-lambda.
+# make build: release build of the Lambda binaries (lister, fetcher, auditor, compactor) with cargo-lambda.
 #   ARCH=arm64 (default) or ARCH=x86_64 — must match the stack's Architecture parameter.
-# Writes <target dir>/lambda/o365-{lister,fetcher,auditor}/bootstrap
+# Writes <target dir>/lambda/o365-{lister,fetcher,auditor,compactor}/bootstrap
 # (and a .zip beside each), the files `sam build` / Lambda expect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,10 +24,10 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "
   rustup target add "$TRIPLE"
 fi
 
-cargo lambda build --release "$FLAG" --package o365-lister --package o365-fetcher --package o365-auditor
-cargo lambda build --release "$FLAG" --package o365-lister --package o365-fetcher --package o365-auditor --output-format zip
+cargo lambda build --release "$FLAG" --package o365-lister --package o365-fetcher --package o365-auditor --package o365-compactor
+cargo lambda build --release "$FLAG" --package o365-lister --package o365-fetcher --package o365-auditor --package o365-compactor --output-format zip
 
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-for bin in o365-lister o365-fetcher o365-auditor; do
+for bin in o365-lister o365-fetcher o365-auditor o365-compactor; do
   ls -l "$TARGET_DIR/lambda/$bin/"
 done

@@ -68,6 +68,8 @@ pub enum Command {
     Ocsf(crate::commands::ocsf::OcsfArgs),
     /// Cross-check settled hours against Purview's audit search (Graph) and recover what is missing.
     Audit(crate::commands::audit::AuditArgs),
+    /// Compact the stored NDJSON into Parquet by event date, one row per record Id.
+    Compact(crate::commands::compact::CompactArgs),
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ fn main() -> std::process::ExitCode {
             Command::Normalize(a) => commands::normalize::run(a).await,
             Command::Status(a) => commands::status::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,
+            Command::Compact(a) => commands::compact::run(a).await,
             Command::Ocsf(a) => commands::ocsf::run(a).await,
         }
     });

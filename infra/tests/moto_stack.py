@@ -28,7 +28,7 @@ import sam_translate  # noqa: E402
 
 REGION = "us-east-1"
 
-BINARIES = {"ListerFunction": "o365-lister", "FetcherFunction": "o365-fetcher", "AuditorFunction": "o365-auditor"}
+BINARIES = {"ListerFunction": "o365-lister", "FetcherFunction": "o365-fetcher", "AuditorFunction": "o365-auditor", "CompactorFunction": "o365-compactor"}
 
 
 def free_port() -> int:

@@ -22,11 +22,20 @@ def _template() -> dict[str, Any]:
 
 
 def _sources() -> str:
-    # The functions' own sources, the shared emitter they call for per-record latency, and the
-    # audit library whose summary names the auditor's metrics (`AuditSummary::metric_set`).
+    # The functions' own sources, the shared emitter they call for per-record latency, the
+    # request metrics of the tenants' budgets, and the audit library whose summary names the
+    # auditor's metrics (`AuditSummary::metric_set`).
     paths = [*(REPO / "functions").glob("*/src/**/*.rs"), REPO / "shared" / "src" / "metrics.rs",
+             REPO / "shared" / "src" / "client" / "budget" / "stats.rs",
              *(REPO / "shared" / "src" / "audit").glob("**/*.rs")]
     return "".join(p.read_text() for p in paths)
+
+
+def test_both_functions_emit_the_request_metrics() -> None:
+    # The shared emitter counts only if the functions call it.
+    for function in ("lister", "fetcher"):
+        text = "".join(p.read_text() for p in (REPO / "functions" / function / "src").glob("**/*.rs"))
+        assert "take_budget_interval().emit(" in text, f"the {function} emits no request metrics"
 
 
 def _alarm_metrics(template: dict[str, Any]) -> dict[str, set[str]]:
@@ -59,7 +68,7 @@ def test_every_alarm_watches_an_emitted_metric() -> None:
 def test_the_lister_no_loss_alarms_exist() -> None:
     watched = set().union(*_alarm_metrics(_template()).values())
     for name in ("PairStalled", "BlobsNearExpiry", "WatermarkAheadSeconds", "GapsReported",
-                 "AuditMissingRecords"):
+                 "AuditMissingRecords", "ListingEntriesRejected"):
         assert name in watched, f"no alarm on {name}"
 
 

@@ -12,6 +12,8 @@
 //! <prefix>/_manifest/tenant_id=<t>/content_type=<ct>/dt=<YYYY-MM-DD>/hour=<HH>/<content_id>.json   manifest entry
 //! <prefix>/_state/tenant_id=<t>/tenant.json                                                     tenant health
 //! <prefix>/_audit/tenant_id=<t>/dt=<YYYY-MM-DD>/hour=<HH>.json                                  audit report
+//! <prefix>/parquet/tenant_id=<t>/content_type=<ct>/event_date=<YYYY-MM-DD>/part-<NNNNN>.parquet   compacted rows
+//! <prefix>/_compact/tenant_id=<t>/content_type=<ct>/state.json                                   compaction state
 //! ```
 //!
 //! Data date and hour come from the blob's `contentCreated` in UTC, as computed by the first
@@ -20,6 +22,7 @@
 //! arm in [`ObjectKey::relative`] and in [`KeyLayout::parse`], and a round-trip test.
 
 mod object;
+mod parquet;
 mod parse;
 
 use chrono::{DateTime, Utc};
@@ -34,6 +37,7 @@ pub use object::{
     AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, ManifestKey, ObjectKey, PairKey,
     RejectedKey,
 };
+pub use parquet::ParquetKey;
 
 /// Key builder and parser for one bucket prefix (may be empty).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@ pub mod compression;
 pub mod content_type;
 pub mod error_report;
 pub mod graph;
+pub mod in_turn;
 pub mod keys;
 pub mod latency;
 pub mod listing;

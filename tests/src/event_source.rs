@@ -196,7 +196,8 @@ impl EventSource {
         Ok(n)
     }
 
-    /// Visible and in-flight message counts of a queue.
+    /// Visible (or delayed: handed back with `DelaySeconds`, visible later) and in-flight
+    /// message counts of a queue.
     pub async fn depth_of(&self, url: &str) -> Result<(u64, u64), EventSourceError> {
         let out = self
             .sqs
@@ -204,6 +205,7 @@ impl EventSource {
             .queue_url(url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
             .map_err(sqs_err("GetQueueAttributes"))?;
@@ -215,7 +217,8 @@ impl EventSource {
                 .unwrap_or(0)
         };
         Ok((
-            get(QueueAttributeName::ApproximateNumberOfMessages),
+            get(QueueAttributeName::ApproximateNumberOfMessages)
+                + get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
             get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
         ))
     }

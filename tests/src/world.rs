@@ -218,7 +218,9 @@ impl World {
             clients,
             sim_clock(&sim),
             metrics.clone(),
-        );
+        )
+        // As the Lambda is wired (QUEUE_URL): throttled messages go back with a delay.
+        .with_requeue(queue.clone());
         Ok(World {
             config,
             sim,

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backfill;
+pub mod compact;
 pub mod normalize;
 pub mod ocsf;
 pub mod replay;

@@ -68,6 +68,9 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
                 worst = worst.max(f.code);
             }
         }
+        if args.every.is_some() && interrupts.code().is_none() {
+            worst = worst.max(compact_after_run(&store, &args.storage, ui).await);
+        }
         if interrupts.code().is_some() {
             break;
         }
@@ -88,6 +91,24 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
     }
     conn.shutdown().await;
     Ok(interrupts.code().unwrap_or(worst))
+}
+
+/// Under `--every`, each run ends with a compaction into Parquet (`o365ctl compact`).
+async fn compact_after_run(store: &StoreTarget, storage: &StorageArgs, ui: Ui) -> Code {
+    let options = o365_compact::CompactOptions::default();
+    match crate::commands::compact::compact(store, &storage.prefix, options).await {
+        Ok(r) => {
+            if !ui.quiet {
+                let output = store.describe(&storage.prefix);
+                eprintln!("{}", crate::commands::compact::summary(&output, &r));
+            }
+            crate::commands::compact::code(&r)
+        }
+        Err(f) => {
+            eprintln!("error: {f}");
+            f.code
+        }
+    }
 }
 
 /// Writes every tenant's health for `o365ctl status`; a failure is only a warning.

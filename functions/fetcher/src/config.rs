@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use o365_activity::bootstrap::{CommonSettings, Env, EnvError};
+use o365_activity::client::ClientOptions;
 use o365_activity::compression::Compression;
 use o365_activity::normalize::{Limits, DEFAULT_MAX_RECORD_BYTES};
 
@@ -35,6 +36,9 @@ pub struct FetcherConfig {
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (set by Lambda): the function's memory in MB, which
     /// sizes the budget of bytes in flight (default 512, 128..=10240; see `memory.rs`).
     pub memory_mb: u32,
+    /// `FETCHER_MAX_CONCURRENCY`: how many invocations may spend each tenant's rate at once
+    /// (SAM sets it to the event source's maximum concurrency; default 1, 1..=10000).
+    pub invocations: u32,
 }
 
 impl FetcherConfig {
@@ -61,7 +65,9 @@ impl FetcherConfig {
             DEFAULT_MEMORY_MB,
             128..=10_240,
         )?;
+        let invocations = env.number("FETCHER_MAX_CONCURRENCY", 1, 1..=10_000)?;
         Ok(FetcherConfig {
+            invocations,
             common,
             compression,
             max_concurrency,
@@ -69,6 +75,15 @@ impl FetcherConfig {
             deadline_margin: Duration::from_millis(margin_ms),
             memory_mb,
         })
+    }
+
+    /// The API client's options: each invocation spends its share of every tenant's rate
+    /// (`API_RATE_PER_MINUTE / FETCHER_MAX_CONCURRENCY`, see infra/README.md).
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            budget: self.common.budget.clone().share_of(self.invocations),
+            ..ClientOptions::default()
+        }
     }
 }
 
@@ -95,6 +110,8 @@ mod tests {
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.deadline_margin, Duration::from_secs(5));
         assert_eq!(c.memory_mb, 512);
+        assert_eq!(c.invocations, 1);
+        assert_eq!(c.client_options().budget.rate_per_minute, 1800);
     }
 
     #[test]
@@ -107,8 +124,13 @@ mod tests {
             ("MAX_RECORD_BYTES", "4096"),
             ("DEADLINE_MARGIN_MS", "1500"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+            ("API_RATE_PER_MINUTE", "1200"),
+            ("API_BURST", "40"),
+            ("FETCHER_MAX_CONCURRENCY", "4"),
         ])
         .unwrap();
+        let budget = c.client_options().budget;
+        assert_eq!((budget.rate_per_minute, budget.burst), (300, 10));
         assert_eq!(c.compression, Compression::Zstd { level: 3 });
         assert_eq!(c.max_concurrency, 8);
         assert_eq!(c.limits.max_record_bytes, 4096);
@@ -127,6 +149,8 @@ mod tests {
             ("MAX_RECORD_BYTES", "1"),
             ("DEADLINE_MARGIN_MS", "-1"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
+            ("FETCHER_MAX_CONCURRENCY", "0"),
+            ("API_RATE_PER_MINUTE", "-1"),
         ] {
             let e = cfg(&[("BUCKET", "b"), ("TENANTS_JSON", "{}"), (var, bad)]).unwrap_err();
             assert!(e.to_string().contains(var), "{e}");

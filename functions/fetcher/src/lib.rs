@@ -19,7 +19,6 @@
 //!    deadline, storage, credentials) → the message is reported failed so SQS redelivers it
 //!    (then the DLQ).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -125,8 +124,8 @@ impl<S: ObjectStore> Fetcher<S> {
         self
     }
 
-    /// Hands throttled messages of SQS events back to `queue` (the event source's queue) with
-    /// a visibility delay ([`quota::delay_throttled`]) instead of the queue's whole timeout.
+    /// Hands throttled messages of SQS events back to `queue` (the event source's queue) as new
+    /// messages with a delay ([`quota::hand_back_throttled`]) instead of failing them.
     pub fn with_requeue(mut self, queue: SqsQueue) -> Fetcher<S> {
         self.requeue = Some(queue);
         self
@@ -157,7 +156,6 @@ impl<S: ObjectStore> Fetcher<S> {
     /// (`ReportBatchItemFailures`).
     pub async fn handle_sqs_event(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
         let mut anonymous = 0usize;
-        let mut receipts = HashMap::new();
         let messages: Vec<InboundMessage> = event
             .records
             .into_iter()
@@ -166,9 +164,6 @@ impl<S: ObjectStore> Fetcher<S> {
                     anonymous += 1;
                     format!("missing-message-id-{anonymous}")
                 });
-                if let Some(r) = m.receipt_handle {
-                    receipts.insert(message_id.clone(), r);
-                }
                 InboundMessage {
                     message_id,
                     body: m.body.unwrap_or_default(),
@@ -180,20 +175,23 @@ impl<S: ObjectStore> Fetcher<S> {
             })
             .collect();
         let outcome = self.handle_batch(messages.clone(), deadline).await;
-        if let Some(queue) = &self.requeue {
-            quota::delay_throttled(
-                queue,
-                &self.tenants.snapshot().await,
-                &messages,
-                &receipts,
-                &outcome.outcomes,
-            )
-            .await;
-        }
+        let handed_back = match &self.requeue {
+            Some(queue) => {
+                quota::hand_back_throttled(
+                    queue,
+                    &self.tenants.snapshot().await,
+                    &messages,
+                    &outcome.outcomes,
+                )
+                .await
+            }
+            None => Vec::new(),
+        };
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = outcome
             .failed_message_ids
             .into_iter()
+            .filter(|id| !handed_back.contains(id))
             .map(|id| {
                 let mut f = BatchItemFailure::default();
                 f.item_identifier = id;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{service_fn, LambdaEvent};
 use o365_activity::bootstrap::{boot, init_tracing, Env, LogFormat};
-use o365_activity::client::{BudgetOptions, ClientOptions};
 use o365_activity::clock::Clock;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
@@ -20,13 +19,7 @@ type BoxError = lambda_runtime::Error;
 async fn build() -> Result<(Fetcher<S3Store>, FetcherConfig), BoxError> {
     let env = Env::process();
     let cfg = FetcherConfig::from_env(&env)?;
-    // Each invocation spends its share of every tenant's rate (see infra/README.md).
-    let budget = BudgetOptions::from_env(&|k| env.raw(k), Some("FETCHER_MAX_CONCURRENCY"))?;
-    let options = ClientOptions {
-        budget,
-        ..ClientOptions::default()
-    };
-    let (aws, tenants) = boot(&cfg.common, options).await?;
+    let (aws, tenants) = boot(&cfg.common, cfg.client_options()).await?;
     let store = S3Store::new(aws.s3, cfg.common.bucket.clone());
     let keys = KeyLayout::new(&cfg.common.prefix);
     let mut fetcher = Fetcher::new(

@@ -18,7 +18,12 @@ type BoxError = lambda_runtime::Error;
 
 async fn build() -> Result<ListerHandler<S3Store, SqsQueue>, BoxError> {
     let config = ListerConfig::from_env(&Env::process())?;
-    let (aws, tenants) = boot(&config.common, ClientOptions::default()).await?;
+    // The lister spends each tenant's whole rate: its listing calls are few and short.
+    let options = ClientOptions {
+        budget: config.common.budget.clone(),
+        ..ClientOptions::default()
+    };
+    let (aws, tenants) = boot(&config.common, options).await?;
     tracing::info!(bucket = %config.common.bucket, prefix = %config.common.prefix, "lister configured");
     Ok(ListerHandler::new(
         S3Store::new(aws.s3, config.common.bucket),

@@ -11,6 +11,7 @@ use o365_activity::checkpoint::{
 };
 use o365_activity::client::{ActivityClient, ClientStats};
 use o365_activity::clock::Clock;
+use o365_activity::in_turn::in_turn;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::Queue;
@@ -168,7 +169,11 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             .buffered(concurrency)
             .collect()
             .await;
-        let mut results: Vec<(usize, PairSummary)> = stream::iter(pairs.into_iter().enumerate())
+        // Tenant after tenant in turn (every tenant's first type, then every tenant's second):
+        // the queue then holds the tenants' blobs mixed, so a fetcher batch spans tenants and
+        // each tenant's budget is spent at once; the summary keeps the configured order.
+        let ordered = in_turn(pairs.into_iter().enumerate().collect(), |(_, (i, _))| *i);
+        let mut results: Vec<(usize, PairSummary)> = stream::iter(ordered)
             .map(|(order, (i, ct))| {
                 let tenant = &self.tenants[i];
                 let subs = &subs[i];
@@ -193,6 +198,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             .map(|((t, c), before)| (t.tenant_id.clone(), before, c.stats()))
             .collect();
         self.emit_api_metrics(&deltas);
+        for (t, c) in &self.tenants {
+            c.take_budget_interval().emit(&t.tenant_id, &self.metrics);
+        }
         let summary = RunSummary {
             run_id,
             pairs: results.into_iter().map(|(_, p)| p).collect(),

@@ -1,10 +1,12 @@
 //! The settings both Lambda functions read, with their defaults defined (and documented) here
-//! once: the bucket and its prefix, the tenants source, the publisher id, the AWS endpoint and
-//! how often the tenants are reloaded.
+//! once: the bucket and its prefix, the tenants source, the publisher id, the AWS endpoint,
+//! how often the tenants are reloaded and each tenant's request rate.
 
 use std::time::Duration;
 
 use super::env::{Either, Env, EnvError};
+use crate::client::budget::{DEFAULT_RATE_PER_MINUTE, MAX_RATE_PER_MINUTE};
+use crate::client::BudgetOptions;
 use crate::tenant_id::is_guid;
 use crate::tenants::TenantsSource;
 
@@ -60,6 +62,10 @@ pub struct CommonSettings {
     pub endpoint_url: Option<String>,
     /// `TENANTS_RELOAD_SECONDS` and `TENANTS_RELOAD_COOLDOWN_SECONDS`.
     pub reload: ReloadPolicy,
+    /// `API_RATE_PER_MINUTE` (default [`DEFAULT_RATE_PER_MINUTE`]) and `API_BURST` (default
+    /// one second's worth): each tenant's request budget, whole (a fetcher invocation spends
+    /// its [`BudgetOptions::share_of`] it).
+    pub budget: BudgetOptions,
 }
 
 /// The one `PREFIX` rule: spaces and slashes at either end are dropped; unset or empty means
@@ -131,7 +137,15 @@ impl CommonSettings {
             DEFAULT_TENANTS_RELOAD_COOLDOWN.as_secs(),
             0..=MAX_TENANTS_RELOAD_SECS,
         )?;
+        let rate = env.number(
+            "API_RATE_PER_MINUTE",
+            DEFAULT_RATE_PER_MINUTE,
+            1..=MAX_RATE_PER_MINUTE,
+        )?;
+        let mut budget = BudgetOptions::per_minute(rate);
+        budget.burst = env.number("API_BURST", budget.burst, 1..=MAX_RATE_PER_MINUTE)?;
         Ok(CommonSettings {
+            budget,
             bucket,
             prefix,
             tenants,
@@ -168,6 +182,16 @@ mod tests {
         assert_eq!(s.reload.ttl, Duration::from_secs(300));
         assert_eq!(s.endpoint_url, None);
         assert_eq!(s.publisher_id, None);
+        assert_eq!(s.budget, BudgetOptions::per_minute(DEFAULT_RATE_PER_MINUTE));
+        assert_eq!((s.budget.rate_per_minute, s.budget.burst), (1800, 30));
+        let s = read(&[
+            ("BUCKET", "b"),
+            ("TENANTS_JSON", "{}"),
+            ("API_RATE_PER_MINUTE", "1200"),
+            ("API_BURST", "40"),
+        ])
+        .unwrap();
+        assert_eq!((s.budget.rate_per_minute, s.budget.burst), (1200, 40));
     }
 
     #[test]
@@ -198,6 +222,8 @@ mod tests {
             ("TENANTS_RELOAD_SECONDS", "0"),
             ("TENANTS_RELOAD_SECONDS", "5m"),
             ("TENANTS_RELOAD_COOLDOWN_SECONDS", "-1"),
+            ("API_RATE_PER_MINUTE", "0"),
+            ("API_BURST", "x"),
             ("TENANTS_SECRET_ARN", "arn:x"),
         ] {
             let e = read(&[base[0], base[1], (var, value)]).unwrap_err();

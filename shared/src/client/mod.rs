@@ -376,7 +376,11 @@ impl ActivityClient {
         deadline: Instant,
     ) -> Result<Vec<ContentListing>, ClientError> {
         let first = self.content_url(content_type, start, end)?;
-        self.list_pages(&first, deadline).await
+        let ctx = crate::listing::ListingContext {
+            content_type,
+            window_start: start,
+        };
+        self.list_pages(&first, ctx, deadline).await
     }
 
     /// The first-page URL of `subscriptions/content` for `[start, end)`.

@@ -230,6 +230,10 @@ pub enum ObjectKey {
     TenantHealth(TenantId),
     /// A completeness audit report of one tenant and hour.
     Audit(AuditKey),
+    /// A Parquet part of compacted records (see `keys/parquet.rs`).
+    Parquet(super::ParquetKey),
+    /// A pair's compaction state: which stored blobs are in the Parquet output.
+    CompactState(PairKey),
 }
 
 pub(super) const STAMP: &str = "%Y%m%dT%H%M%SZ";
@@ -264,6 +268,10 @@ impl ObjectKey {
             ObjectKey::Manifest(m) => m.render(),
             ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
             ObjectKey::Audit(a) => a.render(),
+            ObjectKey::Parquet(p) => p.render(),
+            ObjectKey::CompactState(p) => {
+                format!("_compact/{}/state.json", super::parquet::pair_segments(p))
+            }
         }
     }
 
@@ -288,7 +296,8 @@ impl ObjectKey {
                 tenant_id: d.tenant_id.clone(),
                 content_type: d.content_type,
             }),
-            ObjectKey::Checkpoint(p) => Some(p.clone()),
+            ObjectKey::Checkpoint(p) | ObjectKey::CompactState(p) => Some(p.clone()),
+            ObjectKey::Parquet(p) => Some(p.pair.clone()),
             ObjectKey::Gap(GapKey { pair, .. })
             | ObjectKey::Error(ErrorKey { pair, .. })
             | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),

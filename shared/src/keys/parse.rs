@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::{
     safe_message_id, AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, KeyLayout, ManifestKey,
-    ObjectKey, PairKey, RejectedKey, STAMP,
+    ObjectKey, PairKey, ParquetKey, RejectedKey, STAMP,
 };
 use crate::content_type::ContentType;
 use crate::message::is_valid_content_id;
@@ -38,6 +38,8 @@ impl KeyLayout {
             ["_quarantine", data @ ..] => ObjectKey::Quarantine(DataKey::parse(data)?),
             ["_manifest", entry @ ..] => ObjectKey::Manifest(ManifestKey::parse(entry)?),
             ["_audit", t, dt, name] => ObjectKey::Audit(AuditKey::parse(t, dt, name)?),
+            ["parquet", part @ ..] => ObjectKey::Parquet(ParquetKey::parse(part)?),
+            ["_compact", t, ct, "state.json"] => ObjectKey::CompactState(pair_of(t, ct)?),
             ["_ids", t, ct, name] => ObjectKey::Claim(ClaimKey {
                 pair: pair_of(t, ct)?,
                 content_id: content_id_of(name.strip_suffix(".json")?)?,
@@ -64,14 +66,20 @@ fn content_type_of(segment: &str) -> Option<ContentType> {
 }
 
 fn date_of(segment: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(field(segment, "dt")?, "%Y-%m-%d").ok()
+    date_in(segment, "dt")
+}
+
+/// The date of a `<name>=YYYY-MM-DD` segment.
+pub(super) fn date_in(segment: &str, name: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(field(segment, name)?, "%Y-%m-%d").ok()
 }
 
 fn content_id_of(s: &str) -> Option<String> {
     is_valid_content_id(s).then(|| s.to_owned())
 }
 
-fn pair_of(t: &str, ct: &str) -> Option<PairKey> {
+/// The pair of `tenant_id=…` and `content_type=…` segments.
+pub(super) fn pair_of(t: &str, ct: &str) -> Option<PairKey> {
     Some(PairKey {
         tenant_id: tenant_of(t)?,
         content_type: content_type_of(ct)?,

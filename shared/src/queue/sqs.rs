@@ -189,6 +189,20 @@ impl SqsQueue {
         Ok(())
     }
 
+    /// Sends one raw body hidden for `delay` (SQS `DelaySeconds`, at most 15 minutes): a
+    /// message handed back this way is a new message, so its receives start again at one.
+    pub async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(secs_i32(delay.min(Duration::from_secs(900))))
+            .send()
+            .await
+            .map_err(|e| self.call_err("SendMessage", SdkFailure::from_sdk(&e).message))?;
+        Ok(())
+    }
+
     /// Approximate `(visible, in_flight)` message counts.
     pub async fn approximate_depth(&self) -> Result<(u64, u64), QueueError> {
         let out = self

@@ -1,25 +1,33 @@
 //! `o365-catchup-bench TENANTS PROCESSES RATE BURST HOURS`: the quota-aware catch-up of
 //! `make bench`. `o365-sim` throttles each tenant with a token bucket of `BURST` requests
-//! refilled at `RATE` per minute and holds `HOURS` of backlog (all five content types); the
-//! lister (in-process) lists it all, then the queue is drained by one process (the in-process
-//! fetcher, four batches at once, one budget per tenant at `RATE`) or by `PROCESSES` real
-//! `o365-fetcher` processes on the same queue (each spending `RATE / PROCESSES`). Prints one
-//! JSON object: elapsed time against the ideal `(requests - BURST) / RATE` of the busiest
-//! tenant, the throttled share and requests per stored blob.
+//! refilled at `RATE` per minute and holds `HOURS` of backlog (all five content types).
+//! With one process, the lister and the fetcher run together in this process as in
+//! `o365ctl run` (one budget per tenant at `RATE`, listing first; four batches at once, ten
+//! downloads each). With `PROCESSES` > 1, the lister lists it all (as one scheduled run), then
+//! `PROCESSES` real `o365-fetcher` processes, started beforehand, drain the same queue (each
+//! spending `RATE / PROCESSES` per tenant, as `FETCHER_MAX_CONCURRENCY` says). Prints one JSON
+//! object: elapsed time against the ideal `(requests - BURST) / RATE` of the busiest tenant,
+//! the throttled share and requests per stored blob.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use o365_activity::client::BudgetOptions;
+use o365_activity::client::{ActivityClient, BudgetOptions};
+use o365_activity::store::S3Store;
+use o365_activity::testing::sim::sim_clock;
 use o365_e2e::event_source::HandlerOutcome;
 use o365_e2e::lambda_process::LambdaProcess;
 use o365_e2e::runtime_api::{InvocationResult, RuntimeApi};
 use o365_e2e::world::{lambda_env, tenants_json, World, WorldConfig};
+use o365_fetcher::Fetcher;
 use o365_sim::{Scenario, TenantSpec};
 
 /// Batches one in-process fetcher handles at once.
 const IN_PROCESS_LOOPS: usize = 4;
+/// Downloads per batch at once (`MAX_CONCURRENCY`), in-process and in the processes.
+const DOWNLOADS: usize = 10;
 
 fn tenant_id(i: usize) -> String {
     format!("00000000-0000-0000-0000-{:012}", i + 1)
@@ -32,25 +40,67 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> anyhow::R
         .map_err(|_| anyhow::anyhow!("{name} must be a whole number"))
 }
 
-async fn drain_in_process(world: &World) -> anyhow::Result<()> {
-    let mut loops = Vec::new();
-    for _ in 0..IN_PROCESS_LOOPS {
-        let source = world.source.clone();
-        let handler = world.fetch_handler();
-        loops.push(async move { source.drain(handler, Duration::from_secs(900)).await });
-    }
-    for r in futures::future::join_all(loops).await {
-        r?;
-    }
-    Ok(())
+/// The fetcher as `o365ctl run` and the Lambda wire it: throttled messages go back to the
+/// queue with a delay.
+fn in_process_fetcher(world: &World) -> anyhow::Result<Arc<Fetcher<S3Store>>> {
+    let clients = world
+        .tenants
+        .iter()
+        .map(|t| ActivityClient::with_clock(t, world.config.client.clone(), sim_clock(&world.sim)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(
+        Fetcher::new(
+            world.store.clone(),
+            world.layout.clone(),
+            world.config.compression,
+            clients,
+            sim_clock(&world.sim),
+            world.metrics.clone(),
+        )
+        .with_concurrency(DOWNLOADS)
+        .with_requeue(world.queue.clone()),
+    ))
 }
 
-async fn drain_processes(
+/// Lists and fetches at once in this process, until the lister is done and the queue empty.
+async fn list_and_fetch(world: &World) -> anyhow::Result<f64> {
+    let fetcher = in_process_fetcher(world)?;
+    let listed = AtomicBool::new(false);
+    let t0 = Instant::now();
+    let listing = async {
+        let r = world.list().await;
+        listed.store(true, Ordering::SeqCst);
+        r.map(|_| t0.elapsed().as_secs_f64())
+    };
+    let fetching = async {
+        loop {
+            let done = listed.load(Ordering::SeqCst);
+            let mut loops = Vec::new();
+            for _ in 0..IN_PROCESS_LOOPS {
+                let source = world.source.clone();
+                let handler = world.fetch_handler_with(fetcher.clone());
+                loops.push(async move { source.drain(handler, Duration::from_secs(900)).await });
+            }
+            for r in futures::future::join_all(loops).await {
+                r?;
+            }
+            if done {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let (listed_after, ()) = futures::future::try_join(listing, fetching).await?;
+    Ok(listed_after)
+}
+
+/// `processes` real fetcher processes, idle until [`drain_processes`] feeds them.
+async fn start_processes(
     world: &World,
     processes: usize,
     rate: u32,
     burst: u32,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<(Arc<RuntimeApi>, LambdaProcess)>> {
     let path = o365_e2e::lambda_process::binary("o365-fetcher", "o365-fetcher").await?;
     let ids: Vec<String> = world
         .config
@@ -67,7 +117,7 @@ async fn drain_processes(
         ("API_BURST".to_owned(), burst.to_string()),
         ("FETCHER_MAX_CONCURRENCY".to_owned(), processes.to_string()),
         ("QUEUE_URL".to_owned(), world.queue.url().to_owned()),
-        ("MAX_CONCURRENCY".to_owned(), "10".to_owned()),
+        ("MAX_CONCURRENCY".to_owned(), DOWNLOADS.to_string()),
     ]);
     let mut running = Vec::new();
     for _ in 0..processes {
@@ -75,6 +125,14 @@ async fn drain_processes(
         let p = LambdaProcess::start(&path, "o365-fetcher", &api, &env, &world.logs).await?;
         running.push((api, p));
     }
+    Ok(running)
+}
+
+/// Drains the queue through the fetcher processes, then stops them.
+async fn drain_processes(
+    world: &World,
+    running: Vec<(Arc<RuntimeApi>, LambdaProcess)>,
+) -> anyhow::Result<()> {
     let mut loops = Vec::new();
     for (api, _) in &running {
         let api = api.clone();
@@ -133,9 +191,10 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
         Scenario::parse(&format!("rate-limit={rate}"))?,
         Scenario::parse(&format!("rate-burst={burst}"))?,
     ];
-    // The client's bucket is smaller than the service's, so timing jitter never overdraws it.
+    // One token below the service's burst, so timing jitter never overdraws its bucket.
+    let client_burst = burst.saturating_sub(1).max(1);
     config.client.budget = BudgetOptions {
-        burst: (burst / 2).max(1),
+        burst: client_burst,
         ..BudgetOptions::per_minute(rate)
     };
     config.visibility_timeout = 30;
@@ -143,21 +202,23 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
     config.fetch_deadline = Duration::from_secs(120);
     config.list_deadline = Duration::from_secs(600);
     let world = World::start(config).await?;
-    let _ = world.sim.ledger();
     let before = world.sim.ledger().requests.len();
-    // The service's buckets start full, as after an idle spell.
-    tokio::time::sleep(Duration::from_secs(
-        u64::from(burst) * 60 / u64::from(rate) + 1,
-    ))
-    .await;
-    let t0 = Instant::now();
-    world.list().await?;
-    let listed = t0.elapsed().as_secs_f64();
-    if processes == 1 {
-        drain_in_process(&world).await?;
+    // Fetcher processes are warm before the clock starts, as Lambda's are in a catch-up.
+    let running = if processes > 1 {
+        Some(start_processes(&world, processes, rate, client_burst).await?)
     } else {
-        drain_processes(&world, processes, rate, burst).await?;
-    }
+        None
+    };
+    let t0 = Instant::now();
+    let listed = match running {
+        None => list_and_fetch(&world).await?,
+        Some(running) => {
+            world.list().await?;
+            let listed = t0.elapsed().as_secs_f64();
+            drain_processes(&world, running).await?;
+            listed
+        }
+    };
     let elapsed = t0.elapsed().as_secs_f64();
     let ledger = world.sim.ledger();
     let api: Vec<_> = ledger.requests[before..]
@@ -182,6 +243,7 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
     }
     let ideal = (busiest_ok.saturating_sub(burst as usize)) as f64 * 60.0 / f64::from(rate);
     let r = world.reconcile(world.sim.now()).await?;
+    let dlq = world.source.dlq_bodies().await?.len();
     let stored = r.stored_blobs;
     Ok(serde_json::json!({
         "tenants": tenants,
@@ -196,6 +258,7 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
         "ideal_seconds": ideal,
         "elapsed_seconds": elapsed,
         "lister_seconds": listed,
+        "dlq_messages": dlq,
         "rate_vs_ideal": if elapsed > 0.0 { ideal / elapsed } else { 0.0 },
         "blobs_stored": stored,
         "requests_per_blob": if stored == 0 { 0.0 } else { api.len() as f64 / stored as f64 },

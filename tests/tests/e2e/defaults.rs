@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use o365_activity::audit::AuditSettings;
 use o365_activity::bootstrap::settings::DEFAULT_TENANTS_RELOAD;
 use o365_activity::bootstrap::DEFAULT_PREFIX;
+use o365_activity::client::budget::DEFAULT_RATE_PER_MINUTE;
 use o365_activity::compression::Compression;
 use o365_e2e::lambda_process::binary;
 use o365_fetcher::config::DEFAULT_MAX_CONCURRENCY;
@@ -49,6 +50,7 @@ fn code_defaults() -> Vec<(&'static str, String)> {
             "TenantsReloadSeconds",
             DEFAULT_TENANTS_RELOAD.as_secs().to_string(),
         ),
+        ("ApiRatePerMinute", DEFAULT_RATE_PER_MINUTE.to_string()),
         (
             "AuditSettleHours",
             AuditSettings::default().settle.num_hours().to_string(),

@@ -7,9 +7,11 @@
 
 mod audit;
 mod bad_input;
+mod bad_listing;
 mod clock_skew;
 mod defaults;
 mod faults;
+mod quota;
 mod relisting;
 mod runtime;
 mod shared_settings;

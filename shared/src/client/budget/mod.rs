@@ -1,0 +1,342 @@
+//! The request budget of one tenant (and publisher id) in this process: a token bucket every
+//! client of that key shares, so all tasks of a process together stay under the tenant's
+//! Management Activity API quota instead of each sending as fast as its concurrency allows.
+//!
+//! - The rate is the configured ceiling ([`BudgetOptions::rate_per_minute`]); it is never
+//!   exceeded (at most `burst + rate × t` requests in any span `t`).
+//! - It adapts (AIMD): a throttled answer (AF429, HTTP 429) halves the current rate, at most
+//!   once per [`DECREASE_INTERVAL`], down to a floor of 1/[`FLOOR_DIVISOR`] of the ceiling,
+//!   empties the bucket, and a `Retry-After` stops every request of the key until it has
+//!   passed. After [`BudgetOptions::quiet_period`] without a throttle the rate grows back by a
+//!   tenth of the ceiling per [`INCREASE_INTERVAL`].
+//! - Listing calls go first: a download waits while any listing call waits, so the listing
+//!   cursor keeps moving during a catch-up. Within a class, first come, first served.
+//! - A download that would wait longer than [`BudgetOptions::max_download_wait`] is not made:
+//!   the caller gets [`super::ClientError::Throttled`] and hands the work back (a fetcher
+//!   sends the message back to the queue with a delay), so one throttled tenant does not
+//!   hold a batch's slots that other tenants could use.
+//! - A process that is one of many spending a tenant's rate (a fetcher invocation) starts
+//!   with an empty bucket ([`BudgetOptions::starts_full`]).
+//!
+//! `bucket.rs` holds the token bucket and its adaptive rate, `options.rs` the settings,
+//! `stats.rs` the counters by outcome.
+
+mod bucket;
+mod options;
+mod stats;
+
+pub use bucket::{DECREASE_INTERVAL, FLOOR_DIVISOR, INCREASE_INTERVAL};
+pub use options::{
+    BudgetOptions, BASELINE_PER_MINUTE, DEFAULT_RATE_PER_MINUTE, MAX_DOWNLOAD_WAIT,
+    MAX_RATE_PER_MINUTE,
+};
+pub use stats::BudgetStats;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use bucket::Bucket;
+use stats::Counts;
+
+/// Which kind of call is waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallClass {
+    /// Listing, subscriptions: goes first.
+    Listing,
+    /// Blob downloads.
+    Download,
+}
+
+/// How a request ended, for the adaptive rate and the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A 2xx answer.
+    Ok,
+    /// AF429 or HTTP 429.
+    Throttled,
+    /// Any other failure (error answer, network).
+    Failed,
+}
+/// What waits and what was counted, behind the budget's lock.
+#[derive(Debug)]
+struct State {
+    bucket: Bucket,
+    next_ticket: u64,
+    listing: VecDeque<u64>,
+    downloads: VecDeque<u64>,
+    total: Counts,
+    interval: Counts,
+}
+
+impl State {
+    fn queue(&mut self, class: CallClass) -> &mut VecDeque<u64> {
+        match class {
+            CallClass::Listing => &mut self.listing,
+            CallClass::Download => &mut self.downloads,
+        }
+    }
+
+    /// Requests that go before `ticket`: listing waiters first, then downloads in order.
+    fn ahead(&self, class: CallClass, ticket: u64) -> usize {
+        let pos = |q: &VecDeque<u64>| q.iter().position(|t| *t == ticket).unwrap_or(q.len());
+        match class {
+            CallClass::Listing => pos(&self.listing),
+            CallClass::Download => self.listing.len() + pos(&self.downloads),
+        }
+    }
+
+    fn leave(&mut self, class: CallClass, ticket: u64) {
+        self.queue(class).retain(|t| *t != ticket);
+    }
+}
+
+/// One key's budget, shared by every client of the key in this process.
+#[derive(Debug)]
+pub struct Budget {
+    options: BudgetOptions,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+/// A place in line, given up when the waiting call is dropped (deadline, cancellation).
+struct Ticket<'a> {
+    budget: &'a Budget,
+    class: CallClass,
+    ticket: u64,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.budget.lock().leave(self.class, self.ticket);
+        self.budget.changed.notify_waiters();
+    }
+}
+
+impl Budget {
+    /// A budget with a full bucket.
+    pub fn new(options: BudgetOptions) -> Budget {
+        let bucket = Bucket::new(&options, Instant::now());
+        Budget {
+            options,
+            state: Mutex::new(State {
+                bucket,
+                next_ticket: 0,
+                listing: VecDeque::new(),
+                downloads: VecDeque::new(),
+                total: Counts::default(),
+                interval: Counts::default(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The budget of `key` in this process, made with `options` by the first client of the
+    /// key (later clients share it as it is).
+    pub fn shared(key: BudgetKey, options: &BudgetOptions) -> Arc<Budget> {
+        static REGISTRY: OnceLock<Mutex<HashMap<BudgetKey, Arc<Budget>>>> = OnceLock::new();
+        let registry = REGISTRY.get_or_init(Default::default);
+        let mut map = registry.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key)
+            .or_insert_with(|| Arc::new(Budget::new(options.clone())))
+            .clone()
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &BudgetOptions {
+        &self.options
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for this call's turn. `Err(wait)` when the turn would come after `give_up`: the
+    /// call is not made and `wait` says how long the budget needed.
+    pub async fn acquire(&self, class: CallClass, give_up: Instant) -> Result<(), Duration> {
+        let ticket = {
+            let mut st = self.lock();
+            st.next_ticket += 1;
+            let t = st.next_ticket;
+            st.queue(class).push_back(t);
+            t
+        };
+        let place = Ticket {
+            budget: self,
+            class,
+            ticket,
+        };
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let now = Instant::now();
+            let due = {
+                let mut st = self.lock();
+                let ahead = st.ahead(class, ticket);
+                match st.bucket.try_take(ahead, now) {
+                    Ok(()) => {
+                        st.leave(class, ticket);
+                        drop(st);
+                        std::mem::forget(place);
+                        self.changed.notify_waiters();
+                        return Ok(());
+                    }
+                    Err(due) => due,
+                }
+            };
+            if due > give_up {
+                return Err(due.saturating_duration_since(now));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = &mut changed => {}
+            }
+        }
+    }
+
+    /// How long a call of `class` joining the line now would wait (without joining it).
+    pub fn estimated_wait(&self, class: CallClass) -> Duration {
+        let now = Instant::now();
+        let st = self.lock();
+        let ahead = match class {
+            CallClass::Listing => st.listing.len(),
+            CallClass::Download => st.listing.len() + st.downloads.len(),
+        };
+        match st.bucket.clone().try_take(ahead, now) {
+            Ok(()) => Duration::ZERO,
+            Err(due) => due.saturating_duration_since(now),
+        }
+    }
+
+    /// Counts a request's outcome and adapts the rate to it.
+    pub fn record(&self, outcome: Outcome, retry_after: Option<Duration>) {
+        let now = Instant::now();
+        {
+            let mut st = self.lock();
+            st.total.add(outcome, now);
+            st.interval.add(outcome, now);
+            if outcome == Outcome::Throttled {
+                st.bucket.throttled(retry_after, now);
+            }
+        }
+        if outcome == Outcome::Throttled {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Everything counted since the budget was made.
+    pub fn stats(&self) -> BudgetStats {
+        let st = self.lock();
+        st.total.stats(st.bucket.rate() * 60.0)
+    }
+
+    /// What was counted since the last call (for one metrics line per batch or run), and
+    /// starts a new interval.
+    pub fn take_interval(&self) -> BudgetStats {
+        let mut st = self.lock();
+        let out = st.interval.stats(st.bucket.rate() * 60.0);
+        st.interval = Counts::default();
+        out
+    }
+}
+
+/// What a budget is shared by: the API root (cloud, or one simulator), the tenant and the
+/// `PublisherIdentifier` (the service's throttling bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BudgetKey {
+    /// The API root URL.
+    pub api_root: String,
+    /// The tenant id.
+    pub tenant_id: String,
+    /// The publisher id sent.
+    pub publisher_id: String,
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(rate_per_minute: u32, burst: u32) -> BudgetOptions {
+        BudgetOptions {
+            burst,
+            ..BudgetOptions::per_minute(rate_per_minute)
+        }
+    }
+
+    #[tokio::test]
+    async fn listing_goes_before_waiting_downloads() {
+        // 600/min, burst 1: one request every 100 ms.
+        let budget = Arc::new(Budget::new(options(600, 1)));
+        let far = Instant::now() + Duration::from_secs(30);
+        budget.acquire(CallClass::Download, far).await.unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..3 {
+            let (b, o) = (budget.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                b.acquire(CallClass::Download, far).await.unwrap();
+                o.lock().unwrap().push(format!("d{i}"));
+            }));
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (b, o) = (budget.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            b.acquire(CallClass::Listing, far).await.unwrap();
+            o.lock().unwrap().push("list".to_owned());
+        }));
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        assert_eq!(order.first().map(String::as_str), Some("list"), "{order:?}");
+    }
+
+    #[tokio::test]
+    async fn a_wait_past_the_give_up_time_is_refused_and_leaves_the_line() {
+        let budget = Budget::new(options(60, 1));
+        let now = Instant::now();
+        budget
+            .acquire(CallClass::Download, now + Duration::from_secs(5))
+            .await
+            .unwrap();
+        budget.record(Outcome::Throttled, Some(Duration::from_secs(30)));
+        let wait = budget
+            .acquire(CallClass::Download, now + Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(wait >= Duration::from_secs(29), "{wait:?}");
+        assert!(
+            budget.lock().downloads.is_empty(),
+            "the refused call left the line"
+        );
+        assert!(budget.estimated_wait(CallClass::Download) >= Duration::from_secs(29));
+        let s = budget.stats();
+        assert_eq!((s.ok, s.throttled, s.failed), (0, 1, 0));
+        assert_eq!(budget.take_interval().throttled, 1);
+        assert_eq!(budget.take_interval().throttled, 0);
+        assert_eq!(budget.stats().throttled, 1);
+    }
+
+    #[test]
+    fn one_budget_per_key() {
+        let key = |t: &str| BudgetKey {
+            api_root: "http://127.0.0.1:9/".into(),
+            tenant_id: t.into(),
+            publisher_id: "p".into(),
+        };
+        let a = Budget::shared(key("budget-test-a"), &options(60, 1));
+        let a2 = Budget::shared(key("budget-test-a"), &options(6000, 9));
+        let b = Budget::shared(key("budget-test-b"), &options(60, 1));
+        assert!(Arc::ptr_eq(&a, &a2));
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(
+            a2.options().rate_per_minute,
+            60,
+            "the first client's options stay"
+        );
+    }
+}
