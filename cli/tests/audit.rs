@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! `o365ctl audit` on the embedded simulator after `o365ctl run --once`: every settled hour is
-//! complete (exit 0); after one stored data object is deleted, the audit (report only) exits 1
-//! with that object's records among the missing.
+//! `o365ctl audit` on the embedded simulator after `o365ctl run --once`, recovery on: every
+//! settled hour is complete (exit 0); after one stored data object is deleted, the audit exits
+//! 1 with exactly that object's records missing (and recovers them); the next audit exits 0.
 
 mod common;
 
@@ -56,7 +56,7 @@ async fn audit_after_a_run_is_complete_until_an_object_is_deleted() {
     assert_eq!(summary["missing_records"], 0, "{summary}");
 
     // An object from the middle of the day (clear of the simulator's history start, which
-    // moves with each process, and of the lister's overlap, so no re-listing brings it back)
+    // moves with each process, and of the lister's overlap, so only the sweep brings it back)
     // whose records all have a documented type (the audit queries those).
     let files: Vec<_> = stored(dir.path()).into_values().collect();
     let mut sorted = files.clone();
@@ -74,12 +74,10 @@ async fn audit_after_a_run_is_complete_until_an_object_is_deleted() {
         .iter()
         .map(|l| l["Id"].as_str().unwrap().to_owned())
         .collect();
+    let record_lines = lines(oldest).len() as u64;
+    assert_eq!(record_lines, ids.len() as u64);
     std::fs::remove_file(oldest).unwrap();
-    // Report only: with recovery on, the sweep would fetch the object again (it is within
-    // the 7-day reach and no longer stored).
-    let mut c = audit();
-    c.arg("--no-recover");
-    let after = run(c).await;
+    let after = run(audit()).await;
     let summary = json(&after);
     assert_eq!(
         after.status.code(),
@@ -87,6 +85,7 @@ async fn audit_after_a_run_is_complete_until_an_object_is_deleted() {
         "{summary}\n{}",
         stderr(&after)
     );
+    assert_eq!(summary["missing_records"], record_lines, "{summary}");
     let reported: std::collections::BTreeSet<String> = summary["per_hour"]
         .as_array()
         .unwrap()
@@ -94,7 +93,22 @@ async fn audit_after_a_run_is_complete_until_an_object_is_deleted() {
         .flat_map(|h| h["missing_ids"].as_array().unwrap().iter())
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
-    assert!(reported.is_superset(&ids), "{summary}");
-    assert!(summary["missing_records"].as_u64().unwrap() >= ids.len() as u64);
-    assert!(!oldest.exists());
+    assert_eq!(reported, ids, "{summary}");
+    // Recovery stored them again (the sweep re-fetched the object), and says so.
+    assert_eq!(summary["recovered_records"], record_lines, "{summary}");
+    assert!(
+        !summary["reaudit_hours"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
+
+    let again = run(audit()).await;
+    let summary = json(&again);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{summary}\n{}",
+        stderr(&again)
+    );
+    assert_eq!(summary["missing_records"], 0, "{summary}");
+    assert_eq!(summary["reaudit_hours"], serde_json::json!([]), "{summary}");
 }

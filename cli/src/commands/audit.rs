@@ -3,7 +3,8 @@
 //! Purview's audit search lists (Graph audit log query API) with the records stored, writes
 //! a report per hour under `<prefix>/_audit/`, and recovers missing records within the 7-day
 //! reach with the lister's run and reach sweep (through the local pipeline, or `--queue-url`).
-//! Exit 0 when every hour is complete, 1 when records are missing or an hour is
+//! Exit 0 when every hour is complete, 1 when records were missing at audit time (even when
+//! recovery then stored them: the next audit finds them and exits 0) or an hour is
 //! inconclusive, 3 when an endpoint is unreachable.
 
 use std::time::Duration;
@@ -143,6 +144,8 @@ fn summary_json(s: &AuditSummary) -> String {
                 "stored_records": r.stored_records,
                 "missing_records": r.missing_records,
                 "missing_ids": r.missing_ids,
+                "recovered_records": r.recovery.as_ref().map_or(0, |n| n.recovered_records),
+                "recovery": r.recovery,
                 "report": key,
             })
         })
@@ -157,6 +160,10 @@ fn summary_json(s: &AuditSummary) -> String {
         "missing_records": s.missing_records,
         "recovered_records": s.recovered_records,
         "confirmed_gap_records": s.confirmed_gap_records,
+        "reaudit_hours": s
+            .reaudit_hours()
+            .map(|r| o365_activity::time::format_rfc3339_z(r.hour))
+            .collect::<Vec<_>>(),
         "cost": s.cost,
         "per_hour": hours,
     })
@@ -222,16 +229,15 @@ impl<S: ObjectStore> Ctx<'_, S> {
     }
 }
 
-/// Recovery through the lister (a run since the checkpoints, then the reach sweep),
-/// delivered like `o365ctl sweep` delivers.
-impl<S: ObjectStore> Recovery for Ctx<'_, S> {
-    async fn relist(
+impl<S: ObjectStore> Ctx<'_, S> {
+    /// A lister run since the checkpoints, then (with `sweep`) the reach sweep, and the
+    /// tenant's listed blobs delivered like `o365ctl sweep` delivers them.
+    async fn list_and_deliver(
         &self,
         tenant: &TenantConfig,
-        windows: &[Window],
+        sweep: bool,
         deadline: Instant,
-    ) -> Result<Relisted, String> {
-        tracing::info!(tenant_id = %tenant.tenant_id, windows = windows.len(), "missing records within reach: listing since the checkpoints, then sweeping the reach");
+    ) -> Result<u64, String> {
         let queue = MemoryQueue::new();
         let lister = lister(self.store.clone(), queue.clone(), self.conn, self.settings);
         // The sweep re-lists the reach up to each watermark less the overlap; a run lists
@@ -241,8 +247,12 @@ impl<S: ObjectStore> Recovery for Ctx<'_, S> {
         let run = tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(lister.run(deadline))
         });
-        let summary = lister.sweep(deadline).await;
-        tracing::debug!(?run, "listing for recovery done");
+        tracing::debug!(?run, "listing since the checkpoints done");
+        let swept = if sweep {
+            Some(lister.sweep(deadline).await)
+        } else {
+            None
+        };
         let messages: Vec<_> = queue
             .drain()
             .into_iter()
@@ -261,7 +271,7 @@ impl<S: ObjectStore> Recovery for Ctx<'_, S> {
         .await
         .map_err(|e| e.to_string())?;
         progress.finish();
-        if let Some(p) = summary.failed().next() {
+        if let Some(p) = swept.as_ref().and_then(|s| s.failed().next()) {
             let why = p
                 .error
                 .as_ref()
@@ -269,8 +279,31 @@ impl<S: ObjectStore> Recovery for Ctx<'_, S> {
                 .unwrap_or_default();
             return Err(format!("the sweep of {} failed: {why}", p.content_type));
         }
+        Ok(delivered.sent as u64)
+    }
+}
+
+/// Catching up and recovery through the lister (a run since the checkpoints, then for
+/// recovery the reach sweep), delivered like `o365ctl sweep` delivers.
+impl<S: ObjectStore> Recovery for Ctx<'_, S> {
+    async fn catch_up(&self, tenant: &TenantConfig, deadline: Instant) -> Result<u64, String> {
+        // Only a local pipeline has stored the blobs when this returns.
+        if !matches!(self.delivery, Delivery::Local) {
+            return Ok(0);
+        }
+        self.list_and_deliver(tenant, false, deadline).await
+    }
+
+    async fn relist(
+        &self,
+        tenant: &TenantConfig,
+        windows: &[Window],
+        deadline: Instant,
+    ) -> Result<Relisted, String> {
+        tracing::info!(tenant_id = %tenant.tenant_id, windows = windows.len(), "missing records within reach: listing since the checkpoints, then sweeping the reach");
+        let sent = self.list_and_deliver(tenant, true, deadline).await?;
         Ok(Relisted {
-            blobs_sent: delivered.sent as u64,
+            blobs_sent: sent,
             stored: matches!(self.delivery, Delivery::Local),
         })
     }

@@ -51,13 +51,16 @@ impl<S: ObjectStore> Auditor<S> {
             max_queries: self.settings.max_queries_per_hour,
         };
         let mut cost = AuditCost::default();
-        let mut stored = self.stored(tenant, &hours, &mut cost).await?;
+        // Purview first, then the collection brought up to date, then the stored side: a
+        // record Purview shows sits in a blob created before the query, so a catch-up
+        // listing that starts after it lists that blob, and a record published since the
+        // last collection run is not taken for a missing one.
         let mut purview: BTreeMap<DateTime<Utc>, PurviewHour> = BTreeMap::new();
         for h in &hours {
             let end = h
                 .checked_add_signed(HOUR)
                 .ok_or_else(|| AuditError::BadWindow("hour out of range".into()))?;
-            let mut ph = match query_hour(source, &plan, *h, end, deadline).await {
+            let ph = match query_hour(source, &plan, *h, end, deadline).await {
                 Ok(ph) => ph,
                 Err(e) if ends_the_run(&e) => return Err(AuditError::Graph(e)),
                 Err(e) => PurviewHour {
@@ -65,18 +68,24 @@ impl<S: ObjectStore> Auditor<S> {
                     ..PurviewHour::default()
                 },
             };
+            purview.insert(*h, ph);
+        }
+        if let Err(e) = recovery.catch_up(tenant, deadline).await {
+            warn!(tenant_id = %tenant.tenant_id, error = %e, "audit: collecting since the checkpoints failed");
+        }
+        let mut stored = self.stored(tenant, &hours, &mut cost).await?;
+        for (h, ph) in purview.iter_mut() {
             if ph.inconclusive.is_none()
                 && !missing(&ph.read.ids, stored.get(h).unwrap_or(&HashSet::new())).is_empty()
             {
                 if let Err(e) =
-                    confirm(source, &plan, &mut ph, self.settings.max_rereads, deadline).await
+                    confirm(source, &plan, ph, self.settings.max_rereads, deadline).await
                 {
                     ph.inconclusive = Some(format!("re-reading the query failed: {e}"));
                 }
             }
             cost.graph_queries = cost.graph_queries.saturating_add(ph.query_ids.len() as u64);
             cost.graph_pages = cost.graph_pages.saturating_add(ph.pages);
-            purview.insert(*h, ph);
         }
         let empty = HashSet::new();
         let missing_hours: BTreeSet<DateTime<Utc>> = purview
@@ -106,10 +115,15 @@ impl<S: ObjectStore> Auditor<S> {
                     (super::Relisted::default(), Some(e))
                 }
             };
-            if relisted.stored && error.is_none() {
-                let again = self.stored(tenant, &missing_hours, &mut cost).await?;
-                stored.extend(again);
-            }
+            // The reports keep what was missing at audit time; what recovery stored shows
+            // in their recovery note (and the next audit finds it stored).
+            let after = if relisted.stored && error.is_none() {
+                // The same partitions as the first read (a record of an hour can sit in a
+                // blob created long after it when the settle delay is short).
+                Some(self.stored(tenant, &hours, &mut cost).await?)
+            } else {
+                None
+            };
             for h in &missing_hours {
                 let hour_windows: Vec<Window> = windows
                     .iter()
@@ -119,7 +133,8 @@ impl<S: ObjectStore> Auditor<S> {
                 if hour_windows.is_empty() {
                     continue;
                 }
-                let still = missing(&purview[h].read.ids, stored.get(h).unwrap_or(&empty)).len();
+                let now_stored = after.as_ref().unwrap_or(&stored).get(h);
+                let still = missing(&purview[h].read.ids, now_stored.unwrap_or(&empty)).len();
                 notes.insert(
                     *h,
                     RecoveryNote {

@@ -11,11 +11,14 @@
 //!   is `inconclusive`).
 //! * Stored side ([`stored`]): the data partitions that can hold the hour's records are
 //!   read (no separate index), so deleting an object makes its records count as missing.
+//! * Order: Purview is queried first, then the collection is brought up to date
+//!   ([`Recovery::catch_up`], local runs), then the stored side is read, so a record published
+//!   since the last collection run is not taken for a missing one.
 //! * Recovery ([`Recovery`]): the `contentCreated` windows that could hold missing records
-//!   (`[hour, hour + settle]`, within reach) are re-listed by the lister's sweep; when that
-//!   stored them already (local runs) the hour is re-audited at once, otherwise the next run
-//!   re-audits it ([`Auditor::due_hours`]). Missing records whose windows are all beyond
-//!   reach are a confirmed gap.
+//!   (`[hour, hour + settle]`, within reach) are re-listed by the lister's sweep. The report
+//!   keeps what was missing at audit time (verdict `missing`) and notes what recovery stored
+//!   (local runs); the next run re-audits the hour ([`Auditor::due_hours`]). Missing records
+//!   whose windows are all beyond reach are a confirmed gap.
 
 pub mod purview;
 pub mod record_types;
@@ -127,6 +130,19 @@ pub struct Relisted {
 
 /// Re-lists windows of a tenant so that blobs not stored are fetched: the lister's sweep.
 pub trait Recovery: Send + Sync {
+    /// Brings the tenant's collection up to date (a listing since the checkpoints, stored
+    /// before it returns) after Purview was queried and before the stored side is read, so
+    /// that records published since the last collection run do not count as missing.
+    /// Returns the blobs it stored. The default does nothing (the collection runs on its own
+    /// schedule, or the audit only reports).
+    fn catch_up(
+        &self,
+        _tenant: &TenantConfig,
+        _deadline: Instant,
+    ) -> impl Future<Output = Result<u64, String>> + Send {
+        async { Ok(0) }
+    }
+
     /// Re-lists `windows` (each within the 7-day reach) for `tenant`.
     fn relist(
         &self,

@@ -35,7 +35,8 @@ pub struct RecoveryNote {
     pub windows: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Blobs the re-listing sent again.
     pub blobs_sent: u64,
-    /// Missing records found stored after recovery (0 while a queued recovery is pending).
+    /// Missing records found stored after recovery (0 while a queued recovery is pending);
+    /// the hour stays `missing` and is audited again.
     pub recovered_records: u64,
     /// Whether the re-listed blobs were already stored when the re-audit ran (local runs);
     /// `false` when they were queued for the fetcher (the next audit run re-audits).
@@ -66,7 +67,7 @@ pub struct AuditReport {
     pub purview_excluded: u64,
     /// Distinct record `Id`s stored whose `_o365.event_time` is in the hour.
     pub stored_records: u64,
-    /// Purview Ids not stored: their total.
+    /// Purview Ids not stored when the audit ran (before any recovery): their total.
     pub missing_records: u64,
     /// The first of them (sorted), at most the configured number.
     pub missing_ids: Vec<String>,
@@ -193,9 +194,11 @@ pub struct AuditSummary {
     pub purview_records: u64,
     /// Distinct stored records over the hours.
     pub stored_records: u64,
-    /// Missing records after recovery (the alarm's metric).
+    /// Records Purview lists that were not stored when the audit ran (the alarm's metric),
+    /// whatever recovery then did.
     pub missing_records: u64,
-    /// Missing records recovery stored.
+    /// Of those, the records recovery stored before the run ended (the next audit of their
+    /// hours finds them stored).
     pub recovered_records: u64,
     /// Missing records beyond the 7-day reach.
     pub confirmed_gap_records: u64,
@@ -239,7 +242,14 @@ impl AuditSummary {
         self.cost.add(&other.cost);
     }
 
-    /// The EMF metrics of the run: `AuditMissingRecords` (records still missing),
+    /// The hours to audit again: not `complete` and not a confirmed gap.
+    pub fn reaudit_hours(&self) -> impl Iterator<Item = &AuditReport> {
+        self.reports
+            .iter()
+            .filter(|r| r.verdict != Verdict::Complete && !r.confirmed_gap)
+    }
+
+    /// The EMF metrics of the run: `AuditMissingRecords` (records found missing),
     /// `AuditInconclusive` (hours), `AuditHours`, `AuditRecoveredRecords`,
     /// `AuditConfirmedGapRecords`, with no dimension (what the alarm watches).
     pub fn metric_set(&self) -> MetricSet {

@@ -331,7 +331,12 @@ async fn purview_only_types_are_excluded_and_recovery_reaudits() {
         .unwrap();
     let r = &s.reports[0];
     assert_eq!(r.purview_excluded, 1);
-    assert_eq!(r.verdict, Verdict::Complete, "{r:?}");
+    // Reported as missing at audit time, with what recovery stored.
+    assert_eq!(r.verdict, Verdict::Missing, "{r:?}");
+    assert_eq!((r.missing_records, r.stored_records), (1, 1));
+    assert_eq!(r.missing_ids, ["late1"]);
+    assert_eq!(s.missing_records, 1);
+    assert_eq!(s.reaudit_hours().count(), 1);
     let note = r.recovery.as_ref().unwrap();
     assert_eq!(note.recovered_records, 1);
     assert_eq!(
@@ -340,6 +345,18 @@ async fn purview_only_types_are_excluded_and_recovery_reaudits() {
     );
     assert_eq!(s.recovered_records, 1);
     assert_eq!(*recovery.calls.lock().unwrap(), note.windows);
+    // The re-audit finds them stored.
+    let s = auditor(&store, now)
+        .audit_tenant(&tenant(), &purview, &[at(10, 0)], &recovery, deadline())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reports[0].verdict,
+        Verdict::Complete,
+        "{:?}",
+        s.reports[0]
+    );
+    assert_eq!((s.missing_records, s.reaudit_hours().count()), (0, 0));
 
     // Beyond the reach: no re-listing, a confirmed gap.
     let dir = tempfile::tempdir().unwrap();
@@ -368,4 +385,56 @@ fn settled_hours_respect_the_settle_delay() {
     );
     let hours = a.settled_hours(at(9, 15), at(23, 0)).unwrap();
     assert_eq!(hours, [at(10, 0), at(11, 0)]);
+}
+
+/// Stores a blob when asked to catch up (a run since the checkpoints), as `o365ctl audit`
+/// does with the local pipeline.
+struct StoreOnCatchUp {
+    store: LocalStore,
+    ids: Vec<(DateTime<Utc>, &'static str)>,
+    relists: Mutex<u32>,
+}
+
+impl Recovery for StoreOnCatchUp {
+    async fn catch_up(&self, _tenant: &TenantConfig, _deadline: Instant) -> Result<u64, String> {
+        store_blob(&self.store, at(11, 10), "published-since", &self.ids).await;
+        Ok(1)
+    }
+
+    async fn relist(
+        &self,
+        _tenant: &TenantConfig,
+        _windows: &[Window],
+        _deadline: Instant,
+    ) -> Result<Relisted, String> {
+        *self.relists.lock().unwrap() += 1;
+        Ok(Relisted::default())
+    }
+}
+
+#[tokio::test]
+async fn records_published_since_the_last_run_are_collected_before_comparing() {
+    // Purview lists a record whose blob was published after the last collection run (the
+    // settle delay is short): the audit catches up first and finds it stored.
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    store_blob(&store, at(10, 5), "a", &[(at(10, 1), "id1")]).await;
+    let purview = FakePurview::with(&[(at(10, 1), "id1"), (at(10, 59), "new1")]);
+    let recovery = StoreOnCatchUp {
+        store: store.clone(),
+        ids: vec![(at(10, 59), "new1")],
+        relists: Mutex::new(0),
+    };
+    let s = auditor(&store, at(11, 20))
+        .audit_tenant(&tenant(), &purview, &[at(10, 0)], &recovery, deadline())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reports[0].verdict,
+        Verdict::Complete,
+        "{:?}",
+        s.reports[0]
+    );
+    assert_eq!((s.missing_records, s.stored_records), (0, 2));
+    assert_eq!(*recovery.relists.lock().unwrap(), 0);
 }
