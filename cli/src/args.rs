@@ -16,6 +16,7 @@ pub use subcommands::{
     BackfillArgs, NormalizeArgs, ReplayArgs, RunArgs, StatusArgs, SweepArgs, VerifyArgs,
 };
 pub use tenant::TenantArgs;
+pub(crate) use values::parse_duration;
 pub use window::WindowArgs;
 
 /// `o365ctl`: the operator's tool of o365-collector.
@@ -65,6 +66,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Export stored records as OCSF 1.1.0 Parquet for Amazon Security Lake (docs/ocsf.md).
     Ocsf(crate::commands::ocsf::OcsfArgs),
+    /// Cross-check settled hours against Purview's audit search (Graph) and recover what is missing.
+    Audit(crate::commands::audit::AuditArgs),
     /// Compact the stored NDJSON into Parquet by event date, one row per record Id.
     Compact(crate::commands::compact::CompactArgs),
 }

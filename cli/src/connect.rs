@@ -165,6 +165,8 @@ impl Connected {
                 enabled_types: o365_sim::ContentType::ALL.to_vec(),
                 ..TenantSpec::new(o365_sim::DEFAULT_TENANT_ID)
             }],
+            // Audit queries answer at once (a real one takes minutes; nothing to show here).
+            graph: o365_sim::testing::instant_graph(),
             ..SimConfig::default()
         };
         let sim = o365_sim::start(config).await.map_err(|e| {

@@ -74,6 +74,7 @@ fn main() -> std::process::ExitCode {
             Command::Replay(a) => commands::replay::run(a, ui).await,
             Command::Backfill(a) => commands::backfill::run(a, ui).await,
             Command::Sweep(a) => commands::sweep::run(a, ui).await,
+            Command::Audit(a) => commands::audit::run(a, ui).await,
             Command::Normalize(a) => commands::normalize::run(a).await,
             Command::Status(a) => commands::status::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,

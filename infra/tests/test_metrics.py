@@ -68,7 +68,7 @@ def test_every_alarm_watches_an_emitted_metric() -> None:
 def test_the_lister_no_loss_alarms_exist() -> None:
     watched = set().union(*_alarm_metrics(_template()).values())
     for name in ("PairStalled", "BlobsNearExpiry", "WatermarkAheadSeconds", "GapsReported",
-                 "AuditMissingRecords"):
+                 "AuditMissingRecords", "ListingEntriesRejected"):
         assert name in watched, f"no alarm on {name}"
 
 

@@ -1,6 +1,7 @@
 //! Entries of `subscriptions/content` listings: one per content blob. A page is decoded entry
-//! by entry ([`decode_page`]): an entry that cannot be read is handed back with its raw JSON,
-//! and the rest of the page proceeds.
+//! by entry ([`decode_page`]): an entry without a readable content id and URI is handed back
+//! with its raw JSON, odd fields of the others are filled in from what was listed, and the
+//! rest of the page proceeds.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -45,38 +46,158 @@ pub struct RejectedEntry {
     pub reason: String,
 }
 
+/// A listing entry read with some fields estimated: its blob is still fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairedEntry {
+    /// The blob's content id.
+    pub content_id: String,
+    /// What was estimated, and from what (for the log).
+    pub repairs: Vec<String>,
+}
+
 /// One listing page, decoded entry by entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DecodedPage {
-    /// The entries that were read.
+    /// The entries that were read (repaired ones included).
     pub entries: Vec<ContentListing>,
     /// The entries that were not.
     pub rejected: Vec<RejectedEntry>,
+    /// The entries read with estimated fields (also in `entries`).
+    pub repaired: Vec<RepairedEntry>,
 }
 
-/// Decodes a listing page body: it must be a JSON array; each element that does not read as a
-/// [`ContentListing`] is rejected alone, with its raw JSON.
-pub fn decode_page(body: &[u8]) -> Result<DecodedPage, serde_json::Error> {
+/// What the lister asked for, to fill in what an entry leaves out: the content type listed,
+/// and the window's start (the listing holds only blobs whose `contentCreated` is at or after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingContext {
+    /// The content type the listing call asked for.
+    pub content_type: ContentType,
+    /// Start of the listed window.
+    pub window_start: DateTime<Utc>,
+}
+
+/// How long the API keeps a blob after its `contentCreated` (spec §4.3): the estimate of a
+/// missing `contentExpiration`.
+const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// Decodes a listing page body: it must be a JSON array. Each element is read alone: one
+/// without a readable `contentId` and `contentUri` is rejected with its raw JSON; in one that
+/// has them, other odd fields are filled in from `ctx` (see [`read_entry`]).
+pub fn decode_page(body: &[u8], ctx: ListingContext) -> Result<DecodedPage, serde_json::Error> {
     let raw: Vec<&RawValue> = serde_json::from_slice(body)?;
     let mut page = DecodedPage::default();
     for entry in raw {
-        match serde_json::from_str::<ContentListing>(entry.get()) {
-            Ok(e) => page.entries.push(e),
-            Err(e) => page.rejected.push(RejectedEntry {
+        match read_entry(entry.get(), ctx) {
+            Ok((e, repairs)) => {
+                if !repairs.is_empty() {
+                    page.repaired.push(RepairedEntry {
+                        content_id: e.content_id.clone(),
+                        repairs,
+                    });
+                }
+                page.entries.push(e);
+            }
+            Err(reason) => page.rejected.push(RejectedEntry {
                 raw: entry.get().to_owned(),
-                reason: e.to_string(),
+                reason,
             }),
         }
     }
     Ok(page)
 }
 
+/// Reads one entry. `contentId` and `contentUri` must be non-empty strings (without them the
+/// blob cannot be fetched). The rest is salvaged: the content type is the one listed
+/// (whatever the entry's spelling), a `contentCreated` that cannot be read is the window's
+/// start, a `contentExpiration` that cannot be read is `contentCreated` + 7 days. Each such
+/// estimate is named in the returned list.
+pub fn read_entry(raw: &str, ctx: ListingContext) -> Result<(ContentListing, Vec<String>), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| "not a JSON object".to_owned())?;
+    let text = |name: &str| {
+        obj.get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let content_id = text("contentId").ok_or("no contentId string: the blob cannot be named")?;
+    let content_uri =
+        text("contentUri").ok_or("no contentUri string: the blob cannot be fetched")?;
+    let mut repairs = Vec::new();
+    let listed_type = text("contentType");
+    if !listed_type.is_some_and(|t| t.eq_ignore_ascii_case(ctx.content_type.as_str())) {
+        repairs.push(format!(
+            "contentType {listed_type:?} read as the type listed, {}",
+            ctx.content_type
+        ));
+    }
+    let content_created = match text("contentCreated").and_then(read_listing_time) {
+        Some(t) => t,
+        None => {
+            repairs.push(format!(
+                "contentCreated {:?} unreadable: the window's start {} taken instead",
+                obj.get("contentCreated"),
+                crate::time::format_listing_time(ctx.window_start)
+            ));
+            ctx.window_start
+        }
+    };
+    let content_expiration = match text("contentExpiration").and_then(read_listing_time) {
+        Some(t) => t,
+        None => {
+            let estimate = content_created
+                .checked_add_signed(RETENTION)
+                .ok_or("contentCreated is too far in the future to estimate contentExpiration")?;
+            repairs.push(format!(
+                "contentExpiration {:?} unreadable: contentCreated + 7 days taken instead",
+                obj.get("contentExpiration")
+            ));
+            estimate
+        }
+    };
+    Ok((
+        ContentListing {
+            content_type: ctx.content_type,
+            content_id: content_id.to_owned(),
+            content_uri: content_uri.to_owned(),
+            content_created,
+            content_expiration,
+        },
+        repairs,
+    ))
+}
+
+/// Reads a listing time: every form [`crate::time::parse_record_time`] reads (zone-less is
+/// UTC), and the US and RFC 2822 forms (`3/1/2026 5:09:02 AM`, `Sun, 1 Mar 2026 05:09:02 +0000`).
+fn read_listing_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = crate::time::parse_record_time(s) {
+        return Some(t);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| n.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ctx() -> ListingContext {
+        ListingContext {
+            content_type: ContentType::Exchange,
+            window_start: crate::time::parse_record_time("2026-03-01T05:00:00Z").unwrap(),
+        }
+    }
+
     #[test]
-    fn a_bad_entry_is_rejected_alone_and_odd_spellings_are_read() {
+    fn unreadable_entries_are_rejected_alone_and_odd_ones_salvaged() {
         let body = br#"[
             {"contentType":"audit.exchange","contentId":"a","contentUri":"https://x/a",
              "contentCreated":"2026-03-01T05:09:02","contentExpiration":"2026-03-08T04:40:11.520Z"},
@@ -85,21 +206,61 @@ mod tests {
             {"contentType":"Audit.Exchange","contentId":"c","contentUri":"https://x/c",
              "contentCreated":"yesterday","contentExpiration":"2026-03-08T04:40:11.520Z"},
             {"contentType":"AUDIT.EXCHANGE","contentId":"d","contentUri":"https://x/d",
-             "contentCreated":"2026-03-01 05:09:02","contentExpiration":"2026-03-08T04:40:11Z"}
+             "contentCreated":"2026-03-01 05:09:02","contentExpiration":"2026-03-08T04:40:11Z"},
+            {"contentType":"Audit.Exchange","contentId":"e",
+             "contentCreated":"2026-03-01T05:09:02Z","contentExpiration":"2026-03-08T04:40:11Z"},
+            "f",
+            {"contentId":"g","contentUri":"https://x/g",
+             "contentCreated":"3/1/2026 5:09:02 AM","contentExpiration":"Sun, 8 Mar 2026 04:40:11 +0000"},
+            {"contentType":"Audit.SharePoint","contentId":" ","contentUri":"https://x/h"},
+            {"contentType":"Audit.Exchange","contentId":7,"contentUri":"https://x/i"}
         ]"#;
-        let page = decode_page(body).unwrap();
+        let page = decode_page(body, ctx()).unwrap();
         let ids: Vec<&str> = page.entries.iter().map(|e| e.content_id.as_str()).collect();
-        assert_eq!(ids, ["a", "d"]);
-        assert_eq!(page.entries[0].content_type, ContentType::Exchange);
+        assert_eq!(ids, ["a", "b", "c", "d", "g"]);
+        assert!(page
+            .entries
+            .iter()
+            .all(|e| e.content_type == ContentType::Exchange));
+        let at = |s: &str| crate::time::parse_record_time(s).unwrap();
         assert_eq!(
-            crate::time::format_listing_time(page.entries[0].content_created),
-            "2026-03-01T05:09:02.000Z",
+            page.entries[0].content_created,
+            at("2026-03-01T05:09:02Z"),
             "zone-less is UTC"
         );
-        assert_eq!(page.rejected.len(), 2);
-        assert!(page.rejected[0].raw.contains(r#""contentId":"b""#));
-        assert!(page.rejected[0].reason.contains("contentExpiration"));
-        assert!(decode_page(b"{}").is_err(), "a page is an array");
+        assert_eq!(
+            page.entries[1].content_expiration,
+            at("2026-03-08T05:09:02.115Z"),
+            "a missing contentExpiration is contentCreated + 7 days"
+        );
+        assert_eq!(page.entries[2].content_created, ctx().window_start);
+        assert_eq!(page.entries[4].content_created, at("2026-03-01T05:09:02Z"));
+        assert_eq!(
+            page.entries[4].content_expiration,
+            at("2026-03-08T04:40:11Z")
+        );
+        let repaired: Vec<&str> = page
+            .repaired
+            .iter()
+            .map(|r| r.content_id.as_str())
+            .collect();
+        assert_eq!(
+            repaired,
+            ["b", "c", "g"],
+            "a missing type is named, odd case is not"
+        );
+        assert!(page.repaired[2].repairs[0].contains("contentType None"));
+        let rejected: Vec<&str> = page.rejected.iter().map(|r| r.raw.as_str()).collect();
+        assert_eq!(rejected.len(), 4, "{rejected:?}");
+        assert!(
+            rejected[0].contains(r#""contentId":"e""#)
+                && page.rejected[0].reason.contains("contentUri")
+        );
+        assert_eq!(rejected[1], r#""f""#);
+        assert!(page.rejected[1].reason.contains("not a JSON object"));
+        assert!(page.rejected[2].reason.contains("contentId"));
+        assert!(page.rejected[3].reason.contains("contentId"));
+        assert!(decode_page(b"{}", ctx()).is_err(), "a page is an array");
     }
 
     #[test]

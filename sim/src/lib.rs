@@ -12,6 +12,7 @@ mod error;
 mod fixtures;
 mod graph;
 mod ledger;
+pub mod listing_faults;
 mod records;
 mod scenario;
 mod server;

@@ -74,6 +74,7 @@ scenarios! {
     RejectExact24h => "reject-exact-24h", ArgKind::Switch, "reject a listing window of exactly 24 h (seen for one tenant)";
     Af20030 => "af20030", ArgKind::Switch, "report bad windows with the older AF20030 code instead of AF20055";
     TokenErrors => "token-errors", ArgKind::Rate(0.05), "the token endpoints answer 503 temporarily_unavailable (AADSTS90033) at RATE (default 0.05)";
+    BadListingEntries => "bad-listing-entries", ArgKind::Rate(0.05), "spoil a blob's listing entries at RATE per blob (default 0.05), the same way on every listing: content type in lower case, no contentExpiration, zone-less dates, US-format dates, not an object, or no contentUri";
     PublisherBuckets => "publisher-buckets", ArgKind::Switch, "legacy throttling: one request budget per PublisherIdentifier, shared by every caller that sends none";
     WithholdRate => "withhold-rate", ArgKind::Rate(0.005), "Graph view: leave RATE of the records (default 0.005) out of the Management feed's blobs; they are listed later in a late blob (see withhold-delay-hours) and are in Purview all along";
     WithholdDelayHours => "withhold-delay-hours", ArgKind::Value(24), "with withhold-rate: the late blob holding a slot's withheld records becomes listable N h after the slot's first blob (default 24), under that blob's contentCreated";

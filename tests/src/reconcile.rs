@@ -309,12 +309,13 @@ pub async fn read_gaps<S: ObjectStore>(
     Ok(out)
 }
 
-/// Content ids named by `_errors/` reports (and the safe message ids of rejected messages).
+/// Content ids named by `_errors/` reports (and the safe message ids of rejected messages,
+/// and the content ids the raw entries of `_errors/listing/` reports name).
 pub async fn read_error_reports<S: ObjectStore>(
     store: &S,
     layout: &KeyLayout,
 ) -> Result<BTreeSet<String>, ReconcileError> {
-    Ok(store
+    let mut out: BTreeSet<String> = store
         .list(&layout.errors_prefix())
         .await?
         .iter()
@@ -323,7 +324,37 @@ pub async fn read_error_reports<S: ObjectStore>(
             Some(ObjectKey::Rejected(r)) => Some(r.message_id),
             _ => None,
         })
-        .collect())
+        .collect();
+    for (_, entry) in read_listing_errors(store, layout).await? {
+        // An entry's `contentId`, or the entry itself when it is a bare string.
+        if let Some(id) = entry.get("contentId").unwrap_or(&entry).as_str() {
+            out.insert(id.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// The raw listing entries kept by `_errors/listing/` reports, each with its report's key.
+pub async fn read_listing_errors<S: ObjectStore>(
+    store: &S,
+    layout: &KeyLayout,
+) -> Result<Vec<(String, serde_json::Value)>, ReconcileError> {
+    let mut out = Vec::new();
+    for key in store
+        .list(&format!("{}listing/", layout.errors_prefix()))
+        .await?
+    {
+        let obj = store
+            .get(&key)
+            .await?
+            .ok_or_else(|| ReconcileError::Vanished(key.clone()))?;
+        let entry = serde_json::from_slice::<serde_json::Value>(&obj.body)
+            .ok()
+            .and_then(|r| r.get("entry").cloned())
+            .unwrap_or_default();
+        out.push((key, entry));
+    }
+    Ok(out)
 }
 
 /// Content ids whose raw blob body is kept under `_quarantine/`.

@@ -13,7 +13,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_OVERLAP_TEXT: &str = "1h";
 
 /// A duration from 1 second to [`MAX_DURATION`]; anything else is a usage error (exit 2).
-pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     const ALLOWED: &str = "write a duration from 1s to 7d, such as 30s, 5m, 6h or 2d";
     let d = humantime::parse_duration(s.trim()).map_err(|e| format!("{e}: {ALLOWED}"))?;
     if d < Duration::from_secs(1) || d > MAX_DURATION {

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod audit;
 pub mod backfill;
 pub mod compact;
 pub mod normalize;

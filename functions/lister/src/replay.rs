@@ -110,7 +110,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     source,
                 })?
             {
-                self.report_rejected(tenant, ct, &page.page.rejected, &mut rejected)
+                self.report_odd_entries(tenant, ct, &page.page, &mut rejected)
                     .await
                     .map_err(ListWindowError::Report)?;
                 let fresh = dedupe(page.page.entries, |id| seen.contains(id));

@@ -47,7 +47,8 @@ pub struct PairSummary {
     pub lag: Option<Duration>,
     /// The checkpoint's watermark after the run.
     pub watermark: Option<DateTime<Utc>>,
-    /// Listing entries that could not be read (each kept in an error report).
+    /// Listing entries that could not be read, each counted once, when its error report is
+    /// first written.
     pub entries_rejected: u64,
     /// No progress for the stall threshold of runs, or no watermark long after the first
     /// attempt: never reported as ok.

@@ -200,7 +200,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                         )
                     })?;
                 let Some(page) = page else { break };
-                self.report_rejected(tenant_id, ct, &page.page.rejected, &mut rejected)
+                self.report_odd_entries(tenant_id, ct, &page.page, &mut rejected)
                     .await?;
                 p.entries_rejected = rejected.entries_rejected;
                 let fresh = dedupe(page.page.entries, |id| seen.contains(id));

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use o365_activity::api_error::AfCode;
 use o365_activity::checkpoint::{CheckpointError, CommitOutcome, HeldCheckpoint, PageCursor};
 use o365_activity::client::{ActivityClient, ClientError, ListingPage};
-use o365_activity::listing::RejectedEntry;
+use o365_activity::listing::DecodedPage;
 use o365_activity::queue::{Queue, QueueError};
 use o365_activity::store::ObjectStore;
 use o365_activity::{ContentListing, ContentType, QueueMessage, TenantId};
@@ -167,7 +167,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     )))
                 }
             };
-            self.report_rejected(&tenant_id, ct, &page.page.rejected, summary)
+            self.report_odd_entries(&tenant_id, ct, &page.page, summary)
                 .await
                 .map_err(Stop::Failed)?;
             let cursor = page.next_page.as_ref().map(|next| PageCursor {
@@ -229,17 +229,21 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     }
 
     /// Writes one error report per listing entry that could not be read (create-only, keyed
-    /// by the entry's hash, so a page listed again adds none), logs and counts them.
-    pub(crate) async fn report_rejected(
+    /// by the entry's hash, so a page listed again adds none), logs them and counts the new
+    /// ones; logs the entries whose odd fields were filled in (their blobs are fetched).
+    pub(crate) async fn report_odd_entries(
         &self,
         tenant: &TenantId,
         ct: ContentType,
-        rejected: &[RejectedEntry],
+        page: &DecodedPage,
         summary: &mut PairSummary,
     ) -> Result<(), PairError> {
+        for entry in &page.repaired {
+            warn!(tenant_id = %tenant, content_type = %ct, content_id = %entry.content_id, repairs = %entry.repairs.join("; "), "a listing entry had odd fields; they were filled in and its blob is fetched");
+        }
         let now = self.now();
-        for entry in rejected {
-            let (key, _) = self
+        for entry in &page.rejected {
+            let (key, new) = self
                 .checkpoints
                 .write_listing_error(tenant, ct, now, entry)
                 .await
@@ -250,7 +254,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     )
                 })?;
             warn!(tenant_id = %tenant, content_type = %ct, %key, reason = %entry.reason, "a listing entry could not be read; it is kept in an error report and the rest of the page proceeds");
-            summary.entries_rejected += 1;
+            if new {
+                summary.entries_rejected += 1;
+            }
         }
         Ok(())
     }

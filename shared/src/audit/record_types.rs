@@ -52,11 +52,13 @@ pub fn graph_name(record_type: i64) -> Option<String> {
 }
 
 /// Graph's camelCase of a member name: the leading capitals lower-cased, except the last
-/// one when a lower-case letter follows it (`MIPLabel` → `mipLabel`, `CRM` → `crm`).
+/// one when a lower-case letter follows it (`MIPLabel` → `mipLabel`, `CRM` → `crm`,
+/// `MS365DCustomDetection` → `ms365DCustomDetection`).
 fn camel(name: &str) -> String {
     let chars: Vec<char> = name.chars().filter(|c| !c.is_whitespace()).collect();
     let run = chars.iter().take_while(|c| c.is_ascii_uppercase()).count();
-    let lower_to = if run > 1 && run < chars.len() {
+    let before_lower = chars.get(run).is_some_and(char::is_ascii_lowercase);
+    let lower_to = if run > 1 && before_lower {
         run - 1
     } else {
         run

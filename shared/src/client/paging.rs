@@ -11,7 +11,7 @@ use url::Url;
 use super::http::Buffered;
 use super::{guard, ActivityClient, ClientError, OP_LIST_CONTENT};
 use crate::api_error::AfCode;
-use crate::listing::{decode_page, ContentListing, DecodedPage};
+use crate::listing::{decode_page, ContentListing, DecodedPage, ListingContext};
 
 /// One page of a listing: what was read, what was not, and where the next page is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,12 +45,18 @@ pub(crate) fn next_page_link(headers: &HeaderMap) -> Result<Option<&str>, Client
 }
 
 impl ActivityClient {
-    /// Fetches one listing page at `url` and decodes it entry by entry.
-    async fn fetch_page(&self, url: &Url, deadline: Instant) -> Result<ListingPage, ClientError> {
+    /// Fetches one listing page at `url` and decodes it entry by entry (`ctx`: what was
+    /// asked for, to fill in what an entry leaves out).
+    async fn fetch_page(
+        &self,
+        url: &Url,
+        ctx: ListingContext,
+        deadline: Instant,
+    ) -> Result<ListingPage, ClientError> {
         let reply = self
             .call::<Buffered>(OP_LIST_CONTENT, Method::GET, url, deadline)
             .await?;
-        let page = decode_page(&reply.body).map_err(|e| ClientError::Decode {
+        let page = decode_page(&reply.body, ctx).map_err(|e| ClientError::Decode {
             op: OP_LIST_CONTENT,
             message: format!("the listing page is not a JSON array: {e}"),
         })?;
@@ -74,7 +80,11 @@ impl ActivityClient {
             None => self.content_url(content_type, start, end)?,
             Some(next) => guard::with_publisher(self.check_uri(next)?, &self.inner.publisher_id),
         };
-        self.fetch_page(&url, deadline).await
+        let ctx = ListingContext {
+            content_type,
+            window_start: start,
+        };
+        self.fetch_page(&url, ctx, deadline).await
     }
 
     /// Lists every page of a window starting at `first`; an entry that cannot be read fails
@@ -82,6 +92,7 @@ impl ActivityClient {
     pub(crate) async fn list_pages(
         &self,
         first: &Url,
+        ctx: ListingContext,
         deadline: Instant,
     ) -> Result<Vec<ContentListing>, ClientError> {
         let mut restarts = 0;
@@ -89,7 +100,7 @@ impl ActivityClient {
             let mut entries: Vec<ContentListing> = Vec::new();
             let mut url = first.clone();
             for page in 0..MAX_PAGES {
-                let reply = match self.fetch_page(&url, deadline).await {
+                let reply = match self.fetch_page(&url, ctx, deadline).await {
                     Err(e)
                         if page > 0
                             && e.af_code() == Some(&AfCode::InvalidNextPage)

@@ -183,14 +183,15 @@ pub(super) async fn content(
         if n > 0 {
             body.push(',');
         }
-        let entry = serde_json::json!({
-            "contentType": ct.as_str(),
-            "contentId": l.blob.content_id,
-            "contentUri": sim.generator.content_uri(&tenant_id, &l.blob.content_id),
-            "contentCreated": timefmt::listing(l.content_created),
-            "contentExpiration": timefmt::listing(l.blob.content_expiration),
-        });
-        body.push_str(&entry.to_string());
+        let id = &l.blob.content_id;
+        body.push_str(&crate::listing_faults::render_entry(
+            crate::listing_faults::entry_fault(sim.config.seed, &sim.config.scenarios, id),
+            ct,
+            id,
+            sim.generator.content_uri(&tenant_id, id),
+            l.content_created,
+            l.blob.content_expiration,
+        ));
     }
     body.push(']');
     let mut reply = Reply::json(body);

@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod bad_input;
+mod bad_listing;
 mod clock_skew;
 mod defaults;
 mod faults;

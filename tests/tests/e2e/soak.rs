@@ -83,7 +83,7 @@ async fn soak_two_weeks_every_fault() {
         failures_by_kind(&world).await
     );
     finish(
-        "soak: 14 days, 4 tenants, every fault",
+        &format!("soak: {days} simulated days, 4 tenants, every fault"),
         &faults.join(", "),
         &world,
         &r,

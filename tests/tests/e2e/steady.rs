@@ -86,6 +86,15 @@ async fn many_tenants_with_one_broken_tenant() {
     world.cycle(hours(4), 6).await.unwrap();
     let horizon = world.sim.now();
     let no_dlp = ids[5].clone();
+    // Not collected while broken, and loud about it: after six failing runs those pairs are
+    // reported stalled (PairStalled, alarmed); every other pair is not.
+    let last = world.list().await.unwrap();
+    world.drain().await.unwrap();
+    for p in &last.pairs {
+        let broken_pair = p.tenant_id.as_str() == broken
+            || (p.tenant_id.as_str() == no_dlp && p.content_type.as_str() == "DLP.All");
+        assert_eq!(p.stalled, broken_pair, "{p:?}");
+    }
     let r = world
         .reconcile_with(|ledger, blob, gaps| {
             if blob.tenant_id == broken
