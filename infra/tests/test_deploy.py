@@ -83,6 +83,7 @@ def stack(endpoint: str, pytestconfig: pytest.Config) -> dict[str, Any]:
         "AlarmEmail": "secops@example.com",
         "SiemNotifications": "true",
         "SecurityLakeCustomSources": "true",
+        "SecurityLakeBucketName": "aws-security-data-lake-us-east-1-o365test",
         "BucketVersioning": "true",
         "DataRetentionDays": "400",
         "ObjectLockMode": "GOVERNANCE",

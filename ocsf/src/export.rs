@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -58,6 +59,8 @@ pub struct ExportReport {
     pub files_written: u64,
     /// Parquet files found already written (by a run cut short before its ledger entry).
     pub files_already_there: u64,
+    /// Data objects left for the next run because the deadline came first.
+    pub objects_pending: u64,
 }
 
 /// The ledger entry of one exported data object.
@@ -76,12 +79,15 @@ fn ledger_prefix(layout: &KeyLayout, target: &LakeTarget) -> String {
     format!("{base}_ocsf/{}/", target.ledger_dir())
 }
 
-/// Exports every data object of `input` (under `layout`) not yet in the ledger to `lake`.
+/// Exports every data object of `input` (under `layout`) not yet in the ledger to `lake`;
+/// with a `deadline`, stops before the first object started at or after it and counts the
+/// rest in [`ExportReport::objects_pending`] (the ledger lets the next run carry on).
 pub async fn export<I: ObjectStore, O: ObjectStore>(
     input: &I,
     layout: &KeyLayout,
     lake: &O,
     target: &LakeTarget,
+    deadline: Option<Instant>,
 ) -> Result<ExportReport, ExportError> {
     let ledger = ledger_prefix(layout, target);
     let done: BTreeSet<String> = input
@@ -106,6 +112,10 @@ pub async fn export<I: ObjectStore, O: ObjectStore>(
             report.objects_skipped += 1;
             continue;
         }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            report.objects_pending += 1;
+            continue;
+        }
         let Some(obj) = input.get(&key).await? else {
             continue; // listed, then gone: nothing to export
         };
@@ -123,13 +133,15 @@ pub async fn export<I: ObjectStore, O: ObjectStore>(
             content_type: "application/json".into(),
             content_encoding: None,
         };
+        // Create-only, as the collector's bucket policy demands under the prefix: an entry
+        // already there (a concurrent run) records the same files.
         let ledger_key = format!("{ledger}{relative}.json");
         input
             .put(
                 &ledger_key,
                 Bytes::from(body),
                 &meta,
-                PutCondition::Overwrite,
+                PutCondition::IfNoneMatch,
             )
             .await?;
         report.objects_exported += 1;

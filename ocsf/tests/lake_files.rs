@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
@@ -122,7 +123,14 @@ async fn export_writes_the_lake_layout_once_per_object() {
     }
     let target = LakeTarget::new("o365", "eu-west-1", "123456789012").unwrap();
 
-    let first = export(&store, &layout, &lake, &target).await.unwrap();
+    // A deadline already past: nothing is exported, both objects are left for the next run.
+    let stopped = export(&store, &layout, &lake, &target, Some(Instant::now()))
+        .await
+        .unwrap();
+    assert_eq!((stopped.objects_exported, stopped.objects_pending), (0, 2));
+    assert!(lake.list("").await.unwrap().is_empty());
+
+    let first = export(&store, &layout, &lake, &target, None).await.unwrap();
     assert_eq!(
         (
             first.objects_exported,
@@ -160,7 +168,7 @@ async fn export_writes_the_lake_layout_once_per_object() {
     assert_eq!(rows, lines.len());
 
     // Again: everything is in the ledger, nothing is written.
-    let again = export(&store, &layout, &lake, &target).await.unwrap();
+    let again = export(&store, &layout, &lake, &target, None).await.unwrap();
     assert_eq!(
         (
             again.objects_exported,
@@ -176,7 +184,7 @@ async fn export_writes_the_lake_layout_once_per_object() {
     let ledger = store.list("o365/_ocsf/").await.unwrap();
     assert_eq!(ledger.len(), 2);
     std::fs::remove_file(dir.path().join("data").join(&ledger[0])).unwrap();
-    let redo = export(&store, &layout, &lake, &target).await.unwrap();
+    let redo = export(&store, &layout, &lake, &target, None).await.unwrap();
     assert_eq!((redo.objects_exported, redo.objects_skipped), (1, 1));
     assert_eq!(redo.files_written, 0);
     assert!(redo.files_already_there > 0);
@@ -199,7 +207,7 @@ async fn export_writes_the_lake_layout_once_per_object() {
         )
         .await
         .unwrap();
-    let late = export(&store, &layout, &lake, &target).await.unwrap();
+    let late = export(&store, &layout, &lake, &target, None).await.unwrap();
     assert_eq!((late.objects_exported, late.objects_skipped), (1, 2));
     // Only Parquet objects under ext/, no sidecar files.
     assert!(lake

@@ -61,7 +61,7 @@ pub async fn run(args: OcsfArgs) -> CmdResult {
     let aws = args.storage.aws().await;
     let store = args.storage.store(aws.as_ref()).await?;
     let layout = KeyLayout::new(&args.storage.prefix);
-    let report = with_store!(store, |s| export(&s, &layout, &lake, &target).await)
+    let report = with_store!(store, |s| export(&s, &layout, &lake, &target, None).await)
         .map_err(|e| Failure::unreachable(anyhow::anyhow!("OCSF export stopped: {e}")))?;
     if args.json {
         out(&serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?);

@@ -9,7 +9,7 @@ use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::store::S3Store;
 use o365_compact::Compactor;
-use o365_compactor::{handle, CompactorConfig};
+use o365_compactor::{handle, CompactorConfig, LakeExport};
 use serde_json::Value;
 
 type BoxError = lambda_runtime::Error;
@@ -23,13 +23,19 @@ async fn main() -> Result<(), BoxError> {
         BoxError::from(e.to_string())
     })?;
     let aws = AwsClients::new(config.endpoint_url.as_deref()).await;
-    let store = S3Store::new(aws.s3, config.bucket.clone());
+    let store = S3Store::new(aws.s3.clone(), config.bucket.clone());
     let layout = KeyLayout::new(&config.prefix);
+    let lake = config.lake.map(|l| LakeExport {
+        input: store.clone(),
+        layout: layout.clone(),
+        lake: S3Store::new(aws.s3.clone(), l.bucket),
+        target: l.target,
+    });
     let compactor = Compactor::new(store, layout, Clock::system(), config.options);
-    tracing::info!(bucket = %config.bucket, prefix = %config.prefix, "compactor ready");
-    let (compactor, sink) = (&compactor, &MetricsSink::Stdout);
+    tracing::info!(bucket = %config.bucket, prefix = %config.prefix, ocsf_export = lake.is_some(), "compactor ready");
+    let (compactor, lake, sink) = (&compactor, lake.as_ref(), &MetricsSink::Stdout);
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-        handle(compactor, sink, e)
+        handle(compactor, lake, sink, e)
     }))
     .await
 }
