@@ -31,6 +31,7 @@ import pytest
 
 from moto_stack import REGION, client as _client, deploy, moto_endpoint
 import sam_translate  # noqa: E402  (moto_stack puts infra/ on the path)
+from test_metrics import _sources as emitting_sources  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -218,13 +219,9 @@ def test_dashboard_body_is_valid_json(stack: dict[str, Any], endpoint: str) -> N
                    "Errors",
                    "ApiErrors", "Throttles", "GapsReported", "BlobsListed", "MessagesSent", "BytesIn"):
         assert re.search(rf"\b{metric}\b", text), metric
-    # Every metric the dashboard searches for is one the functions really emit.
-    # The functions' sources, and the shared EMF helpers they call (per-record latency is
-    # emitted by `metrics::emit_record_latency`, called from the fetcher).
-    sources = "".join(p.read_text() for p in (REPO / "functions").glob("*/src/**/*.rs"))
-    sources += (REPO / "shared" / "src" / "metrics.rs").read_text()
-    # The auditor's metric names come from the audit library's summary (`metric_set`).
-    sources += "".join(p.read_text() for p in (REPO / "shared" / "src" / "audit").glob("**/*.rs"))
+    # Every metric the dashboard searches for is one the functions really emit (the sources
+    # that emit metrics are listed once, in test_metrics).
+    sources = emitting_sources()
     searched = set(re.findall(r'MetricName=\\?"(\w+)\\?"', text))
     assert len(searched) >= 10, searched
     for name in searched:
