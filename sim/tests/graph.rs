@@ -148,7 +148,9 @@ async fn management_records(
         let t1 = NaiveDateTime::parse_from_str(&blob.content_id[..14], "%Y%m%d%H%M%S")
             .unwrap()
             .and_utc();
-        if t1 + CDuration::minutes(5) < window.0 || t1 > window.1 + CDuration::hours(3) {
+        // Every blob that can hold a record of the window: a record can be published in a
+        // blob created any time after it (no upper bound, else a late record is in Purview only).
+        if t1 + CDuration::hours(1) < window.0 {
             continue;
         }
         let bytes = c
