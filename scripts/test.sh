@@ -26,7 +26,10 @@ if [ "$#" -gt 0 ]; then
 fi
 
 cargo build --workspace --bins --quiet
-cargo test --workspace --no-fail-fast
+# Both suites run even when the first fails, so one run shows every failure.
+status=0
+cargo test --workspace --no-fail-fast || status=$?
 if [ -d infra/tests ]; then
-  .venv/bin/pytest -q infra/tests
+  .venv/bin/pytest -q infra/tests || status=$?
 fi
+exit "$status"
