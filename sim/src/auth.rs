@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use axum::http::{header, HeaderMap};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -93,6 +94,19 @@ pub struct Auth {
     client_secret: String,
     cert: Option<CertKey>,
     lifetime_secs: i64,
+}
+
+/// The token of an `Authorization: Bearer …` header (either capitalisation of the scheme),
+/// trimmed; `None` when the header is missing or has another scheme.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
 }
 
 /// Which token endpoint was called.
