@@ -95,7 +95,7 @@ for tenants in 1 10; do
 done
 
 echo "== 9. compaction to Parquet (o365-compact's compaction_bench; two volumes 4x apart)"
-for n in ${COMPACTION_RECORDS:-100000 400000}; do cargo run --release --quiet -p o365-compact --example compaction_bench -- "$n" "$WORK/compaction-store" > "$WORK/compaction-$n.json" || rm -f "$WORK/compaction-$n.json"; done
+for n in ${COMPACTION_RECORDS:-200000 800000}; do cargo run --release --quiet -p o365-compact --example compaction_bench -- "$n" "$WORK/compaction-store" > "$WORK/compaction-$n.json" || rm -f "$WORK/compaction-$n.json"; done
 
 .venv/bin/python scripts/bench/report.py "$WORK" "$TARGET" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
