@@ -264,6 +264,7 @@ fn main() {
         "peak_rss_mib": status_mib("VmHWM:"),
         "batch_mib": options.batch_bytes >> 20,
         "rows_per_part": options.rows_per_part,
+        "part_bytes": options.part_bytes,
         "load_average_before": load_before,
         "load_average_after": load_average(),
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),

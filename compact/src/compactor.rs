@@ -34,10 +34,11 @@ struct Batch {
     weight: usize,
 }
 
-/// A stored part, as read back for merging.
+/// The last stored part of a date, as read back for merging.
 struct Stored {
     key: ParquetKey,
-    body: Bytes,
+    /// Its bytes, kept only while it is open to appending (under both part caps).
+    body: Option<Bytes>,
     etag: ETag,
     rows: usize,
 }
@@ -211,8 +212,9 @@ impl<S: ObjectStore> Compactor<S> {
             })
             .collect();
         parts.sort();
+        let count = parts.len();
         let mut last: Option<Stored> = None;
-        for key in parts {
+        for (i, key) in parts.into_iter().enumerate() {
             let full = self.layout.parquet_key(&key);
             let Some(obj) = self.store.get(&full).await? else {
                 continue;
@@ -228,9 +230,13 @@ impl<S: ObjectStore> Compactor<S> {
             for id in &found.present {
                 rows.remove(id);
             }
+            // Only the last part may be appended to, and only while it is under both caps:
+            // no other part's body is kept, so one part at a time is held.
+            let open = found.rows < self.options.rows_per_part.max(1)
+                && obj.body.len() < self.options.part_bytes;
             last = Some(Stored {
                 key,
-                body: obj.body,
+                body: (i + 1 == count && open).then_some(obj.body),
                 etag: obj.etag,
                 rows: found.rows,
             });
@@ -249,10 +255,11 @@ impl<S: ObjectStore> Compactor<S> {
         };
         if let Some(stored) = last {
             next.part = stored.key.part.saturating_add(1);
-            if stored.rows < cap {
-                let (head, tail) = rest.split_at((cap - stored.rows).min(rest.len()));
+            if let Some(body) = stored.body {
+                let room = cap.saturating_sub(stored.rows).min(rest.len());
+                let (head, tail) = rest.split_at(room);
                 let cond = PutCondition::IfMatch(stored.etag);
-                self.put_part(&stored.key, Some(stored.body), head, cond, report)
+                self.put_part(&stored.key, Some(body), head, cond, report)
                     .await?;
                 rest = tail;
             }

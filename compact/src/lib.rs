@@ -10,13 +10,17 @@
 //! How a run works, per tenant × content type:
 //! 1. List the stored blobs the state does not have (only the unsealed dates once some are).
 //! 2. Read them one at a time, streaming their lines into rows, until the batch holds
-//!    [`CompactOptions::batch_bytes`] of rows: that, one blob and one Parquet part are the
-//!    memory bound, whatever the volume.
-//! 3. For each event date in the batch, read the `id` column of the date's parts and drop the
-//!    rows whose id is already there (one row per Id, across runs, duplicates and late
-//!    blobs); append the rest to the last part while it has fewer than
-//!    [`CompactOptions::rows_per_part`] rows (rewritten with `If-Match`), then to new parts
-//!    (`If-None-Match`).
+//!    [`CompactOptions::batch_bytes`] of rows: that, one blob and one Parquet part (under
+//!    [`CompactOptions::part_bytes`] plus one batch's rows) are the memory bound, whatever
+//!    the volume.
+//! 3. For each event date in the batch, read the `id` column of every part of the date, one
+//!    part at a time, and drop the rows whose id is already there (one row per Id, across
+//!    runs, duplicates and late blobs); append the rest to the last part while it has fewer
+//!    than [`CompactOptions::rows_per_part`] rows and is stored in fewer than
+//!    [`CompactOptions::part_bytes`] bytes (rewritten with `If-Match`), then to new parts
+//!    (`If-None-Match`). A full part is never rewritten again, only fetched (one at a time)
+//!    to scan its `id` column, so neither a day's volume nor the size of its records grows
+//!    the memory.
 //! 4. Save the state with the batch's blobs marked (`If-Match`). A crash before this repeats
 //!    the batch next run, which step 3 makes harmless; a second compactor is refused by the
 //!    conditional writes.
@@ -43,6 +47,10 @@ pub struct CompactOptions {
     pub batch_bytes: usize,
     /// Rows per Parquet part at most.
     pub rows_per_part: usize,
+    /// Stored size (bytes of Parquet) from which a part is no longer appended to: the next
+    /// batch starts a new part. This bounds the part read back and rewritten whole to append
+    /// (a part ends under this plus one batch's rows), whatever the size of the records.
+    pub part_bytes: usize,
     /// Rows per row group.
     pub row_group_rows: usize,
 }
@@ -52,6 +60,7 @@ impl Default for CompactOptions {
         CompactOptions {
             batch_bytes: 64 << 20,
             rows_per_part: 200_000,
+            part_bytes: 16 << 20,
             row_group_rows: 32_768,
         }
     }

@@ -1,7 +1,9 @@
-//! Reading and writing one Parquet part in memory. A part holds at most
-//! [`crate::CompactOptions::rows_per_part`] rows, so whatever a day's volume, one part (its
-//! compressed bytes in, its compressed bytes out, and one row group being encoded) is all that
-//! is held at a time.
+//! Reading and writing one Parquet part in memory. A part is appended to only while it holds
+//! fewer than [`crate::CompactOptions::rows_per_part`] rows and fewer than
+//! [`crate::CompactOptions::part_bytes`] stored bytes, so whatever a day's volume or the size
+//! of its records, one part (its compressed bytes in, its compressed bytes out, and one row
+//! group being encoded) is all that is held at a time. Finding ids decodes a part's `id`
+//! column only.
 
 use std::collections::HashSet;
 

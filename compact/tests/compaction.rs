@@ -95,6 +95,7 @@ fn compactor(store: &LocalStore, rows_per_part: usize) -> Compactor<LocalStore> 
         CompactOptions {
             batch_bytes: 2_000,
             rows_per_part,
+            part_bytes: 1 << 20,
             row_group_rows: 2,
         },
     )
@@ -225,4 +226,86 @@ async fn pairs_come_from_the_checkpoints() {
     assert_eq!(c.pairs().await.unwrap(), vec![pair()]);
     let r = c.run(None).await.unwrap();
     assert_eq!((r.pairs, r.rows_written, r.failures()), (1, 1, 0));
+}
+
+/// Every Parquet part's stored size, by key.
+async fn part_sizes(store: &LocalStore) -> BTreeMap<String, usize> {
+    let layout = KeyLayout::new("o365");
+    let mut out = BTreeMap::new();
+    for key in store.list(&layout.parquet_root()).await.unwrap() {
+        let size = store.get(&key).await.unwrap().unwrap().body.len();
+        out.insert(key, size);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_part_past_the_byte_cap_is_never_read_back_to_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let part_bytes = 16 << 10;
+    let c = Compactor::new(
+        store.clone(),
+        KeyLayout::new("o365"),
+        Clock::fixed(at(6, 0)),
+        CompactOptions {
+            batch_bytes: 8 << 10,
+            // No row cap in reach: only the byte cap can close a part.
+            rows_per_part: 1_000_000,
+            part_bytes,
+            row_group_rows: 64,
+        },
+    );
+    let mut sizes = BTreeMap::new();
+    let mut want = Vec::new();
+    for b in 0..15 {
+        // Records of a few hundred bytes that do not compress away, all of one event date.
+        let blob = format!("b{b}");
+        let lines: Vec<String> = (0..40)
+            .map(|i| {
+                let id = format!("r{b:02}-{i:02}");
+                want.push(id.clone());
+                let noise: String = (0..24u64)
+                    .map(|k| {
+                        format!(
+                            "{:016x}",
+                            (b * 1000 + i * 31 + k).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                        )
+                    })
+                    .collect();
+                line(&id, at(2, 1), &blob).replacen(
+                    "\"Send\"",
+                    &format!("\"Send\",\"Noise\":\"{noise}\""),
+                    1,
+                )
+            })
+            .collect();
+        store_blob(&store, &blob, at(2, 2), &lines).await;
+        c.compact_pair(&pair(), None).await.unwrap();
+        let now = part_sizes(&store).await;
+        for (key, old) in &sizes {
+            if now.get(key) != Some(old) {
+                assert!(
+                    *old < part_bytes,
+                    "{key} was read back and rewritten at {old} bytes, past the {part_bytes}-byte cap"
+                );
+            }
+        }
+        sizes = now;
+    }
+    assert!(
+        sizes.len() > 2,
+        "the byte cap must have started new parts: {sizes:?}"
+    );
+    want.sort();
+    let got = ids_by_date(&store).await;
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["2026-03-02"]);
+    assert_eq!(got["2026-03-02"], want, "one row per id, none lost");
+
+    // Every part is searched for ids, closed ones too: compacting everything again adds nothing.
+    let state = dir.path().join("o365/_compact");
+    std::fs::remove_dir_all(state).unwrap();
+    let r = c.compact_pair(&pair(), None).await.unwrap();
+    assert_eq!((r.rows_written, r.duplicates), (0, want.len() as u64));
+    assert_eq!(part_sizes(&store).await, sizes, "no part rewritten");
 }
