@@ -21,13 +21,12 @@ use o365_activity::queue::Queue;
 use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
 use o365_activity::{ContentType, TenantId};
-use o365_lister::{Lister, ListerSettings};
+use o365_lister::{Lister, ListerSettings, QueueRecovery};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::metrics::{emit_tenant, emit_total};
-use crate::recovery::QueueRecovery;
 
 /// Time kept back from the invocation deadline for the response and the last log lines.
 pub const RESPONSE_MARGIN: Duration = Duration::from_secs(2);
