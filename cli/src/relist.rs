@@ -1,7 +1,7 @@
-//! Re-listing for `backfill` and `replay`: list windows through the lister's own
-//! `list_window` (no lease or progress is touched; it starts a subscription never started,
-//! as a run would) into an in-process queue, then deliver the messages: print them
-//! (`--dry-run`), send them to SQS, or fetch them locally.
+//! Re-listing for `sweep`, `backfill`, `replay` and `audit`: what they open ([`Session`]),
+//! windows listed through the lister's own `list_window` (no lease or progress is touched; it
+//! starts a subscription never started, as a run would) into an in-process queue, then the
+//! messages delivered: printed (`--dry-run`), sent to SQS, or fetched locally.
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use o365_activity::queue::{MemoryQueue, SqsQueue};
@@ -11,12 +11,121 @@ use o365_lister::ListerSettings;
 use tokio::time::Instant;
 
 use crate::args::StorageArgs;
-use crate::commands::run::{fetcher, lister};
+use crate::commands::run::{fetcher, lister, lister_settings};
+use crate::config::Tenants;
 use crate::connect::Connected;
+use crate::exit::Failure;
 use crate::pipeline::{drain_memory, send, FetchTotals};
 use crate::progress::Progress;
-use crate::target::Aws;
+use crate::target::{Aws, StoreTarget};
 use crate::window::Window;
+
+/// What a re-listing subcommand works with, opened in the same order by each: the lister's
+/// settings, the store, where the messages go, and the tenants connected.
+#[derive(Debug)]
+pub struct Session {
+    /// The lister's settings (the storage's prefix, the default overlap).
+    pub settings: ListerSettings,
+    /// The directory or bucket.
+    pub store: StoreTarget,
+    /// Where listed messages go.
+    pub delivery: Delivery,
+    /// The tenants collected, with their clients.
+    pub conn: Connected,
+    storage: StorageArgs,
+}
+
+impl Session {
+    /// Opens `sweep`'s, `backfill`'s or `replay`'s session; the queue, when messages will be
+    /// sent to one (not with `dry_run`), must answer first.
+    pub async fn open(
+        tenants: Tenants,
+        storage: &StorageArgs,
+        dry_run: bool,
+    ) -> Result<Session, Failure> {
+        Session::connect(tenants, storage, dry_run, true).await
+    }
+
+    /// Opens `audit`'s session: nothing is printed instead of sent, and the queue is not
+    /// checked up front (a report-only audit never sends).
+    pub async fn open_unchecked(
+        tenants: Tenants,
+        storage: &StorageArgs,
+    ) -> Result<Session, Failure> {
+        Session::connect(tenants, storage, false, false).await
+    }
+
+    async fn connect(
+        tenants: Tenants,
+        storage: &StorageArgs,
+        dry_run: bool,
+        check_queue: bool,
+    ) -> Result<Session, Failure> {
+        let settings = lister_settings(storage, None)?;
+        let aws = storage.aws().await;
+        let store = storage.store(aws.as_ref()).await?;
+        if check_queue {
+            storage.check_queue(aws.as_ref(), dry_run).await?;
+        }
+        let delivery = Delivery::choose(storage, aws.as_ref(), dry_run);
+        let conn = Connected::open(tenants).await?;
+        Ok(Session {
+            settings,
+            store,
+            delivery,
+            conn,
+            storage: storage.clone(),
+        })
+    }
+
+    /// Delivers `messages` through [`deliver`] into `store` (this session's store, as
+    /// `with_store!` makes it concrete), then closes the progress bars.
+    pub async fn deliver<S: ObjectStore>(
+        &self,
+        store: S,
+        messages: Vec<QueueMessage>,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> Result<Delivered, Failure> {
+        let delivered = deliver(
+            store,
+            &self.storage,
+            &self.conn,
+            &self.delivery,
+            messages,
+            deadline,
+            progress,
+        )
+        .await
+        .map_err(Failure::unreachable)?;
+        progress.finish();
+        Ok(delivered)
+    }
+
+    /// The errors every re-listing summary counts besides its own: the local fetch's and the
+    /// tenants that could not be reached.
+    pub fn errors(&self, delivered: &Delivered) -> u64 {
+        let fetch = delivered.fetch.as_ref().map_or(0, FetchTotals::errors);
+        fetch.saturating_add(self.conn.unreachable.len() as u64)
+    }
+
+    /// Ends the session (stops the embedded simulator, if any).
+    pub async fn close(self) {
+        self.conn.shutdown().await;
+    }
+}
+
+/// What a re-listing subcommand reports: its error count, its summary line and its JSON
+/// summary (printed by [`crate::commands::report`]).
+#[derive(Debug)]
+pub struct Outcome {
+    /// Errors of any kind; not zero makes the exit code 1.
+    pub errors: u64,
+    /// The one-line summary.
+    pub line: String,
+    /// The summary as JSON (`--json`).
+    pub json: String,
+}
 
 /// One listing job: a tenant, a content type and a window (sliced to ≤ 24 h).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,17 +147,25 @@ pub struct Listed {
     pub errors: Vec<String>,
 }
 
+impl Listed {
+    /// Prints each job that failed on stderr.
+    pub fn print_errors(&self) {
+        for e in &self.errors {
+            eprintln!("error: {e}");
+        }
+    }
+}
+
 /// Lists every job's window slice by slice into memory.
 pub async fn list<S: ObjectStore>(
     store: S,
-    conn: &Connected,
-    settings: &ListerSettings,
+    session: &Session,
     jobs: &[Job],
     deadline: Instant,
     progress: &Progress,
 ) -> Listed {
     let queue = MemoryQueue::new();
-    let lister = lister(store, queue.clone(), conn, settings);
+    let lister = lister(store, queue.clone(), &session.conn, &session.settings);
     let mut out = Listed::default();
     let mut seen = std::collections::HashSet::new();
     progress.add_windows(jobs.iter().map(|j| j.window.slices().len() as u64).sum());
@@ -89,6 +206,16 @@ pub struct Delivered {
     pub sent: usize,
     /// What the local fetcher did (local delivery only).
     pub fetch: Option<FetchTotals>,
+}
+
+impl Delivered {
+    /// What the local fetch did, for a one-line summary (empty when nothing was fetched).
+    pub fn describe(&self) -> String {
+        self.fetch
+            .as_ref()
+            .map(FetchTotals::describe)
+            .unwrap_or_default()
+    }
 }
 
 /// Where messages go.

@@ -1,4 +1,8 @@
 //! The five content types of the Management Activity API, spelled exactly as the API does.
+//!
+//! Deliberately copied in the simulator (`sim/src/content_type.rs`): the simulator stands in for
+//! Microsoft and shares none of the collector's code, so a misreading of the API in one is not
+//! silently shared by the other. `duplicates` reports the pair; it stays.
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,6 +61,7 @@ impl ContentType {
     }
 }
 
+// Display and FromStr have a deliberate copy in sim/src/content_type.rs (see the module doc).
 impl fmt::Display for ContentType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

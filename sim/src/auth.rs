@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use axum::http::{header, HeaderMap};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -95,6 +96,19 @@ pub struct Auth {
     lifetime_secs: i64,
 }
 
+/// The token of an `Authorization: Bearer …` header (either capitalisation of the scheme),
+/// trimmed; `None` when the header is missing or has another scheme.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 /// Which token endpoint was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -115,6 +129,17 @@ struct AssertionClaims {
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const CLOCK_SKEW_SECS: i64 = 300;
+
+/// A validation of the signature alone: audience and lifetime are checked by the caller, against
+/// simulated time rather than the wall clock.
+fn signature_only(alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.required_spec_claims.clear();
+    v
+}
 
 /// Reads a PEM certificate: its RSA key for RS256 checks and its base64url SHA-1 thumbprint.
 fn read_certificate(pem: &str) -> Result<CertKey, SimError> {
@@ -305,11 +330,7 @@ impl Auth {
                 header.x5t.unwrap_or_default()
             )));
         }
-        let mut v = Validation::new(Algorithm::RS256);
-        v.validate_exp = false;
-        v.validate_nbf = false;
-        v.validate_aud = false;
-        v.required_spec_claims.clear();
+        let v = signature_only(Algorithm::RS256);
         let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &cert.key, &v)
             .map_err(|_| {
                 sig("The provided signature value did not match the expected signature value.")
@@ -397,11 +418,7 @@ impl Auth {
     /// Verifies a bearer token: signature, audience (the simulated host for the Management API,
     /// [`crate::graph::GRAPH_AUDIENCE`] for Graph) and expiry (simulated time).
     pub fn verify(&self, token: &str, audience: &str, now: DateTime<Utc>) -> Option<AccessClaims> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.validate_exp = false;
-        v.validate_nbf = false;
-        v.validate_aud = false;
-        v.required_spec_claims.clear();
+        let v = signature_only(Algorithm::HS256);
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.dec, &v)
             .ok()?
             .claims;

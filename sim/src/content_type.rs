@@ -75,6 +75,7 @@ impl ContentType {
     }
 }
 
+// Display and FromStr are a deliberate copy of shared/src/content_type.rs (see the module doc).
 impl fmt::Display for ContentType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -36,3 +36,9 @@ pub enum SimError {
         source: std::io::Error,
     },
 }
+
+impl From<crate::content_type::UnknownContentType> for SimError {
+    fn from(e: crate::content_type::UnknownContentType) -> Self {
+        SimError::Config(e.to_string())
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::{Method, Uri};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +117,29 @@ pub struct RequestRecord {
     pub window_given: bool,
     /// Scenario fault injected into this answer, if any.
     pub fault: Option<String>,
+}
+
+impl RequestRecord {
+    /// A request as it arrived (time, method, path and query), its answer still to be filled in.
+    pub fn arrived(at: DateTime<Utc>, method: &Method, uri: &Uri) -> Self {
+        Self {
+            at,
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            query: uri.query().map(str::to_string),
+            status: 0,
+            tenant_id: None,
+            operation: None,
+            content_type: None,
+            content_id: None,
+            error_code: None,
+            publisher_identifier: None,
+            start_time: None,
+            end_time: None,
+            window_given: false,
+            fault: None,
+        }
+    }
 }
 
 impl Ledger {

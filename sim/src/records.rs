@@ -112,30 +112,91 @@ fn client_ip(rng: &mut StdRng, allow_null: bool) -> Value {
     }
 }
 
-fn base(
-    t: &TenantCtx,
-    id: &str,
+/// A record as a JSON object, its members in the order they are written.
+type Record = serde_json::Map<String, Value>;
+
+/// What every record generator starts from: the common fields and the user the record is about.
+struct Draft<'a> {
+    t: &'a TenantCtx,
+    id: &'a str,
     at: DateTime<Utc>,
-    op: &str,
-    record_type: i64,
-    user_type: i64,
-    workload: &str,
-) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("CreationTime".into(), json!(timefmt::record(at)));
-    m.insert("Id".into(), json!(id));
-    m.insert("Operation".into(), json!(op));
-    m.insert("OrganizationId".into(), json!(t.tenant_id));
-    m.insert("RecordType".into(), json!(record_type));
-    m.insert("UserKey".into(), Value::Null);
-    m.insert("UserType".into(), json!(user_type));
-    m.insert("Version".into(), json!(1));
-    m.insert("Workload".into(), json!(workload));
-    m
+    /// A UPN of the tenant, drawn first for every record.
+    user: String,
 }
 
-fn set(m: &mut serde_json::Map<String, Value>, key: &str, v: Value) {
+impl Draft<'_> {
+    /// The fields every record carries (§11), `UserKey` left `null` for the workload to fill.
+    fn base(&self, op: &str, record_type: i64, user_type: i64, workload: &str) -> Record {
+        let mut m = Record::new();
+        m.insert("CreationTime".into(), json!(timefmt::record(self.at)));
+        m.insert("Id".into(), json!(self.id));
+        m.insert("Operation".into(), json!(op));
+        m.insert("OrganizationId".into(), json!(self.t.tenant_id));
+        m.insert("RecordType".into(), json!(record_type));
+        m.insert("UserKey".into(), Value::Null);
+        m.insert("UserType".into(), json!(user_type));
+        m.insert("Version".into(), json!(1));
+        m.insert("Workload".into(), json!(workload));
+        m
+    }
+}
+
+fn set(m: &mut Record, key: &str, v: Value) {
     m.insert(key.to_string(), v);
+}
+
+/// `yes` with probability `p`, else `no`.
+fn either<T>(rng: &mut StdRng, p: f64, yes: T, no: T) -> T {
+    if rng.random_bool(p) {
+        yes
+    } else {
+        no
+    }
+}
+
+/// One kind of record in a weighted choice: its operations, record types and a third label
+/// (workload or item type). One of each list is picked; a list of one costs no randomness.
+struct Kind {
+    ops: &'static [&'static str],
+    record_types: &'static [i64],
+    label: &'static str,
+}
+
+/// A `Kind` in a constant table.
+const fn kind(
+    ops: &'static [&'static str],
+    record_types: &'static [i64],
+    label: &'static str,
+) -> Kind {
+    Kind {
+        ops,
+        record_types,
+        label,
+    }
+}
+
+/// Rolls 0..100 and takes the first kind whose bound is above the roll, else `otherwise`;
+/// returns its operation, record type and label.
+fn choose(
+    rng: &mut StdRng,
+    kinds: &[(i32, Kind)],
+    otherwise: Kind,
+) -> (&'static str, i64, &'static str) {
+    let roll: i32 = rng.random_range(0..100);
+    let kind = kinds
+        .iter()
+        .find(|(below, _)| roll < *below)
+        .map_or(&otherwise, |(_, k)| k);
+    let op = one_of(rng, kind.ops);
+    (op, one_of(rng, kind.record_types), kind.label)
+}
+
+/// One of `items`, drawing from `rng` only when there is a choice.
+fn one_of<T: Copy>(rng: &mut StdRng, items: &[T]) -> T {
+    match items {
+        [only] => *only,
+        _ => *pick(rng, items),
+    }
 }
 
 /// One record of `ct` with the given `Id` and `CreationTime`, as compact JSON text.
@@ -146,12 +207,14 @@ pub fn generate(
     id: &str,
     at: DateTime<Utc>,
 ) -> String {
+    let user = upn(rng, t);
+    let d = Draft { t, id, at, user };
     let m = match ct {
-        ContentType::AzureActiveDirectory => aad::aad(rng, t, id, at),
-        ContentType::Exchange => exchange::exchange(rng, t, id, at),
-        ContentType::SharePoint => sharepoint::sharepoint(rng, t, id, at),
-        ContentType::General => general::general(rng, t, id, at),
-        ContentType::DlpAll => dlp::dlp(rng, t, id, at),
+        ContentType::AzureActiveDirectory => aad::aad(rng, &d),
+        ContentType::Exchange => exchange::exchange(rng, &d),
+        ContentType::SharePoint => sharepoint::sharepoint(rng, &d),
+        ContentType::General => general::general(rng, &d),
+        ContentType::DlpAll => dlp::dlp(rng, &d),
     };
     Value::Object(m).to_string()
 }

@@ -205,31 +205,24 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(
-            Scenario::parse("throttle").unwrap().rate,
-            Rate::Probability(0.05)
-        );
-        assert_eq!(
-            Scenario::parse("throttle=0.5").unwrap().rate,
-            Rate::Probability(0.5)
-        );
-        assert_eq!(
-            Scenario::parse("throttle=25%").unwrap().rate,
-            Rate::Probability(0.25)
-        );
-        assert_eq!(
-            Scenario::parse("throttle=every:3").unwrap().rate,
-            Rate::EveryNth(3)
-        );
-        assert_eq!(
-            Scenario::parse("small-pages=7").unwrap().rate,
-            Rate::Value(7)
-        );
-        assert_eq!(Scenario::parse("already-enabled").unwrap().rate, Rate::On);
-        assert!(Scenario::parse("throttle=2").is_err());
-        assert!(Scenario::parse("small-pages=0").is_err());
-        assert!(Scenario::parse("already-enabled=1").is_err());
-        assert!(Scenario::parse("no-such-thing").is_err());
+        for (text, rate) in [
+            ("throttle", Rate::Probability(0.05)),
+            ("throttle=0.5", Rate::Probability(0.5)),
+            ("throttle=25%", Rate::Probability(0.25)),
+            ("throttle=every:3", Rate::EveryNth(3)),
+            ("small-pages=7", Rate::Value(7)),
+            ("already-enabled", Rate::On),
+        ] {
+            assert_eq!(Scenario::parse(text).unwrap().rate, rate, "{text}");
+        }
+        for text in [
+            "throttle=2",
+            "small-pages=0",
+            "already-enabled=1",
+            "no-such-thing",
+        ] {
+            assert!(Scenario::parse(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! The HTTP server: routes, token endpoints, `/_sim` control endpoints, and the handle tests use.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -123,12 +123,7 @@ impl SimHandle {
         body: Vec<u8>,
         record_ids: Vec<String>,
     ) -> Result<PublishedBlob, SimError> {
-        let ct: ContentType =
-            content_type
-                .parse()
-                .map_err(|e: crate::content_type::UnknownContentType| {
-                    SimError::Config(e.to_string())
-                })?;
+        let ct: ContentType = content_type.parse()?;
         self.sim.publish_blob(tenant, ct, body, record_ids)
     }
 
@@ -162,12 +157,7 @@ impl SimHandle {
     /// Disables a subscription as a tenant admin would: its content answers AF20023 until the
     /// client calls `start` again.
     pub fn disable_subscription(&self, tenant: &str, content_type: &str) -> Result<(), SimError> {
-        let ct: ContentType =
-            content_type
-                .parse()
-                .map_err(|e: crate::content_type::UnknownContentType| {
-                    SimError::Config(e.to_string())
-                })?;
+        let ct: ContentType = content_type.parse()?;
         self.sim.admin_disable(tenant, ct)
     }
 
@@ -228,37 +218,11 @@ fn router(sim: Arc<Sim>) -> Router {
             "/api/{version}/{tenant}/activity/feed/{*rest}",
             any(crate::api::feed),
         )
-        .route(
-            "/v1.0/security/auditLog/queries",
-            get(crate::graph::routes::list).post(crate::graph::routes::create),
-        )
-        .route(
-            "/beta/security/auditLog/queries",
-            get(crate::graph::routes::list).post(crate::graph::routes::create),
-        )
-        .route(
-            "/v1.0/security/auditLog/queries/{id}",
-            get(crate::graph::routes::get),
-        )
-        .route(
-            "/beta/security/auditLog/queries/{id}",
-            get(crate::graph::routes::get),
-        )
-        .route(
-            "/v1.0/security/auditLog/queries/{id}/records",
-            get(crate::graph::routes::records),
-        )
-        .route(
-            "/beta/security/auditLog/queries/{id}/records",
-            get(crate::graph::routes::records),
-        )
-        .route(
-            "/{tenant}/oauth2/token",
-            post(crate::token_endpoint::token_v1),
-        )
+        .merge(crate::graph::routes::router())
+        .route("/{tenant}/oauth2/token", post(crate::token_endpoint::token))
         .route(
             "/{tenant}/oauth2/v2.0/token",
-            post(crate::token_endpoint::token_v2),
+            post(crate::token_endpoint::token),
         )
         .route("/_sim/ledger", get(ledger))
         .route("/_sim/ledger/summary", get(ledger_summary))
@@ -329,37 +293,32 @@ async fn clock(State(sim): State<Arc<Sim>>) -> Response {
     Json(clock_json(&sim)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct AdvanceQuery {
-    seconds: f64,
+/// The query parameters of a control endpoint, by name (a missing or unreadable one is
+/// answered with a 400 saying what the endpoint expects).
+fn params(uri: &Uri) -> HashMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
-async fn advance(
-    State(sim): State<Arc<Sim>>,
-    q: Result<Query<AdvanceQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Ok(Query(q)) = q else {
+async fn advance(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
+    let Some(seconds) = params(&uri)
+        .get("seconds")
+        .and_then(|s| s.parse::<f64>().ok())
+    else {
         return bad_request("give ?seconds=N (a non-negative number)");
     };
-    if !(q.seconds.is_finite() && (0.0..=1e12).contains(&q.seconds)) {
+    if !(seconds.is_finite() && (0.0..=1e12).contains(&seconds)) {
         return bad_request("seconds must be a number from 0 to 1e12");
     }
-    sim.clock.advance(Duration::from_secs_f64(q.seconds));
+    sim.clock.advance(Duration::from_secs_f64(seconds));
     clock_moved(&sim).await
 }
 
-#[derive(Debug, Deserialize)]
-struct SetQuery {
-    time: String,
-}
-
-async fn set_clock(
-    State(sim): State<Arc<Sim>>,
-    q: Result<Query<SetQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Some(t) = q
-        .ok()
-        .and_then(|Query(q)| crate::timefmt::parse_query_time(&q.time))
+async fn set_clock(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
+    let Some(t) = params(&uri)
+        .get("time")
+        .and_then(|t| crate::timefmt::parse_query_time(t))
     else {
         return bad_request("give ?time=RFC3339 (e.g. 2026-03-01T00:00:00Z)");
     };
@@ -367,25 +326,15 @@ async fn set_clock(
     clock_moved(&sim).await
 }
 
-#[derive(Debug, Deserialize)]
-struct DisableQuery {
-    tenant: String,
-    #[serde(rename = "contentType")]
-    content_type: String,
-}
-
-async fn disable(
-    State(sim): State<Arc<Sim>>,
-    q: Result<Query<DisableQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Ok(Query(q)) = q else {
+async fn disable(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
+    let q = params(&uri);
+    let (Some(tenant), Some(content_type)) = (q.get("tenant"), q.get("contentType")) else {
         return bad_request("give ?tenant=GUID&contentType=TYPE");
     };
-    let result = q
-        .content_type
+    let result = content_type
         .parse::<ContentType>()
-        .map_err(|e| SimError::Config(e.to_string()))
-        .and_then(|ct| sim.admin_disable(&q.tenant, ct));
+        .map_err(SimError::from)
+        .and_then(|ct| sim.admin_disable(tenant, ct));
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => bad_request(&e.to_string()),

@@ -12,36 +12,20 @@ use crate::auth::Endpoint;
 use crate::ledger::RequestRecord;
 use crate::sim::Sim;
 
-/// `POST /{tenant}/oauth2/token` (v1, `resource`).
-pub async fn token_v1(
-    state: State<Arc<Sim>>,
-    path: Path<String>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    token(state, path, method, uri, body, Endpoint::V1).await
-}
-
-/// `POST /{tenant}/oauth2/v2.0/token` (v2, `scope`).
-pub async fn token_v2(
-    state: State<Arc<Sim>>,
-    path: Path<String>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    token(state, path, method, uri, body, Endpoint::V2).await
-}
-
-async fn token(
+/// `POST /{tenant}/oauth2/token` (v1, `resource`) and `POST /{tenant}/oauth2/v2.0/token` (v2,
+/// `scope`): which one was called is read from the path.
+pub async fn token(
     State(sim): State<Arc<Sim>>,
     Path(tenant): Path<String>,
     method: Method,
     uri: Uri,
     body: Bytes,
-    endpoint: Endpoint,
 ) -> Response {
+    let endpoint = if uri.path().ends_with("/v2.0/token") {
+        Endpoint::V2
+    } else {
+        Endpoint::V1
+    };
     let now = sim.now();
     let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -81,21 +65,12 @@ async fn token(
         ),
     };
     sim.record(RequestRecord {
-        at: now,
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
         status,
         tenant_id: Some(tenant),
         operation: Some("token".into()),
-        content_type: None,
-        content_id: None,
         error_code: code,
-        publisher_identifier: None,
-        start_time: None,
-        end_time: None,
-        window_given: false,
         fault,
+        ..RequestRecord::arrived(now, &method, &uri)
     });
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),

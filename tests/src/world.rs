@@ -12,7 +12,7 @@ use o365_activity::compression::Compression;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::SqsQueue;
-use o365_activity::store::S3Store;
+use o365_activity::store::{ObjectStore, S3Store};
 use o365_activity::tenants::{TenantConfig, TenantsFile};
 use o365_activity::testing::MotoServer;
 use o365_fetcher::Fetcher;
@@ -69,6 +69,30 @@ pub fn lambda_env(
         env.push(("QUEUE_URL".to_string(), q.to_string()));
     }
     env
+}
+
+/// The handler of `fetcher` as the event-source mapping calls it: each batch one invocation
+/// of `budget` (real time).
+pub fn sqs_fetch_handler<S: ObjectStore + 'static>(
+    fetcher: Arc<Fetcher<S>>,
+    budget: Duration,
+) -> impl FnMut(Value) -> std::pin::Pin<Box<dyn std::future::Future<Output = HandlerOutcome> + Send>>
+{
+    move |event: Value| {
+        let fetcher = fetcher.clone();
+        Box::pin(async move {
+            let event: aws_lambda_events::sqs::SqsEvent = match serde_json::from_value(event) {
+                Ok(e) => e,
+                Err(e) => return HandlerOutcome::NoResponse(format!("bad event: {e}")),
+            };
+            let deadline = tokio::time::Instant::now() + budget;
+            let resp = fetcher.handle_sqs_event(event, deadline).await;
+            match serde_json::to_value(resp) {
+                Ok(v) => HandlerOutcome::Response(v),
+                Err(e) => HandlerOutcome::NoResponse(format!("bad response: {e}")),
+            }
+        })
+    }
 }
 
 /// What a world is made of.
@@ -240,6 +264,11 @@ impl World {
 
     /// A new lister over this world (two of them run as two concurrent Lambda invocations).
     pub fn lister(&self) -> anyhow::Result<Lister<S3Store, SqsQueue>> {
+        self.lister_on(self.store.clone())
+    }
+
+    /// A new lister over this world's simulator and queue, keeping its checkpoints in `store`.
+    pub fn lister_on<S: ObjectStore>(&self, store: S) -> anyhow::Result<Lister<S, SqsQueue>> {
         let tenants = self
             .tenants
             .iter()
@@ -249,7 +278,7 @@ impl World {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Lister::new(
-            self.store.clone(),
+            store,
             self.queue.clone(),
             tenants,
             self.config.lister.clone(),
@@ -299,27 +328,12 @@ impl World {
     }
 
     /// The handler of `fetcher` as the event-source mapping calls it, in-process.
-    pub fn fetch_handler_with(
+    pub fn fetch_handler_with<S: ObjectStore + 'static>(
         &self,
-        fetcher: Arc<Fetcher<S3Store>>,
+        fetcher: Arc<Fetcher<S>>,
     ) -> impl FnMut(Value) -> std::pin::Pin<Box<dyn std::future::Future<Output = HandlerOutcome> + Send>>
     {
-        let budget = self.config.fetch_deadline;
-        move |event: Value| {
-            let fetcher = fetcher.clone();
-            Box::pin(async move {
-                let event: aws_lambda_events::sqs::SqsEvent = match serde_json::from_value(event) {
-                    Ok(e) => e,
-                    Err(e) => return HandlerOutcome::NoResponse(format!("bad event: {e}")),
-                };
-                let deadline = tokio::time::Instant::now() + budget;
-                let resp = fetcher.handle_sqs_event(event, deadline).await;
-                match serde_json::to_value(resp) {
-                    Ok(v) => HandlerOutcome::Response(v),
-                    Err(e) => HandlerOutcome::NoResponse(format!("bad response: {e}")),
-                }
-            })
-        }
+        sqs_fetch_handler(fetcher, self.config.fetch_deadline)
     }
 
     /// Runs the fetcher over the queue until it is empty (failures end in the DLQ).
@@ -350,7 +364,16 @@ impl World {
     /// Reconciles the bucket and the DLQ with the ledger; `horizon` is the simulated time of
     /// the last complete lister run (the default expectation of each blob is used).
     pub async fn reconcile(&self, horizon: DateTime<Utc>) -> anyhow::Result<Reconciliation> {
-        self.reconcile_with(|ledger, blob, gaps| {
+        self.reconcile_in(&self.store, horizon).await
+    }
+
+    /// [`World::reconcile`] of what a fetcher stored in `store` instead of the world's bucket.
+    pub async fn reconcile_in<S: ObjectStore>(
+        &self,
+        store: &S,
+        horizon: DateTime<Utc>,
+    ) -> anyhow::Result<Reconciliation> {
+        self.reconcile_store(store, |ledger, blob, gaps| {
             reconcile::default_expectation(ledger, blob, gaps, horizon)
         })
         .await
@@ -361,10 +384,18 @@ impl World {
         &self,
         expect: impl Fn(&o365_sim::Ledger, &o365_sim::PublishedBlob, &[GapWindow]) -> Expect,
     ) -> anyhow::Result<Reconciliation> {
+        self.reconcile_store(&self.store, expect).await
+    }
+
+    async fn reconcile_store<S: ObjectStore>(
+        &self,
+        store: &S,
+        expect: impl Fn(&o365_sim::Ledger, &o365_sim::PublishedBlob, &[GapWindow]) -> Expect,
+    ) -> anyhow::Result<Reconciliation> {
         let ledger = self.sim.ledger();
         let dlq = self.dlq_bodies().await?;
         Ok(
-            reconcile::reconcile(&self.store, &self.layout, &ledger, &dlq, |b, g| {
+            reconcile::reconcile(store, &self.layout, &ledger, &dlq, |b, g| {
                 expect(&ledger, b, g)
             })
             .await?,

@@ -28,6 +28,14 @@ pub struct RunArgs {
     /// Time budget of one run (listing and fetching).
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
     pub timeout: Duration,
+    #[command(flatten)]
+    pub collect: CollectArgs,
+}
+
+/// What `run`, `sweep` and `backfill` share: whom to collect from, where to store, and
+/// whether to print the summary as JSON.
+#[derive(Debug, Clone, Args)]
+pub struct CollectArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -85,13 +93,8 @@ pub struct SweepArgs {
     /// Time budget.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Print the summary as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
-    pub tenants: TenantArgs,
-    #[command(flatten)]
-    pub storage: StorageArgs,
+    pub collect: CollectArgs,
 }
 
 /// `o365ctl normalize`.

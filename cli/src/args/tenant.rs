@@ -2,12 +2,25 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Arg, Args};
+
+/// The flags whose environment value is a secret or leads to one: `--help` never shows it.
+pub(super) const SECRET_BEARING: [&str; 3] =
+    ["client_secret_file", "client_certificate", "key_file"];
+
+/// Hides the environment value of a [`SECRET_BEARING`] flag (the other flags are unchanged).
+fn hide_secret_env(arg: Arg) -> Arg {
+    if SECRET_BEARING.contains(&arg.get_id().as_str()) {
+        arg.hide_env_values(true)
+    } else {
+        arg
+    }
+}
 
 /// Which tenants to collect and how to authenticate: one tenant by flags/environment, many
 /// with `--config`, or none (the embedded simulator).
 #[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Tenant")]
+#[command(next_help_heading = "Tenant", mut_args = hide_secret_env)]
 pub struct TenantArgs {
     /// TOML file of tenants (`[[tenants]]` tables); takes precedence over the one-tenant flags,
     /// except that --tenant-id and --content-types then narrow the selection.
@@ -20,28 +33,13 @@ pub struct TenantArgs {
     #[arg(long, env = "O365_CLIENT_ID", value_name = "GUID")]
     pub client_id: Option<String>,
     /// File holding the client secret (or set O365_CLIENT_SECRET).
-    #[arg(
-        long,
-        env = "O365_CLIENT_SECRET_FILE",
-        value_name = "FILE",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "O365_CLIENT_SECRET_FILE", value_name = "FILE")]
     pub client_secret_file: Option<PathBuf>,
     /// Certificate (PEM file, or the PEM itself) for certificate authentication; needs --key-file.
-    #[arg(
-        long,
-        env = "O365_CLIENT_CERTIFICATE",
-        value_name = "FILE",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "O365_CLIENT_CERTIFICATE", value_name = "FILE")]
     pub client_certificate: Option<PathBuf>,
     /// The certificate's private key (PEM file, or the PEM itself; its value is never shown).
-    #[arg(
-        long,
-        env = "O365_CLIENT_KEY",
-        value_name = "FILE",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "O365_CLIENT_KEY", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// Microsoft 365 cloud.
     #[arg(long, env = "O365_CLOUD", value_name = "CLOUD",

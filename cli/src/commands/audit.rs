@@ -2,7 +2,8 @@
 //! embedded simulator) and each settled event-time hour of the window, compares what
 //! Purview's audit search lists (Graph audit log query API) with the records stored, writes
 //! a report per hour under `<prefix>/_audit/`, and recovers missing records within the 7-day
-//! reach with the lister's run and reach sweep (through the local pipeline, or `--queue-url`).
+//! reach with the lister's run and the auditor function's recovery, the tenant's reach sweep
+//! (through the local pipeline, or `--queue-url`).
 //! Exit 0 when every hour is complete, 1 when records were missing at audit time (even when
 //! recovery then stored them: the next audit finds them and exits 0) or an hour is
 //! inconclusive, 3 when an endpoint is unreachable.
@@ -20,16 +21,17 @@ use o365_activity::graph::{GraphClient, PollPolicy};
 use o365_activity::queue::MemoryQueue;
 use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
+use o365_lister::recovery::relisted;
+use o365_lister::{Lister, QueueRecovery};
 use tokio::time::Instant;
 
 use crate::args::{StorageArgs, TenantArgs, WindowArgs};
-use crate::commands::run::{lister, lister_settings};
+use crate::commands::run::lister_of;
 use crate::commands::{out, Ui};
 use crate::config::process_env;
-use crate::connect::Connected;
 use crate::exit::{CmdResult, Code, Failure};
 use crate::progress::Progress;
-use crate::relist::{deliver, Delivery};
+use crate::relist::{Delivery, Session};
 use crate::target::with_store;
 use crate::window::Window as CliWindow;
 
@@ -73,23 +75,17 @@ pub async fn run(args: AuditArgs, ui: Ui) -> CmdResult {
         .map_err(Failure::usage)?;
     let settle = TimeDelta::from_std(args.settle)
         .map_err(|_| Failure::usage(anyhow::anyhow!("--settle is too long")))?;
-    let settings = lister_settings(&args.storage, None)?;
-    let aws = args.storage.aws().await;
-    let store = args.storage.store(aws.as_ref()).await?;
-    let delivery = Delivery::choose(&args.storage, aws.as_ref(), false);
-    let conn = Connected::open(tenants).await?;
-    let result = with_store!(store.clone(), |s| {
+    let session = Session::open_unchecked(tenants, &args.storage).await?;
+    let result = with_store!(session.store.clone(), |s| {
         let ctx = Ctx {
             store: s,
             args: &args,
-            conn: &conn,
-            settings: &settings,
-            delivery: &delivery,
+            session: &session,
             ui,
         };
         ctx.audit(window, settle).await
     });
-    conn.shutdown().await;
+    session.close().await;
     let summary = result?;
     let line = format!(
         "audit: {} hour(s), {} Purview record(s), {} stored, {} missing ({} recovered, {} beyond reach), {} hour(s) inconclusive",
@@ -174,9 +170,7 @@ fn summary_json(s: &AuditSummary) -> String {
 struct Ctx<'a, S> {
     store: S,
     args: &'a AuditArgs,
-    conn: &'a Connected,
-    settings: &'a o365_lister::ListerSettings,
-    delivery: &'a Delivery,
+    session: &'a Session,
     ui: Ui,
 }
 
@@ -193,7 +187,7 @@ impl<S: ObjectStore> Ctx<'_, S> {
             .settled_hours(window.start, window.end)
             .map_err(Failure::usage)?;
         let mut total = AuditSummary::default();
-        for (tenant, _) in &self.conn.tenants {
+        for (tenant, _) in &self.session.conn.tenants {
             let client = GraphClient::new(tenant, ClientOptions::default(), Clock::system())
                 .map_err(|e| Failure::usage(anyhow::anyhow!("{e}")))?;
             let source = GraphSource {
@@ -230,82 +224,75 @@ impl<S: ObjectStore> Ctx<'_, S> {
 }
 
 impl<S: ObjectStore> Ctx<'_, S> {
-    /// A lister run since the checkpoints, then (with `sweep`) the reach sweep, and the
-    /// tenant's listed blobs delivered like `o365ctl sweep` delivers them.
-    async fn list_and_deliver(
-        &self,
-        tenant: &TenantConfig,
-        sweep: bool,
-        deadline: Instant,
-    ) -> Result<u64, String> {
+    /// The lister of `tenant` alone, sending into `queue`: a run then moves no other
+    /// tenant's checkpoints (their blobs would be listed here and never delivered).
+    fn lister(&self, queue: &MemoryQueue, tenant: &TenantConfig) -> Lister<S, MemoryQueue> {
+        let session = self.session;
+        let tenants = session
+            .conn
+            .tenants
+            .iter()
+            .filter(|(t, _)| t.tenant_id == tenant.tenant_id)
+            .cloned()
+            .collect();
+        lister_of(
+            self.store.clone(),
+            queue.clone(),
+            tenants,
+            &session.settings,
+        )
+    }
+
+    /// Delivers what the lister put in `queue`, like `o365ctl sweep` delivers.
+    async fn deliver(&self, queue: &MemoryQueue, deadline: Instant) -> Result<u64, String> {
+        let progress = Progress::new(self.ui.quiet, true);
+        let delivered = self
+            .session
+            .deliver(self.store.clone(), queue.drain(), deadline, &progress)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(delivered.sent as u64)
+    }
+}
+
+/// Catching up through a lister run since the checkpoints; recovery through the auditor
+/// function's own ([`QueueRecovery`]: the tenant's reach sweep), into memory, then delivered.
+impl<S: ObjectStore> Recovery for Ctx<'_, S> {
+    async fn catch_up(&self, tenant: &TenantConfig, deadline: Instant) -> Result<u64, String> {
+        // Only a local pipeline has stored the blobs when this returns.
+        if !matches!(self.session.delivery, Delivery::Local) {
+            return Ok(0);
+        }
         let queue = MemoryQueue::new();
-        let lister = lister(self.store.clone(), queue.clone(), self.conn, self.settings);
-        // The sweep re-lists the reach up to each watermark less the overlap; a run lists
-        // the rest (what was published since the last run).
+        let lister = self.lister(&queue, tenant);
         // The run's future is not provably `Send` behind this generic store (its per-pair
         // closures), which the recovery trait asks for: it runs to completion on this worker.
         let run = tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(lister.run(deadline))
         });
         tracing::debug!(?run, "listing since the checkpoints done");
-        let swept = if sweep {
-            Some(lister.sweep(deadline).await)
-        } else {
-            None
-        };
-        let messages: Vec<_> = queue
-            .drain()
-            .into_iter()
-            .filter(|m| m.tenant_id == tenant.tenant_id)
-            .collect();
-        let progress = Progress::new(self.ui.quiet, true);
-        let delivered = deliver(
-            self.store.clone(),
-            &self.args.storage,
-            self.conn,
-            self.delivery,
-            messages,
-            deadline,
-            &progress,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        progress.finish();
-        if let Some(p) = swept.as_ref().and_then(|s| s.failed().next()) {
-            let why = p
-                .error
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            return Err(format!("the sweep of {} failed: {why}", p.content_type));
-        }
-        Ok(delivered.sent as u64)
-    }
-}
-
-/// Catching up and recovery through the lister (a run since the checkpoints, then for
-/// recovery the reach sweep), delivered like `o365ctl sweep` delivers.
-impl<S: ObjectStore> Recovery for Ctx<'_, S> {
-    async fn catch_up(&self, tenant: &TenantConfig, deadline: Instant) -> Result<u64, String> {
-        // Only a local pipeline has stored the blobs when this returns.
-        if !matches!(self.delivery, Delivery::Local) {
-            return Ok(0);
-        }
-        self.list_and_deliver(tenant, false, deadline).await
+        self.deliver(&queue, deadline).await
     }
 
+    // `Recovery::relist`'s signature, as `QueueRecovery` writes it too: `duplicates` pairs
+    // the two, deliberately (both implement the trait; the recovery itself is one).
     async fn relist(
         &self,
         tenant: &TenantConfig,
-        windows: &[Window],
+        _windows: &[Window],
         deadline: Instant,
     ) -> Result<Relisted, String> {
-        tracing::info!(tenant_id = %tenant.tenant_id, windows = windows.len(), "missing records within reach: listing since the checkpoints, then sweeping the reach");
-        let sent = self.list_and_deliver(tenant, true, deadline).await?;
-        Ok(Relisted {
-            blobs_sent: sent,
-            stored: matches!(self.delivery, Delivery::Local),
-        })
+        tracing::info!(tenant_id = %tenant.tenant_id, "missing records within reach: sweeping the reach");
+        let queue = MemoryQueue::new();
+        let swept = QueueRecovery::new(self.lister(&queue, tenant))
+            .sweep(tenant, deadline)
+            .await;
+        let sent = self.deliver(&queue, deadline).await?;
+        relisted(
+            &swept,
+            sent,
+            matches!(self.session.delivery, Delivery::Local),
+        )
     }
 }
 

@@ -6,20 +6,18 @@ use o365_activity::store::ObjectStore;
 use tokio::time::Instant;
 
 use crate::args::BackfillArgs;
-use crate::commands::run::lister_settings;
 use crate::commands::Ui;
 use crate::config::process_env;
-use crate::connect::Connected;
 use crate::exit::{CmdResult, Failure};
 use crate::progress::Progress;
-use crate::relist::{deliver, list, Delivery, Job};
+use crate::relist::{list, Delivery, Job, Outcome, Session};
 use crate::target::with_store;
 use crate::window::WindowError;
 
 /// Runs `o365ctl backfill`.
 pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
-    let tenants = args
-        .relist
+    let (relist, collect) = (&args.relist, &args.relist.collect);
+    let tenants = collect
         .tenants
         .resolve(&process_env)
         .map_err(Failure::usage)?;
@@ -29,16 +27,9 @@ pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
         .clipped(now)
         .unwrap_or(Err(WindowError::Missing))
         .map_err(Failure::usage)?;
-    let settings = lister_settings(&args.relist.storage, None)?;
-    let aws = args.relist.storage.aws().await;
-    let store = args.relist.storage.store(aws.as_ref()).await?;
-    args.relist
-        .storage
-        .check_queue(aws.as_ref(), args.relist.dry_run)
-        .await?;
-    let delivery = Delivery::choose(&args.relist.storage, aws.as_ref(), args.relist.dry_run);
-    let conn = Connected::open(tenants).await?;
-    let jobs: Vec<Job> = conn
+    let session = Session::open(tenants, &collect.storage, relist.dry_run).await?;
+    let jobs: Vec<Job> = session
+        .conn
         .tenants
         .iter()
         .flat_map(|(t, _)| {
@@ -49,70 +40,49 @@ pub async fn run(args: BackfillArgs, ui: Ui) -> CmdResult {
             })
         })
         .collect();
-    let result = with_store!(store.clone(), |s| {
-        backfill(s, &args, &conn, &settings, &jobs, &delivery, ui).await
+    let result = with_store!(session.store.clone(), |s| {
+        backfill(s, &args, &session, &jobs, ui).await
     });
-    conn.shutdown().await;
-    let (errors, line, json) = result?;
+    session.close().await;
     Ok(crate::commands::report(
-        errors,
-        &line,
-        &json,
-        args.relist.json,
-        args.relist.dry_run,
+        result?,
+        collect.json,
+        relist.dry_run,
     ))
 }
-
-/// Errors, the summary line and the JSON summary.
-type Outcome = (u64, String, String);
 
 async fn backfill<S: ObjectStore>(
     store: S,
     args: &BackfillArgs,
-    conn: &Connected,
-    settings: &o365_lister::ListerSettings,
+    session: &Session,
     jobs: &[Job],
-    delivery: &Delivery,
     ui: Ui,
 ) -> Result<Outcome, Failure> {
     let deadline = Instant::now() + args.relist.timeout;
     let progress = Progress::new(ui.quiet, true);
-    let listed = list(store.clone(), conn, settings, jobs, deadline, &progress).await;
-    let n = listed.messages.len();
-    let delivered = deliver(
-        store,
-        &args.relist.storage,
-        conn,
-        delivery,
-        listed.messages,
-        deadline,
-        &progress,
-    )
-    .await
-    .map_err(Failure::unreachable)?;
-    progress.finish();
-    for e in &listed.errors {
-        eprintln!("error: {e}");
-    }
-    let fetch_errors = delivered.fetch.as_ref().map_or(0, |f| f.errors());
-    let errors = listed.errors.len() as u64 + fetch_errors + conn.unreachable.len() as u64;
+    let mut listed = list(store.clone(), session, jobs, deadline, &progress).await;
+    let messages = std::mem::take(&mut listed.messages);
+    let n = messages.len();
+    let delivered = session
+        .deliver(store, messages, deadline, &progress)
+        .await?;
+    listed.print_errors();
+    let errors = listed.errors.len() as u64 + session.errors(&delivered);
     let window = jobs
         .first()
         .map(|j| j.window.to_string())
         .unwrap_or_default();
-    let target = match delivery {
+    let target = match &session.delivery {
         Delivery::DryRun => "printed (dry run)".to_owned(),
         Delivery::Sqs(q) => format!("sent to {}", q.url()),
         Delivery::Local => "fetched locally".to_owned(),
     };
-    let mut line = format!(
-        "backfill {window}: {} source(s), {n} blob(s) listed, {} {target}",
+    let line = format!(
+        "backfill {window}: {} source(s), {n} blob(s) listed, {} {target}{}",
         jobs.len(),
-        delivered.sent
+        delivered.sent,
+        delivered.describe()
     );
-    if let Some(f) = &delivered.fetch {
-        line.push_str(&f.describe());
-    }
     let json = serde_json::json!({
         "window": window,
         "jobs": jobs.len(),
@@ -123,5 +93,5 @@ async fn backfill<S: ObjectStore>(
         "list_errors": listed.errors,
     })
     .to_string();
-    Ok((errors, line, json))
+    Ok(Outcome { errors, line, json })
 }

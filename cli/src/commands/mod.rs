@@ -27,21 +27,15 @@ pub fn out(line: &str) {
 
 /// Prints a re-listing command's result (`--json`, the summary line, or the line on stderr for
 /// `--dry-run`) and maps its error count to the exit code, the same for backfill and sweep.
-pub fn report(
-    errors: u64,
-    line: &str,
-    json: &str,
-    as_json: bool,
-    dry_run: bool,
-) -> crate::exit::Code {
+pub fn report(outcome: crate::relist::Outcome, as_json: bool, dry_run: bool) -> crate::exit::Code {
     if as_json {
-        out(json);
+        out(&outcome.json);
     } else if !dry_run {
-        out(line);
+        out(&outcome.line);
     } else {
-        eprintln!("{line}");
+        eprintln!("{}", outcome.line);
     }
-    if errors == 0 {
+    if outcome.errors == 0 {
         crate::exit::Code::Ok
     } else {
         crate::exit::Code::Partial

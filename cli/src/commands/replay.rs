@@ -11,13 +11,12 @@ use o365_activity::{ContentType, TenantId};
 use tokio::time::Instant;
 
 use crate::args::ReplayArgs;
-use crate::commands::run::lister_settings;
 use crate::commands::Ui;
 use crate::config::process_env;
 use crate::connect::Connected;
 use crate::exit::{CmdResult, Code, Failure};
 use crate::progress::Progress;
-use crate::relist::{deliver, id_hints, list, parse_content_uri, Delivery, Job};
+use crate::relist::{id_hints, list, parse_content_uri, Delivery, Job, Session};
 use crate::target::{with_store, Aws};
 use crate::window::Window;
 
@@ -39,16 +38,11 @@ pub async fn run(args: ReplayArgs, ui: Ui) -> CmdResult {
             "nothing to replay: give --content-id, --content-uri, --window START..END, --last DURATION or --from-dlq DLQ_URL"
         )));
     }
-    let settings = lister_settings(&args.storage, None)?;
-    let aws = args.storage.aws().await;
-    let store = args.storage.store(aws.as_ref()).await?;
-    args.storage.check_queue(aws.as_ref(), args.dry_run).await?;
-    let delivery = Delivery::choose(&args.storage, aws.as_ref(), args.dry_run);
-    let conn = Connected::open(tenants).await?;
-    let result = with_store!(store.clone(), |s| {
-        replay(s, &args, &conn, &settings, &wanted, explicit, &delivery, ui).await
+    let session = Session::open(tenants, &args.storage, args.dry_run).await?;
+    let result = with_store!(session.store.clone(), |s| {
+        replay(s, &args, &session, &wanted, explicit, ui).await
     });
-    conn.shutdown().await;
+    session.close().await;
     result
 }
 
@@ -166,22 +160,19 @@ fn jobs_for(
     Ok(jobs)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn replay<S: ObjectStore>(
     store: S,
     args: &ReplayArgs,
-    conn: &Connected,
-    settings: &o365_lister::ListerSettings,
+    session: &Session,
     wanted: &[Wanted],
     explicit: Option<Window>,
-    delivery: &Delivery,
     ui: Ui,
 ) -> CmdResult {
     let deadline = Instant::now() + args.timeout;
-    let jobs = jobs_for(conn, wanted, explicit)?;
+    let jobs = jobs_for(&session.conn, wanted, explicit)?;
     let progress = Progress::new(ui.quiet, true);
-    let listed = list(store.clone(), conn, settings, &jobs, deadline, &progress).await;
-    let mut messages = listed.messages;
+    let mut listed = list(store.clone(), session, &jobs, deadline, &progress).await;
+    let mut messages = std::mem::take(&mut listed.messages);
     let mut missing = Vec::new();
     if !wanted.is_empty() {
         let ids: HashSet<&str> = wanted.iter().map(|w| w.content_id.as_str()).collect();
@@ -194,27 +185,16 @@ async fn replay<S: ObjectStore>(
             .collect();
     }
     let n = messages.len();
-    let delivered = deliver(
-        store,
-        &args.storage,
-        conn,
-        delivery,
-        messages,
-        deadline,
-        &progress,
-    )
-    .await
-    .map_err(Failure::unreachable)?;
-    progress.finish();
-    for e in &listed.errors {
-        eprintln!("error: {e}");
-    }
+    let delivered = session
+        .deliver(store, messages, deadline, &progress)
+        .await?;
+    listed.print_errors();
     for id in &missing {
         eprintln!(
             "error: content id {id} was not listed in the window searched; give --window START..END around its contentCreated (blobs older than 7 days cannot be listed)"
         );
     }
-    let mut line = match delivery {
+    let line = match &session.delivery {
         Delivery::DryRun => format!("replay: {n} message(s) would be sent (dry run)"),
         Delivery::Sqs(q) => format!("replay: {} message(s) sent to {}", delivered.sent, q.url()),
         Delivery::Local => format!(
@@ -222,14 +202,8 @@ async fn replay<S: ObjectStore>(
             delivered.sent
         ),
     };
-    if let Some(f) = &delivered.fetch {
-        line.push_str(&f.describe());
-    }
-    eprintln!("{line}");
-    let errors = listed.errors.len()
-        + missing.len()
-        + delivered.fetch.as_ref().map_or(0, |f| f.errors() as usize)
-        + conn.unreachable.len();
+    eprintln!("{line}{}", delivered.describe());
+    let errors = (listed.errors.len() + missing.len()) as u64 + session.errors(&delivered);
     Ok(if errors == 0 { Code::Ok } else { Code::Partial })
 }
 

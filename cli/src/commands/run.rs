@@ -2,11 +2,13 @@
 //! DURATION. The code that runs is the code of the two Lambda functions. Ctrl-C or SIGTERM
 //! stops it cleanly (see [`crate::interrupt`]).
 
+use o365_activity::client::ActivityClient;
 use o365_activity::clock::Clock;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::{MemoryQueue, Queue, SqsQueue};
 use o365_activity::store::ObjectStore;
+use o365_activity::tenants::TenantConfig;
 use o365_fetcher::Fetcher;
 use o365_lister::{Lister, ListerSettings};
 use tokio::time::Instant;
@@ -26,16 +28,20 @@ use crate::target::{with_store, StoreTarget};
 /// Runs `o365ctl run`.
 pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
     let interrupts = Interrupts::listen();
-    let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
-    let settings = lister_settings(&args.storage, Some(args.overlap))?;
-    let aws = args.storage.aws().await;
-    let store = args.storage.store(aws.as_ref()).await?;
-    let sqs = match (&args.storage.queue_url, &aws) {
+    let tenants = args
+        .collect
+        .tenants
+        .resolve(&process_env)
+        .map_err(Failure::usage)?;
+    let settings = lister_settings(&args.collect.storage, Some(args.overlap))?;
+    let aws = args.collect.storage.aws().await;
+    let store = args.collect.storage.store(aws.as_ref()).await?;
+    let sqs = match (&args.collect.storage.queue_url, &aws) {
         (Some(url), Some(aws)) => Some(aws.checked_queue(url).await?),
         _ => None,
     };
     let mut conn = Connected::open_all(tenants).await?;
-    record_health(&store, &args.storage, &conn).await;
+    record_health(&store, &args.collect.storage, &conn).await;
     conn.require_any()?;
     let mut worst = Code::Ok;
     let mut n = 0u64;
@@ -56,7 +62,7 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
         });
         match report {
             Ok(report) => {
-                if args.json {
+                if args.collect.json {
                     crate::commands::out(&report.to_json());
                 } else {
                     crate::commands::out(&report.to_text());
@@ -69,7 +75,7 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
             }
         }
         if args.every.is_some() && interrupts.code().is_none() {
-            worst = worst.max(compact_after_run(&store, &args.storage, ui).await);
+            worst = worst.max(compact_after_run(&store, &args.collect.storage, ui).await);
         }
         if interrupts.code().is_some() {
             break;
@@ -131,7 +137,7 @@ async fn record_health(store: &StoreTarget, storage: &StorageArgs, conn: &Connec
 /// files re-read) and checks the skipped tenants once more, so one that was fixed is
 /// collected without a restart; the healthy ones keep their clients.
 async fn retry_skipped(conn: &mut Connected, args: &RunArgs, store: &StoreTarget) {
-    let fresh = match args.tenants.resolve(&process_env) {
+    let fresh = match args.collect.tenants.resolve(&process_env) {
         Ok(fresh) => fresh,
         Err(e) => {
             tracing::warn!(
@@ -143,7 +149,7 @@ async fn retry_skipped(conn: &mut Connected, args: &RunArgs, store: &StoreTarget
     // Recorded each time: a recovered tenant's error goes, a still failing one's reason is
     // the latest.
     conn.retry_skipped(fresh).await;
-    record_health(store, &args.storage, conn).await;
+    record_health(store, &args.collect.storage, conn).await;
 }
 
 /// The lister's settings from the command line (prefix, overlap), validated.
@@ -183,10 +189,20 @@ pub fn lister<S: ObjectStore, Q: Queue>(
     conn: &Connected,
     settings: &ListerSettings,
 ) -> Lister<S, Q> {
+    lister_of(store, queue, conn.tenants.clone(), settings)
+}
+
+/// The lister over `store`, sending to `queue`, for `tenants` (connected ones).
+pub fn lister_of<S: ObjectStore, Q: Queue>(
+    store: S,
+    queue: Q,
+    tenants: Vec<(TenantConfig, ActivityClient)>,
+    settings: &ListerSettings,
+) -> Lister<S, Q> {
     Lister::new(
         store,
         queue,
-        conn.tenants.clone(),
+        tenants,
         settings.clone(),
         Clock::system(),
         MetricsSink::Discard,
@@ -247,14 +263,14 @@ async fn once<S: ObjectStore>(
     let requests_before: Vec<_> = conn.tenants.iter().map(|(_, c)| c.budget_stats()).collect();
     let started = std::time::Instant::now();
     let progress = Progress::new(ui.quiet, false);
-    let fetcher = fetcher(store.clone(), &args.storage, conn);
+    let fetcher = fetcher(store.clone(), &args.collect.storage, conn);
     let (summary, totals) = match sqs {
         None => {
             // What an earlier run listed but did not store is fetched first.
-            let spool = Spool::open(&args.storage.out).map_err(|e| {
+            let spool = Spool::open(&args.collect.storage.out).map_err(|e| {
                 Failure::usage(anyhow::anyhow!(
                     "cannot use the spool under {}: {e}",
-                    args.storage.out.display()
+                    args.collect.storage.out.display()
                 ))
             })?;
             let queue = MemoryQueue::new();
@@ -304,7 +320,7 @@ async fn once<S: ObjectStore>(
     let mut report = RunReport::new(
         n,
         conn.source.clone(),
-        target.describe(&args.storage.prefix),
+        target.describe(&args.collect.storage.prefix),
         summary,
         totals,
         unreachable,

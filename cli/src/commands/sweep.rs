@@ -8,83 +8,64 @@ use o365_activity::store::ObjectStore;
 use tokio::time::Instant;
 
 use crate::args::SweepArgs;
-use crate::commands::run::{lister, lister_settings};
+use crate::commands::run::lister;
 use crate::commands::Ui;
 use crate::config::process_env;
-use crate::connect::Connected;
 use crate::exit::{CmdResult, Failure};
 use crate::progress::Progress;
-use crate::relist::{deliver, Delivery};
+use crate::relist::{Outcome, Session};
 use crate::target::with_store;
 
 /// Runs `o365ctl sweep`.
 pub async fn run(args: SweepArgs, ui: Ui) -> CmdResult {
-    let tenants = args.tenants.resolve(&process_env).map_err(Failure::usage)?;
-    let settings = lister_settings(&args.storage, None)?;
-    let aws = args.storage.aws().await;
-    let store = args.storage.store(aws.as_ref()).await?;
-    args.storage.check_queue(aws.as_ref(), args.dry_run).await?;
-    let delivery = Delivery::choose(&args.storage, aws.as_ref(), args.dry_run);
-    let conn = Connected::open(tenants).await?;
-    let result = with_store!(store.clone(), |s| {
-        sweep(s, &args, &conn, &settings, &delivery, ui).await
+    let collect = &args.collect;
+    let tenants = collect
+        .tenants
+        .resolve(&process_env)
+        .map_err(Failure::usage)?;
+    let session = Session::open(tenants, &collect.storage, args.dry_run).await?;
+    let result = with_store!(session.store.clone(), |s| {
+        sweep(s, &args, &session, ui).await
     });
-    conn.shutdown().await;
-    let (errors, line, json) = result?;
-    Ok(crate::commands::report(
-        errors,
-        &line,
-        &json,
-        args.json,
-        args.dry_run,
-    ))
+    session.close().await;
+    Ok(crate::commands::report(result?, collect.json, args.dry_run))
 }
 
 /// Sweeps with the lister's own [`o365_lister::Lister::sweep`] into memory, then delivers.
 pub async fn sweep<S: ObjectStore>(
     store: S,
     args: &SweepArgs,
-    conn: &Connected,
-    settings: &o365_lister::ListerSettings,
-    delivery: &Delivery,
+    session: &Session,
     ui: Ui,
-) -> Result<(u64, String, String), Failure> {
+) -> Result<Outcome, Failure> {
     let deadline = Instant::now() + args.timeout;
     let progress = Progress::new(ui.quiet, true);
     let queue = MemoryQueue::new();
-    let summary = lister(store.clone(), queue.clone(), conn, settings)
-        .sweep(deadline)
-        .await;
-    let messages = queue.drain();
-    let delivered = deliver(
-        store,
-        &args.storage,
-        conn,
-        delivery,
-        messages,
-        deadline,
-        &progress,
+    let summary = lister(
+        store.clone(),
+        queue.clone(),
+        &session.conn,
+        &session.settings,
     )
-    .await
-    .map_err(Failure::unreachable)?;
-    progress.finish();
+    .sweep(deadline)
+    .await;
+    let delivered = session
+        .deliver(store, queue.drain(), deadline, &progress)
+        .await?;
     for p in summary.failed() {
         if let Some(e) = &p.error {
             eprintln!("error: {} {}: {e}", p.tenant_id, p.content_type);
         }
     }
-    let fetch_errors = delivered.fetch.as_ref().map_or(0, |f| f.errors());
-    let errors = summary.failed().count() as u64 + fetch_errors + conn.unreachable.len() as u64;
+    let errors = summary.failed().count() as u64 + session.errors(&delivered);
     let listed: u64 = summary.pairs.iter().map(|p| p.listed).sum();
     let near_expiry: u64 = summary.pairs.iter().map(|p| p.near_expiry).sum();
-    let mut line = format!(
-        "sweep: {} pair(s), {listed} blob(s) listed, {} not stored and sent again ({near_expiry} near expiry)",
+    let line = format!(
+        "sweep: {} pair(s), {listed} blob(s) listed, {} not stored and sent again ({near_expiry} near expiry){}",
         summary.pairs.len(),
-        delivered.sent
+        delivered.sent,
+        delivered.describe()
     );
-    if let Some(f) = &delivered.fetch {
-        line.push_str(&f.describe());
-    }
     let json = serde_json::json!({
         "pairs": summary.pairs,
         "listed": listed,
@@ -95,5 +76,5 @@ pub async fn sweep<S: ObjectStore>(
         "errors": errors,
     })
     .to_string();
-    Ok((errors, line, json))
+    Ok(Outcome { errors, line, json })
 }

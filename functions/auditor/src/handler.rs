@@ -19,13 +19,12 @@ use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
 use o365_activity::{ContentType, TenantId};
 use o365_lister::handler::Wiring;
-use o365_lister::ListerSettings;
+use o365_lister::{ListerSettings, QueueRecovery};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::metrics::{emit_tenant, emit_total};
-use crate::recovery::QueueRecovery;
 
 /// Time kept back from the invocation deadline for the response and the last log lines.
 pub const RESPONSE_MARGIN: Duration = Duration::from_secs(2);

@@ -1,7 +1,7 @@
 //! The Lambda handler called directly with a built `LambdaEvent`, as the runtime calls it,
 //! against o365-sim (Management API and its Graph audit log query view, same ledger) and a
 //! local store filled by the real lister and fetcher: every settled hour reported complete on
-//! a clean run; a deleted data object's records reported missing, their windows re-listed into
+//! a clean run; a deleted data object's records reported missing, its blob swept again into
 //! the queue, and the hours complete once the fetcher stored them again; one tenant's failure
 //! failing the invocation while the other tenant's reports are written.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -375,7 +375,7 @@ async fn a_deleted_object_is_reported_missing_recovered_and_then_complete() {
         metric(&metrics, "AuditMissingRecords", None),
         records as f64
     );
-    // Recovery re-listed the windows into the fetcher's queue, the lost blob among them.
+    // Recovery swept the tenant's reach into the fetcher's queue, the lost blob among them.
     let sent = queue.drain();
     assert!(
         sent.iter().any(|m| m.content_id == content_id),

@@ -35,6 +35,7 @@ mod gaps;
 pub mod handler;
 mod metrics;
 pub mod plan;
+pub mod recovery;
 mod replay;
 mod run;
 pub mod settings;
@@ -45,6 +46,7 @@ mod window;
 
 pub use config::ListerConfig;
 pub use error::{PairError, PairErrorKind};
+pub use recovery::QueueRecovery;
 pub use replay::ListWindowError;
 pub use run::Lister;
 pub use settings::{ListerSettings, SettingsError};

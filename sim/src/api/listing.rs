@@ -78,61 +78,54 @@ fn listing_params(
     Ok((ct, start, end))
 }
 
-fn page_check(
-    sim: &Sim,
-    tenant: &str,
+/// The paging of one listing (tenant, content type, window): its `nextPage` tokens carry the
+/// offset and a check derived from the run's seed, so a tampered or foreign token is refused.
+struct Paging<'a> {
+    sim: &'a Sim,
+    tenant: &'a str,
     ct: ContentType,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    offset: usize,
-) -> u32 {
-    let h = crate::store::mix(&[
-        &sim.config.seed.to_le_bytes(),
-        tenant.to_ascii_lowercase().as_bytes(),
-        ct.as_str().as_bytes(),
-        &start.timestamp_micros().to_le_bytes(),
-        &end.timestamp_micros().to_le_bytes(),
-        &(offset as u64).to_le_bytes(),
-    ]);
-    (h >> 32) as u32
 }
 
-fn next_page_token(
-    sim: &Sim,
-    tenant: &str,
-    ct: ContentType,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    offset: usize,
-) -> String {
-    format!(
-        "{}R{:06}{:08x}",
-        start.format("%Y%m%d%H%M%S"),
-        offset,
-        page_check(sim, tenant, ct, start, end, offset)
-    )
-}
+impl Paging<'_> {
+    fn check(&self, offset: usize) -> u32 {
+        let h = crate::store::mix(&[
+            &self.sim.config.seed.to_le_bytes(),
+            self.tenant.to_ascii_lowercase().as_bytes(),
+            self.ct.as_str().as_bytes(),
+            &self.start.timestamp_micros().to_le_bytes(),
+            &self.end.timestamp_micros().to_le_bytes(),
+            &(offset as u64).to_le_bytes(),
+        ]);
+        (h >> 32) as u32
+    }
 
-fn parse_next_page(
-    sim: &Sim,
-    tenant: &str,
-    ct: ContentType,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    token: &str,
-) -> Result<usize, ApiError> {
-    let bad = || ApiError::af(400, "AF20031", format!("Invalid nextPage Input: {token}."));
-    let (_, tail) = token.split_once('R').ok_or_else(bad)?;
-    if tail.len() < 14 || !tail.is_ascii() {
-        return Err(bad());
+    /// The `nextPage` token of the page starting at `offset`.
+    fn token(&self, offset: usize) -> String {
+        format!(
+            "{}R{:06}{:08x}",
+            self.start.format("%Y%m%d%H%M%S"),
+            offset,
+            self.check(offset)
+        )
     }
-    let (off, check) = tail.split_at(tail.len() - 8);
-    let offset: usize = off.parse().map_err(|_| bad())?;
-    let check = u32::from_str_radix(check, 16).map_err(|_| bad())?;
-    if check != page_check(sim, tenant, ct, start, end, offset) {
-        return Err(bad());
+
+    /// The offset a `nextPage` token stands for (AF20031 when it is not one of ours).
+    fn offset(&self, token: &str) -> Result<usize, ApiError> {
+        let bad = || ApiError::af(400, "AF20031", format!("Invalid nextPage Input: {token}."));
+        let (_, tail) = token.split_once('R').ok_or_else(bad)?;
+        if tail.len() < 14 || !tail.is_ascii() {
+            return Err(bad());
+        }
+        let (off, check) = tail.split_at(tail.len() - 8);
+        let offset: usize = off.parse().map_err(|_| bad())?;
+        let check = u32::from_str_radix(check, 16).map_err(|_| bad())?;
+        if check != self.check(offset) {
+            return Err(bad());
+        }
+        Ok(offset)
     }
-    Ok(offset)
 }
 
 fn query_time(t: DateTime<Utc>) -> String {
@@ -148,8 +141,15 @@ pub(super) async fn content(
     rec: &mut RequestRecord,
 ) -> Result<Reply, ApiError> {
     let (ct, start, end) = listing_params(sim, q, now, rec)?;
+    let paging = Paging {
+        sim,
+        tenant,
+        ct,
+        start,
+        end,
+    };
     let offset = match q.get("nextpage").filter(|s| !s.is_empty()) {
-        Some(token) => parse_next_page(sim, tenant, ct, start, end, token)?,
+        Some(token) => paging.offset(token)?,
         None => 0,
     };
     subscription_gate(sim, ti, ct)?;
@@ -196,7 +196,7 @@ pub(super) async fn content(
     body.push(']');
     let mut reply = Reply::json(body);
     if page_end < entries.len() {
-        let token = next_page_token(sim, tenant, ct, start, end, page_end);
+        let token = paging.token(page_end);
         let lower = sim.fires(ScenarioKind::LowercaseNextPage);
         let name = |n: &'static str| {
             if lower {

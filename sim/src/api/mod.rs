@@ -130,21 +130,10 @@ pub async fn feed(
     let now = sim.now();
     let q = query_map(uri.query());
     let mut rec = RequestRecord {
-        at: now,
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        status: 0,
         tenant_id: Some(tenant.clone()),
-        operation: None,
         content_type: q.get("contenttype").cloned(),
-        content_id: None,
-        error_code: None,
         publisher_identifier: q.get("publisheridentifier").cloned(),
-        start_time: None,
-        end_time: None,
-        window_given: false,
-        fault: None,
+        ..RequestRecord::arrived(now, &method, &uri)
     };
     let mut drop_connection = false;
     let result = if version != "v1.0" && version != "v1" {
@@ -237,17 +226,10 @@ fn authorize(
     headers: &HeaderMap,
     now: DateTime<Utc>,
 ) -> Result<(AccessClaims, usize), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .ok_or_else(ApiError::denied)?;
+    let token = crate::auth::bearer_token(headers).ok_or_else(ApiError::denied)?;
     let claims = sim
         .auth
-        .verify(token.trim(), &sim.base_url, now)
+        .verify(token, &sim.base_url, now)
         .ok_or_else(ApiError::denied)?;
     if !timefmt::is_guid(tenant) {
         return Err(ApiError::af(

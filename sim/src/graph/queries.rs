@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration as CDuration, Utc};
 use serde_json::{json, Value};
 
 use super::GraphConfig;
-use crate::store::mix;
+use crate::store::mixed_guid;
 
 /// A query's `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,18 +259,14 @@ impl Timing {
 
 /// A deterministic query id: a GUID from the seed and the submission number.
 pub fn query_id(seed: u64, n: usize) -> String {
-    let a = mix(&[
-        &seed.to_le_bytes(),
-        &(n as u64).to_le_bytes(),
-        b"audit query",
-    ]);
-    let b = mix(&[&a.to_le_bytes(), b"audit query, low half"]);
-    let mut raw = [0u8; 16];
-    raw[..8].copy_from_slice(&a.to_le_bytes());
-    raw[8..].copy_from_slice(&b.to_le_bytes());
-    uuid::Builder::from_random_bytes(raw)
-        .into_uuid()
-        .to_string()
+    mixed_guid(
+        &[
+            &seed.to_le_bytes(),
+            &(n as u64).to_le_bytes(),
+            b"audit query",
+        ],
+        b"audit query, low half",
+    )
 }
 
 /// Where the unstable first read goes wrong, for a query of `len` records in pages of `size`:

@@ -1,12 +1,16 @@
 //! HTTP handlers of the Graph audit log query API, with Graph's error envelope
 //! (`{"error":{"code","message","innerError"}}`), each request recorded in the ledger.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -98,17 +102,11 @@ fn authorize(sim: &Sim, headers: &HeaderMap, now: DateTime<Utc>) -> Result<usize
             format!("Access token validation failure. {why}"),
         )
     };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| unauthorized("Access token is empty."))?;
+    let token =
+        crate::auth::bearer_token(headers).ok_or_else(|| unauthorized("Access token is empty."))?;
     let claims = sim
         .auth
-        .verify(token.trim(), GRAPH_AUDIENCE, now)
+        .verify(token, GRAPH_AUDIENCE, now)
         .ok_or_else(|| unauthorized("Invalid audience, signature or lifetime."))?;
     if !claims.roles.iter().any(|r| r == GRAPH_ROLE) {
         return Err(GraphError::new(
@@ -122,80 +120,93 @@ fn authorize(sim: &Sim, headers: &HeaderMap, now: DateTime<Utc>) -> Result<usize
         .ok_or_else(|| unauthorized("The token's tenant is not served here."))
 }
 
-/// Runs a handler body and records the request in the ledger.
-async fn recorded<F>(
-    sim: &Arc<Sim>,
-    method: &Method,
-    uri: &Uri,
-    operation: &str,
-    headers: &HeaderMap,
-    run: F,
-) -> Response
-where
-    F: AsyncFnOnce(usize, DateTime<Utc>) -> Result<(StatusCode, String), GraphError>,
-{
-    let now = sim.now();
-    let authorized = authorize(sim, headers, now);
-    let tid = authorized
-        .as_ref()
-        .ok()
-        .map(|&i| sim.read().tenants[i].spec.tenant_id.clone());
-    let beta_only = sim.switch(ScenarioKind::GraphBetaOnly) && version(uri) == "v1.0";
-    let result = match authorized {
-        // As during the API's 2025 move back to beta: v1.0 does not know the segment.
-        Ok(_) if beta_only => Err(GraphError::bad_request(
-            "Resource not found for the segment 'auditLog'.",
-        )),
-        Ok(tenant) => run(tenant, now).await,
-        Err(e) => Err(e),
-    };
-    let (status, code) = match &result {
-        Ok((s, _)) => (s.as_u16(), None),
-        Err(e) => (e.status.as_u16(), Some(e.code.to_string())),
-    };
-    sim.record(RequestRecord {
-        at: now,
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        status,
-        tenant_id: tid,
-        operation: Some(operation.to_string()),
-        content_type: None,
-        content_id: None,
-        error_code: code,
-        publisher_identifier: None,
-        start_time: None,
-        end_time: None,
-        window_given: false,
-        fault: None,
-    });
-    match result {
-        Ok((s, body)) => (s, json_text(body)).into_response(),
-        Err(e) => e.response(now),
-    }
-}
-
-fn context(sim: &Sim, version: &str, what: &str) -> String {
-    format!("{}/{version}/$metadata#{what}", sim.base_url)
-}
-
-/// `POST /{v}/security/auditLog/queries`.
-pub async fn create(
-    State(sim): State<Arc<Sim>>,
+/// One Graph request as every handler needs it: the simulator, and what to authorize and record.
+pub struct GraphCall {
+    sim: Arc<Sim>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (s, u) = (sim.clone(), uri.clone());
-    recorded(
-        &sim,
-        &method,
-        &u,
+}
+
+impl FromRequestParts<Arc<Sim>> for GraphCall {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Arc<Sim>) -> Result<Self, Infallible> {
+        Ok(Self {
+            sim: sim.clone(),
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl GraphCall {
+    /// `@odata.context` of an answer about `what`, under the version that was called.
+    fn context(&self, what: &str) -> String {
+        format!(
+            "{}/{}/$metadata#{what}",
+            self.sim.base_url,
+            version(&self.uri)
+        )
+    }
+
+    /// Authorizes the call, runs the handler body with the caller's tenant and the simulated
+    /// time, and records the request in the ledger.
+    async fn answer<F>(self, operation: &str, run: F) -> Response
+    where
+        F: AsyncFnOnce(&Self, usize, DateTime<Utc>) -> Result<(StatusCode, String), GraphError>,
+    {
+        let sim = &self.sim;
+        let now = sim.now();
+        let authorized = authorize(sim, &self.headers, now);
+        let tid = authorized
+            .as_ref()
+            .ok()
+            .map(|&i| sim.read().tenants[i].spec.tenant_id.clone());
+        let beta_only = sim.switch(ScenarioKind::GraphBetaOnly) && version(&self.uri) == "v1.0";
+        let result = match authorized {
+            // As during the API's 2025 move back to beta: v1.0 does not know the segment.
+            Ok(_) if beta_only => Err(GraphError::bad_request(
+                "Resource not found for the segment 'auditLog'.",
+            )),
+            Ok(tenant) => run(&self, tenant, now).await,
+            Err(e) => Err(e),
+        };
+        let (status, code) = match &result {
+            Ok((s, _)) => (s.as_u16(), None),
+            Err(e) => (e.status.as_u16(), Some(e.code.to_string())),
+        };
+        sim.record(RequestRecord {
+            status,
+            tenant_id: tid,
+            operation: Some(operation.to_string()),
+            error_code: code,
+            ..RequestRecord::arrived(now, &self.method, &self.uri)
+        });
+        match result {
+            Ok((s, body)) => (s, json_text(body)).into_response(),
+            Err(e) => e.response(now),
+        }
+    }
+}
+
+/// The Graph audit query routes, under both `v1.0` and `beta` (the API has lived under each).
+pub fn router() -> Router<Arc<Sim>> {
+    ["v1.0", "beta"].into_iter().fold(Router::new(), |r, v| {
+        let queries = format!("/{v}/security/auditLog/queries");
+        r.route(&queries, get(list).post(create))
+            .route(&format!("{queries}/{{id}}"), get(query))
+            .route(&format!("{queries}/{{id}}/records"), get(records))
+    })
+}
+
+/// `POST /{v}/security/auditLog/queries`.
+pub async fn create(call: GraphCall, body: Bytes) -> Response {
+    call.answer(
         "auditLogQueryCreate",
-        &headers,
-        async move |tenant, now| {
+        async move |call: &GraphCall, tenant, now| {
+            let s = &call.sim;
             let QueryBody {
                 mut resource,
                 filters,
@@ -251,7 +262,7 @@ pub async fn create(
                         refused.reason,
                     )
                 })?;
-            let ctx = context(&s, version(&uri), "security/auditLog/queries/$entity");
+            let ctx = call.context("security/auditLog/queries/$entity");
             let json = g
                 .book
                 .with(tenant, &id, |q| q.json(now, &ctx))
@@ -263,22 +274,12 @@ pub async fn create(
 }
 
 /// `GET /{v}/security/auditLog/queries`.
-pub async fn list(
-    State(sim): State<Arc<Sim>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let (s, u) = (sim.clone(), uri.clone());
-    recorded(
-        &sim,
-        &method,
-        &u,
+pub async fn list(call: GraphCall) -> Response {
+    call.answer(
         "auditLogQueryList",
-        &headers,
-        async move |tenant, now| {
-            let ctx = context(&s, version(&uri), "security/auditLog/queries");
-            let value = s.graph.book.list(tenant, now, &ctx);
+        async |call: &GraphCall, tenant, now| {
+            let ctx = call.context("security/auditLog/queries");
+            let value = call.sim.graph.book.list(tenant, now, &ctx);
             Ok((
                 StatusCode::OK,
                 json!({"@odata.context": ctx, "value": value}).to_string(),
@@ -297,23 +298,13 @@ fn not_found(id: &str) -> GraphError {
 }
 
 /// `GET /{v}/security/auditLog/queries/{id}`.
-pub async fn get(
-    State(sim): State<Arc<Sim>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let (s, u) = (sim.clone(), uri.clone());
-    recorded(
-        &sim,
-        &method,
-        &u,
+pub async fn query(Path(id): Path<String>, call: GraphCall) -> Response {
+    call.answer(
         "auditLogQueryGet",
-        &headers,
-        async move |tenant, now| {
-            let ctx = context(&s, version(&uri), "security/auditLog/queries/$entity");
-            s.graph
+        async move |call: &GraphCall, tenant, now| {
+            let ctx = call.context("security/auditLog/queries/$entity");
+            call.sim
+                .graph
                 .book
                 .with(tenant, &id, |q| {
                     (StatusCode::OK, q.json(now, &ctx).to_string())
@@ -325,15 +316,9 @@ pub async fn get(
 }
 
 /// `GET /{v}/security/auditLog/queries/{id}/records`.
-pub async fn records(
-    State(sim): State<Arc<Sim>>,
-    Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let (s, u) = (sim.clone(), uri.clone());
-    recorded(&sim, &method, &u, "auditLogQueryRecords", &headers, async move |tenant, now| {
+pub async fn records(Path(id): Path<String>, call: GraphCall) -> Response {
+    call.answer("auditLogQueryRecords", async move |call: &GraphCall, tenant, now| {
+        let (s, uri) = (&call.sim, &call.uri);
         let params: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -349,7 +334,7 @@ pub async fn records(
         };
         let size = top.unwrap_or(s.graph.page_size);
         let skiptoken = param("$skiptoken");
-        let v = version(&uri);
+        let v = version(uri);
         let page = s
             .graph
             .book
@@ -363,7 +348,7 @@ pub async fn records(
                 ))),
             })
             .ok_or_else(|| not_found(&id))??;
-        let context = context(&s, v, &format!("security/auditLog/queries('{id}')/records"));
+        let context = call.context(&format!("security/auditLog/queries('{id}')/records"));
         let mut body = format!("{{\"@odata.context\":{},\"value\":[", json!(context));
         body.push_str(&page.records.join(","));
         body.push(']');

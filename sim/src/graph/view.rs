@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::held_back::PURVIEW_ONLY;
 use super::record_types;
 use crate::sim::Sim;
-use crate::store::{mix, Blob, Cut};
+use crate::store::{mix, mixed_guid, Blob, Cut};
 
 /// What a query selects (Graph's filters that the simulator applies; the others are echoed
 /// but select everything).
@@ -49,19 +49,15 @@ fn record_type_number(v: &Value) -> Option<i64> {
 /// The Graph record `id` of a record: a GUID derived from its `Id` (and the copy number for
 /// Purview's duplicates), never equal to `auditData.Id`.
 pub fn graph_record_id(seed: u64, record_id: &str, copy: u32) -> String {
-    let a = mix(&[
-        &seed.to_le_bytes(),
-        record_id.as_bytes(),
-        &copy.to_le_bytes(),
-        b"graph id",
-    ]);
-    let b = mix(&[&a.to_le_bytes(), b"graph id, low half"]);
-    let mut raw = [0u8; 16];
-    raw[..8].copy_from_slice(&a.to_le_bytes());
-    raw[8..].copy_from_slice(&b.to_le_bytes());
-    uuid::Builder::from_random_bytes(raw)
-        .into_uuid()
-        .to_string()
+    mixed_guid(
+        &[
+            &seed.to_le_bytes(),
+            record_id.as_bytes(),
+            &copy.to_le_bytes(),
+            b"graph id",
+        ],
+        b"graph id, low half",
+    )
 }
 
 /// Graph's `userType` member for the record's numeric `UserType`.

@@ -2,13 +2,8 @@
 
 use super::*;
 
-pub(super) fn aad(
-    rng: &mut StdRng,
-    t: &TenantCtx,
-    id: &str,
-    at: DateTime<Utc>,
-) -> serde_json::Map<String, Value> {
-    let user = upn(rng, t);
+pub(super) fn aad(rng: &mut StdRng, d: &Draft) -> Record {
+    let (t, user) = (d.t, &d.user);
     let user_guid = guid(rng);
     let roll = rng.random_range(0..100);
     if roll < 70 {
@@ -18,17 +13,13 @@ pub(super) fn aad(
         } else {
             "UserLoggedIn"
         };
-        let mut m = base(t, id, at, op, 15, 0, "AzureActiveDirectory");
+        let mut m = d.base(op, 15, 0, "AzureActiveDirectory");
         let ip = ipv4(rng);
         set(&mut m, "UserKey", json!(user_guid));
         set(
             &mut m,
             "ResultStatus",
-            json!(if rng.random_bool(0.9) {
-                "Succeeded"
-            } else {
-                "Success"
-            }),
+            json!(either(rng, 0.9, "Succeeded", "Success")),
         );
         set(&mut m, "ClientIP", json!(ip));
         set(
@@ -49,22 +40,9 @@ pub(super) fn aad(
             ]),
         );
         set(&mut m, "ModifiedProperties", json!([]));
-        set(
-            &mut m,
-            "Actor",
-            json!([{"ID": user_guid, "Type": 0}, {"ID": user, "Type": 5}]),
-        );
-        set(&mut m, "ActorContextId", json!(t.tenant_id));
-        set(&mut m, "ActorIpAddress", json!(ip));
-        set(&mut m, "InterSystemsId", json!(guid(rng)));
-        set(&mut m, "IntraSystemId", json!(guid(rng)));
-        set(&mut m, "SupportTicketId", json!(""));
-        set(
-            &mut m,
-            "Target",
-            json!([{"ID": "00000003-0000-0000-c000-000000000000", "Type": 0}]),
-        );
-        set(&mut m, "TargetContextId", json!(t.tenant_id));
+        let actor = json!([{"ID": user_guid, "Type": 0}, {"ID": user, "Type": 5}]);
+        let target = json!([{"ID": "00000003-0000-0000-c000-000000000000", "Type": 0}]);
+        actor_and_target(rng, d, &mut m, actor, Some(&ip), target);
         set(&mut m, "ApplicationId", json!(guid(rng)));
         set(
             &mut m,
@@ -98,7 +76,7 @@ pub(super) fn aad(
                 "Add service principal.",
             ],
         );
-        let mut m = base(t, id, at, op, 8, 0, "AzureActiveDirectory");
+        let mut m = d.base(op, 8, 0, "AzureActiveDirectory");
         let admin = format!("admin@{}", t.domain);
         set(
             &mut m,
@@ -127,24 +105,13 @@ pub(super) fn aad(
                 {"Name": "Included Updated Properties", "NewValue": "AccountEnabled", "OldValue": ""}
             ]),
         );
-        set(
-            &mut m,
-            "Actor",
-            json!([{"ID": admin, "Type": 5}, {"ID": puid(rng), "Type": 3}, {"ID": format!("User_{}", guid(rng)), "Type": 2}]),
-        );
-        set(&mut m, "ActorContextId", json!(t.tenant_id));
-        set(&mut m, "InterSystemsId", json!(guid(rng)));
-        set(&mut m, "IntraSystemId", json!(guid(rng)));
-        set(&mut m, "SupportTicketId", json!(""));
-        set(
-            &mut m,
-            "Target",
-            json!([{"ID": format!("User_{user_guid}"), "Type": 2}, {"ID": user, "Type": 5}]),
-        );
-        set(&mut m, "TargetContextId", json!(t.tenant_id));
+        let actor = json!([{"ID": admin, "Type": 5}, {"ID": puid(rng), "Type": 3}, {"ID": format!("User_{}", guid(rng)), "Type": 2}]);
+        let target =
+            json!([{"ID": format!("User_{user_guid}"), "Type": 2}, {"ID": user, "Type": 5}]);
+        actor_and_target(rng, d, &mut m, actor, None, target);
         m
     } else {
-        let mut m = base(t, id, at, "UserLoggedIn", 9, 0, "AzureActiveDirectory");
+        let mut m = d.base("UserLoggedIn", 9, 0, "AzureActiveDirectory");
         set(&mut m, "UserKey", json!(puid(rng)));
         set(&mut m, "ResultStatus", json!("Succeeded"));
         set(&mut m, "ClientIP", client_ip(rng, true));
@@ -157,4 +124,26 @@ pub(super) fn aad(
         set(&mut m, "UserDomain", json!(t.domain));
         m
     }
+}
+
+/// The members of a directory record that say who acted on what, in this tenant, under which
+/// correlation ids.
+fn actor_and_target(
+    rng: &mut StdRng,
+    d: &Draft,
+    m: &mut Record,
+    actor: Value,
+    actor_ip: Option<&str>,
+    target: Value,
+) {
+    set(m, "Actor", actor);
+    set(m, "ActorContextId", json!(d.t.tenant_id));
+    if let Some(ip) = actor_ip {
+        set(m, "ActorIpAddress", json!(ip));
+    }
+    set(m, "InterSystemsId", json!(guid(rng)));
+    set(m, "IntraSystemId", json!(guid(rng)));
+    set(m, "SupportTicketId", json!(""));
+    set(m, "Target", target);
+    set(m, "TargetContextId", json!(d.t.tenant_id));
 }

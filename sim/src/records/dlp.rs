@@ -2,13 +2,8 @@
 
 use super::*;
 
-pub(super) fn dlp(
-    rng: &mut StdRng,
-    t: &TenantCtx,
-    id: &str,
-    at: DateTime<Utc>,
-) -> serde_json::Map<String, Value> {
-    let user = upn(rng, t);
+pub(super) fn dlp(rng: &mut StdRng, d: &Draft) -> Record {
+    let (t, user) = (d.t, &d.user);
     let roll = rng.random_range(0..100);
     let rule = json!({
         "RuleId": guid(rng),
@@ -33,7 +28,7 @@ pub(super) fn dlp(
     } else {
         "DlpRuleMatch"
     };
-    let mut m = base(t, id, at, op, record_type, 4, workload);
+    let mut m = d.base(op, record_type, 4, workload);
     if record_type == 13 {
         set(
             &mut m,
@@ -57,7 +52,7 @@ pub(super) fn dlp(
         set(
             &mut m,
             "ExchangeMetaData",
-            json!({"MessageID": "<MSG0001@XX1PR01MB0001.example.prod.outlook.com>", "From": user, "To": ["partner@example.org"], "CC": [], "BCC": [], "Subject": "Quarterly numbers", "Sent": timefmt::record(at), "RecipientCount": 1}),
+            json!({"MessageID": "<MSG0001@XX1PR01MB0001.example.prod.outlook.com>", "From": user, "To": ["partner@example.org"], "CC": [], "BCC": [], "Subject": "Quarterly numbers", "Sent": timefmt::record(d.at), "RecipientCount": 1}),
         );
     } else {
         set(&mut m, "UserKey", json!("DlpAgent"));
@@ -83,7 +78,7 @@ pub(super) fn dlp(
             set(
                 &mut m,
                 "SharePointMetaData",
-                json!({"From": user, "itemCreationTime": timefmt::record(at), "SiteCollectionGuid": guid(rng), "SiteCollectionUrl": format!("https://{}.sharepoint.com/sites/finance", t.short), "FileName": "cards.xlsx", "FileOwner": user, "FilePathUrl": format!("https://{}.sharepoint.com/sites/finance/Shared Documents/cards.xlsx", t.short), "DocumentLastModifier": user, "UniqueId": guid(rng), "IsViewableByExternalUsers": false}),
+                json!({"From": user, "itemCreationTime": timefmt::record(d.at), "SiteCollectionGuid": guid(rng), "SiteCollectionUrl": format!("https://{}.sharepoint.com/sites/finance", t.short), "FileName": "cards.xlsx", "FileOwner": user, "FilePathUrl": format!("https://{}.sharepoint.com/sites/finance/Shared Documents/cards.xlsx", t.short), "DocumentLastModifier": user, "UniqueId": guid(rng), "IsViewableByExternalUsers": false}),
             );
         }
     }

@@ -16,13 +16,8 @@ fn originating_server(rng: &mut StdRng) -> String {
     }
 }
 
-pub(super) fn exchange(
-    rng: &mut StdRng,
-    t: &TenantCtx,
-    id: &str,
-    at: DateTime<Utc>,
-) -> serde_json::Map<String, Value> {
-    let user = upn(rng, t);
+pub(super) fn exchange(rng: &mut StdRng, d: &Draft) -> Record {
+    let (t, user) = (d.t, &d.user);
     let roll = rng.random_range(0..100);
     if roll < 40 {
         let cmdlet = *pick(
@@ -37,7 +32,7 @@ pub(super) fn exchange(
                 "Set-OrganizationConfig",
             ],
         );
-        let mut m = base(t, id, at, cmdlet, 1, 2, "Exchange");
+        let mut m = d.base(cmdlet, 1, 2, "Exchange");
         set(
             &mut m,
             "ResultStatus",
@@ -62,7 +57,7 @@ pub(super) fn exchange(
         m
     } else if roll < 65 {
         let op = *pick(rng, &["Send", "SoftDelete", "Update", "Create", "SendAs"]);
-        let mut m = mailbox_base(rng, t, id, at, op, 2, &user);
+        let mut m = mailbox_base(rng, d, op, 2);
         set(
             &mut m,
             "Item",
@@ -70,7 +65,7 @@ pub(super) fn exchange(
         );
         m
     } else if roll < 75 {
-        let mut m = mailbox_base(rng, t, id, at, "MoveToDeletedItems", 3, &user);
+        let mut m = mailbox_base(rng, d, "MoveToDeletedItems", 3);
         set(
             &mut m,
             "Folder",
@@ -89,7 +84,7 @@ pub(super) fn exchange(
         );
         m
     } else if roll < 95 {
-        let mut m = mailbox_base(rng, t, id, at, "MailItemsAccessed", 50, &user);
+        let mut m = mailbox_base(rng, d, "MailItemsAccessed", 50);
         let n = rng.random_range(1..40);
         set(&mut m, "OperationCount", json!(n));
         set(
@@ -104,22 +99,15 @@ pub(super) fn exchange(
         );
         m
     } else {
-        let mut m = mailbox_base(rng, t, id, at, "MessageBind", 19, &user);
+        let mut m = mailbox_base(rng, d, "MessageBind", 19);
         set(&mut m, "OperationCount", json!(rng.random_range(1..10)));
         m
     }
 }
 
-fn mailbox_base(
-    rng: &mut StdRng,
-    t: &TenantCtx,
-    id: &str,
-    at: DateTime<Utc>,
-    op: &str,
-    record_type: i64,
-    user: &str,
-) -> serde_json::Map<String, Value> {
-    let mut m = base(t, id, at, op, record_type, 0, "Exchange");
+fn mailbox_base(rng: &mut StdRng, d: &Draft, op: &str, record_type: i64) -> Record {
+    let (t, user) = (d.t, &d.user);
+    let mut m = d.base(op, record_type, 0, "Exchange");
     set(
         &mut m,
         "ResultStatus",

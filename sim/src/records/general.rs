@@ -2,74 +2,60 @@
 
 use super::*;
 
-pub(super) fn general(
-    rng: &mut StdRng,
-    t: &TenantCtx,
-    id: &str,
-    at: DateTime<Utc>,
-) -> serde_json::Map<String, Value> {
-    let user = upn(rng, t);
-    let roll = rng.random_range(0..100);
-    let (op, record_type, workload) = if roll < 30 {
-        (
-            *pick(
-                rng,
-                &[
-                    "MessageSent",
-                    "TeamCreated",
-                    "MemberAdded",
-                    "ChannelAdded",
-                    "MeetingParticipantDetail",
-                ],
-            ),
-            25,
+/// The workloads of `Audit.General`, by share of the records (out of 100).
+const KINDS: &[(i32, Kind)] = &[
+    (
+        30,
+        kind(
+            &[
+                "MessageSent",
+                "TeamCreated",
+                "MemberAdded",
+                "ChannelAdded",
+                "MeetingParticipantDetail",
+            ],
+            &[25],
             "MicrosoftTeams",
-        )
-    } else if roll < 45 {
-        (
-            *pick(rng, &["ViewReport", "ExportReport", "CreateArtifact"]),
-            20,
+        ),
+    ),
+    (
+        45,
+        kind(
+            &["ViewReport", "ExportReport", "CreateArtifact"],
+            &[20],
             "PowerBI",
-        )
-    } else if roll < 53 {
-        (
-            *pick(rng, &["CreateForm", "ViewResponses"]),
-            66,
-            "MicrosoftForms",
-        )
-    } else if roll < 61 {
-        (
-            *pick(rng, &["PlanCreated", "TaskModified"]),
-            *pick(rng, &[188, 190]),
-            "Planner",
-        )
-    } else if roll < 66 {
-        ("PostMessage", 22, "Yammer")
-    } else if roll < 71 {
-        ("GetUserActivity", 52, "SecurityComplianceCenter")
-    } else if roll < 81 {
-        ("CopilotInteraction", 261, "Copilot")
-    } else if roll < 86 {
-        ("TIMailData", 28, "ThreatIntelligence")
-    } else if roll < 91 {
-        ("CreateFlow", 30, "MicrosoftFlow")
-    } else {
-        // Record types newer than any table the collector knows.
-        (
-            "NewWorkloadActivity",
-            *pick(rng, &[117, 9999, 412]),
-            "FutureWorkload",
-        )
-    };
-    let mut m = base(
-        t,
-        id,
-        at,
-        op,
-        record_type,
-        if rng.random_bool(0.1) { 5 } else { 0 },
-        workload,
-    );
+        ),
+    ),
+    (
+        53,
+        kind(&["CreateForm", "ViewResponses"], &[66], "MicrosoftForms"),
+    ),
+    (
+        61,
+        kind(&["PlanCreated", "TaskModified"], &[188, 190], "Planner"),
+    ),
+    (66, kind(&["PostMessage"], &[22], "Yammer")),
+    (
+        71,
+        kind(&["GetUserActivity"], &[52], "SecurityComplianceCenter"),
+    ),
+    (81, kind(&["CopilotInteraction"], &[261], "Copilot")),
+    (86, kind(&["TIMailData"], &[28], "ThreatIntelligence")),
+    (91, kind(&["CreateFlow"], &[30], "MicrosoftFlow")),
+];
+
+/// Record types newer than any table the collector knows.
+const NEWER: Kind = kind(
+    &["NewWorkloadActivity"],
+    &[117, 9999, 412],
+    "FutureWorkload",
+);
+
+pub(super) fn general(rng: &mut StdRng, d: &Draft) -> Record {
+    let (t, user) = (d.t, &d.user);
+    let (op, record_type, workload) = choose(rng, KINDS, NEWER);
+    let user_type = either(rng, 0.1, 5, 0);
+    let mut m = d.base(op, record_type, user_type, workload);
     set(&mut m, "UserKey", json!(guid(rng)));
     set(
         &mut m,

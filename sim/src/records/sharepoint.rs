@@ -2,13 +2,52 @@
 
 use super::*;
 
-pub(super) fn sharepoint(
-    rng: &mut StdRng,
-    t: &TenantCtx,
-    id: &str,
-    at: DateTime<Utc>,
-) -> serde_json::Map<String, Value> {
-    let user = upn(rng, t);
+/// The operations of `Audit.SharePoint` with their record and item types, by share (out of 100).
+const KINDS: &[(i32, Kind)] = &[
+    (
+        50,
+        kind(
+            &[
+                "FileAccessed",
+                "FileModified",
+                "FileDownloaded",
+                "FileUploaded",
+                "FilePreviewed",
+                "FileDeleted",
+            ],
+            &[6],
+            "File",
+        ),
+    ),
+    (62, kind(&["PageViewed"], &[4], "Page")),
+    (
+        72,
+        kind(
+            &[
+                "SharingSet",
+                "AnonymousLinkCreated",
+                "SharingInvitationCreated",
+                "AddedToSecureLink",
+            ],
+            &[14],
+            "File",
+        ),
+    ),
+    (80, kind(&["ListCreated", "ListUpdated"], &[36], "List")),
+    (
+        88,
+        kind(&["ListItemCreated", "ListItemUpdated"], &[54], "ListItem"),
+    ),
+    (92, kind(&["ContentTypeUpdated"], &[55], "List")),
+    (96, kind(&["FieldUpdated"], &[56], "List")),
+    (98, kind(&["CommentCreated"], &[37], "File")),
+];
+
+/// The rarest: a full sync download.
+const SYNC: Kind = kind(&["FileSyncDownloadedFull"], &[7], "File");
+
+pub(super) fn sharepoint(rng: &mut StdRng, d: &Draft) -> Record {
+    let (t, user) = (d.t, &d.user);
     let (name, ext) = *pick(rng, FILES);
     let onedrive = rng.random_bool(0.3);
     let workload = if onedrive { "OneDrive" } else { "SharePoint" };
@@ -25,58 +64,9 @@ pub(super) fn sharepoint(
             pick(rng, &["ops", "finance", "hr", "engineering"])
         )
     };
-    let roll = rng.random_range(0..100);
-    let (op, record_type, item_type) = if roll < 50 {
-        (
-            *pick(
-                rng,
-                &[
-                    "FileAccessed",
-                    "FileModified",
-                    "FileDownloaded",
-                    "FileUploaded",
-                    "FilePreviewed",
-                    "FileDeleted",
-                ],
-            ),
-            6,
-            "File",
-        )
-    } else if roll < 62 {
-        ("PageViewed", 4, "Page")
-    } else if roll < 72 {
-        (
-            *pick(
-                rng,
-                &[
-                    "SharingSet",
-                    "AnonymousLinkCreated",
-                    "SharingInvitationCreated",
-                    "AddedToSecureLink",
-                ],
-            ),
-            14,
-            "File",
-        )
-    } else if roll < 80 {
-        (*pick(rng, &["ListCreated", "ListUpdated"]), 36, "List")
-    } else if roll < 88 {
-        (
-            *pick(rng, &["ListItemCreated", "ListItemUpdated"]),
-            54,
-            "ListItem",
-        )
-    } else if roll < 92 {
-        ("ContentTypeUpdated", 55, "List")
-    } else if roll < 96 {
-        ("FieldUpdated", 56, "List")
-    } else if roll < 98 {
-        ("CommentCreated", 37, "File")
-    } else {
-        ("FileSyncDownloadedFull", 7, "File")
-    };
-    let user_type = if rng.random_bool(0.05) { 10 } else { 0 };
-    let mut m = base(t, id, at, op, record_type, user_type, workload);
+    let (op, record_type, item_type) = choose(rng, KINDS, SYNC);
+    let user_type = either(rng, 0.05, 10, 0);
+    let mut m = d.base(op, record_type, user_type, workload);
     let object = format!("{site_url}Shared Documents/{name}.{ext}");
     set(
         &mut m,
@@ -104,11 +94,7 @@ pub(super) fn sharepoint(
     set(
         &mut m,
         "EventSource",
-        json!(if rng.random_bool(0.9) {
-            "SharePoint"
-        } else {
-            "ObjectModel"
-        }),
+        json!(either(rng, 0.9, "SharePoint", "ObjectModel")),
     );
     set(&mut m, "ItemType", json!(item_type));
     set(&mut m, "ListId", json!(guid(rng)));

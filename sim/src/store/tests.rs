@@ -1,6 +1,10 @@
 use super::*;
+use crate::content_type::ContentType;
+use crate::fixtures::Fixtures;
+use crate::records::TenantCtx;
 use crate::scenario::Scenario;
-use chrono::TimeZone;
+use chrono::{Duration as CDuration, TimeZone, Utc};
+use std::sync::Arc;
 
 fn generator(faults: Vec<Scenario>) -> Generator {
     Generator {

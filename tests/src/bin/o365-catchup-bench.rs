@@ -4,30 +4,46 @@
 //! With one process, the lister and the fetcher run together in this process as in
 //! `o365ctl run` (one budget per tenant at `RATE`, listing first; four batches at once, ten
 //! downloads each). With `PROCESSES` > 1, the lister lists it all (as one scheduled run), then
-//! `PROCESSES` real `o365-fetcher` processes, started beforehand, drain the same queue (each
-//! spending `RATE / PROCESSES` per tenant, as `FETCHER_MAX_CONCURRENCY` says). Prints one JSON
-//! object: elapsed time against the ideal `(requests - BURST) / RATE` of the busiest tenant,
-//! the throttled share and requests per stored blob.
+//! `PROCESSES` fetcher processes, started beforehand, drain the same queue: each is this
+//! binary as `o365-catchup-bench fetch-worker`, wired from the Lambda's environment by the
+//! Lambda's own code (`o365_fetcher::handler::from_env`), so each spends
+//! `RATE / PROCESSES` per tenant as `FETCHER_MAX_CONCURRENCY` says, one batch at a time as
+//! one Lambda instance. Prints one JSON object: elapsed time against the ideal
+//! `(requests - BURST) / RATE` of the busiest tenant, the throttled share and requests per
+//! stored blob.
+//!
+//! The queue is SQS on moto; the blobs go to a local directory (`LocalStore`) instead of S3
+//! on moto: the bench measures request pacing against the API, and moto's S3 (four calls per
+//! blob, some 40 ms of moto's CPU per blob) was the bottleneck with ten tenants on a loaded
+//! machine. With `CATCHUP_PROGRESS` set it prints a line a second to stderr.
 
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use o365_activity::aws::AwsClients;
+use o365_activity::bootstrap::Env;
 use o365_activity::client::{ActivityClient, BudgetOptions};
-use o365_activity::store::S3Store;
+use o365_activity::store::LocalStore;
 use o365_activity::testing::sim::sim_clock;
-use o365_e2e::event_source::HandlerOutcome;
-use o365_e2e::lambda_process::LambdaProcess;
-use o365_e2e::runtime_api::{InvocationResult, RuntimeApi};
-use o365_e2e::world::{lambda_env, tenants_json, World, WorldConfig};
+use o365_e2e::event_source::EventSource;
+use o365_e2e::world::{lambda_env, sqs_fetch_handler, tenants_json, World, WorldConfig};
 use o365_fetcher::Fetcher;
 use o365_sim::{Scenario, TenantSpec};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
 
 /// Batches one in-process fetcher handles at once.
 const IN_PROCESS_LOOPS: usize = 4;
 /// Downloads per batch at once (`MAX_CONCURRENCY`), in-process and in the processes.
 const DOWNLOADS: usize = 10;
+/// Time given to each batch (real time), as a fetcher invocation's timeout.
+const FETCH_DEADLINE: Duration = Duration::from_secs(120);
+/// Longest a drain waits for the queue to empty.
+const DRAIN_LIMIT: Duration = Duration::from_secs(900);
 
 fn tenant_id(i: usize) -> String {
     format!("00000000-0000-0000-0000-{:012}", i + 1)
@@ -40,9 +56,12 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> anyhow::R
         .map_err(|_| anyhow::anyhow!("{name} must be a whole number"))
 }
 
-/// The fetcher as `o365ctl run` and the Lambda wire it: throttled messages go back to the
-/// queue with a delay.
-fn in_process_fetcher(world: &World) -> anyhow::Result<Arc<Fetcher<S3Store>>> {
+/// The fetcher as `o365ctl run` and the Lambda wire it, storing in `store`: throttled
+/// messages go back to the queue with a delay.
+fn in_process_fetcher(
+    world: &World,
+    store: LocalStore,
+) -> anyhow::Result<Arc<Fetcher<LocalStore>>> {
     let clients = world
         .tenants
         .iter()
@@ -50,7 +69,7 @@ fn in_process_fetcher(world: &World) -> anyhow::Result<Arc<Fetcher<S3Store>>> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Arc::new(
         Fetcher::new(
-            world.store.clone(),
+            store,
             world.layout.clone(),
             world.config.compression,
             clients,
@@ -62,46 +81,74 @@ fn in_process_fetcher(world: &World) -> anyhow::Result<Arc<Fetcher<S3Store>>> {
     ))
 }
 
-/// Lists and fetches at once in this process, until the lister is done and the queue empty.
-async fn list_and_fetch(world: &World) -> anyhow::Result<f64> {
-    let fetcher = in_process_fetcher(world)?;
-    let listed = AtomicBool::new(false);
-    let t0 = Instant::now();
-    let listing = async {
-        let r = world.list().await;
-        listed.store(true, Ordering::SeqCst);
-        r.map(|_| t0.elapsed().as_secs_f64())
-    };
-    let fetching = async {
-        loop {
-            let done = listed.load(Ordering::SeqCst);
-            let mut loops = Vec::new();
-            for _ in 0..IN_PROCESS_LOOPS {
-                let source = world.source.clone();
-                let handler = world.fetch_handler_with(fetcher.clone());
-                loops.push(async move { source.drain(handler, Duration::from_secs(900)).await });
-            }
-            for r in futures::future::join_all(loops).await {
-                r?;
-            }
-            if done {
-                return anyhow::Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+/// Drains `source` through `fetcher` in `loops` loops of one batch at a time (each as one
+/// Lambda instance) until `listed` is set and the queue is empty.
+async fn drain_until_listed(
+    source: &EventSource,
+    fetcher: &Arc<Fetcher<LocalStore>>,
+    loops: usize,
+    listed: &AtomicBool,
+) -> anyhow::Result<()> {
+    loop {
+        let done = listed.load(Ordering::SeqCst);
+        let runs = (0..loops).map(|_| {
+            source.drain(
+                sqs_fetch_handler(fetcher.clone(), FETCH_DEADLINE),
+                DRAIN_LIMIT,
+            )
+        });
+        for r in futures::future::join_all(runs).await {
+            r?;
         }
+        if done {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Lists and fetches at once in this process, until the lister is done and the queue empty;
+/// returns when the lister was done (seconds since `t0`).
+async fn list_and_fetch(world: &World, store: &LocalStore, t0: Instant) -> anyhow::Result<f64> {
+    let fetcher = in_process_fetcher(world, store.clone())?;
+    let listed = AtomicBool::new(false);
+    let listing = async {
+        let r = world
+            .lister_on(store.clone())?
+            .run(lister_deadline(world))
+            .await;
+        listed.store(true, Ordering::SeqCst);
+        anyhow::Ok((r, t0.elapsed().as_secs_f64()))
     };
-    let (listed_after, ()) = futures::future::try_join(listing, fetching).await?;
+    let fetching = drain_until_listed(&world.source, &fetcher, IN_PROCESS_LOOPS, &listed);
+    let ((summary, listed_after), ()) = futures::future::try_join(listing, fetching).await?;
+    check_listed(&summary)?;
     Ok(listed_after)
 }
 
-/// `processes` real fetcher processes, idle until [`drain_processes`] feeds them.
-async fn start_processes(
+fn lister_deadline(world: &World) -> tokio::time::Instant {
+    tokio::time::Instant::now() + world.config.list_deadline
+}
+
+/// Fails when a pair of the lister's run did not finish.
+fn check_listed(summary: &o365_lister::RunSummary) -> anyhow::Result<()> {
+    let failed = summary.failed().count();
+    if failed > 0 {
+        bail!("{failed} tenant/content-type pairs failed to list");
+    }
+    Ok(())
+}
+
+/// `processes` fetcher processes (this binary as `fetch-worker`), idle until
+/// [`drain_processes`] tells them to go.
+fn start_processes(
     world: &World,
+    store: &Path,
     processes: usize,
     rate: u32,
     burst: u32,
-) -> anyhow::Result<Vec<(Arc<RuntimeApi>, LambdaProcess)>> {
-    let path = o365_e2e::lambda_process::binary("o365-fetcher", "o365-fetcher").await?;
+) -> anyhow::Result<Vec<Child>> {
+    let exe = std::env::current_exe().context("finding this binary")?;
     let ids: Vec<String> = world
         .config
         .sim
@@ -109,62 +156,178 @@ async fn start_processes(
         .iter()
         .map(|t| t.tenant_id.clone())
         .collect();
-    let mut env = lambda_env(&world.moto, &world.sim, world.store.bucket(), None);
+    let mut env = lambda_env(
+        &world.moto,
+        &world.sim,
+        world.store.bucket(),
+        Some(world.queue.url()),
+    );
     env.retain(|(k, _)| k != "TENANTS_JSON");
     env.extend([
         ("TENANTS_JSON".to_owned(), tenants_json(&world.sim, &ids)),
         ("API_RATE_PER_MINUTE".to_owned(), rate.to_string()),
         ("API_BURST".to_owned(), burst.to_string()),
         ("FETCHER_MAX_CONCURRENCY".to_owned(), processes.to_string()),
-        ("QUEUE_URL".to_owned(), world.queue.url().to_owned()),
         ("MAX_CONCURRENCY".to_owned(), DOWNLOADS.to_string()),
+        ("CATCHUP_STORE_DIR".to_owned(), store.display().to_string()),
+        ("CATCHUP_DLQ_URL".to_owned(), world.source.dlq_url.clone()),
+        (
+            "CATCHUP_VISIBILITY_TIMEOUT".to_owned(),
+            world.config.visibility_timeout.to_string(),
+        ),
     ]);
-    let mut running = Vec::new();
-    for _ in 0..processes {
-        let api = Arc::new(RuntimeApi::start("o365-fetcher").await?);
-        let p = LambdaProcess::start(&path, "o365-fetcher", &api, &env, &world.logs).await?;
-        running.push((api, p));
-    }
-    Ok(running)
+    (0..processes)
+        .map(|_| {
+            Command::new(&exe)
+                .arg("fetch-worker")
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .stdin(Stdio::piped())
+                // The fetcher's EMF metrics lines.
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting a fetcher process")
+        })
+        .collect()
 }
 
-/// Drains the queue through the fetcher processes, then stops them.
-async fn drain_processes(
-    world: &World,
-    running: Vec<(Arc<RuntimeApi>, LambdaProcess)>,
-) -> anyhow::Result<()> {
-    let mut loops = Vec::new();
-    for (api, _) in &running {
-        let api = api.clone();
-        let source = world.source.clone();
-        loops.push(async move {
-            source
-                .drain(
-                    move |event| {
-                        let api = api.clone();
-                        async move {
-                            match api.invoke(&event, Duration::from_secs(120)).await {
-                                Ok(InvocationResult::Response(v)) => HandlerOutcome::Response(v),
-                                Ok(InvocationResult::Error(e)) => {
-                                    HandlerOutcome::NoResponse(e.to_string())
-                                }
-                                Err(e) => HandlerOutcome::NoResponse(e.to_string()),
-                            }
-                        }
-                    },
-                    Duration::from_secs(900),
-                )
-                .await
-        });
+/// Tells the fetcher processes to drain the queue, and waits until they did.
+async fn drain_processes(mut running: Vec<Child>) -> anyhow::Result<()> {
+    for p in &mut running {
+        if let Some(mut stdin) = p.stdin.take() {
+            stdin.write_all(b"go\n").await?;
+        }
     }
-    let results = futures::future::join_all(loops).await;
-    for (_, p) in running {
-        p.kill().await;
-    }
-    for r in results {
-        r?;
+    for p in &mut running {
+        let status = p.wait().await?;
+        if !status.success() {
+            bail!("a fetcher process failed: {status}");
+        }
     }
     Ok(())
+}
+
+/// `o365-catchup-bench fetch-worker`: one fetcher process, wired from its environment as the
+/// Lambda is, storing under `CATCHUP_STORE_DIR`; once a line arrives on stdin, drains the
+/// queue one batch at a time until it is empty.
+async fn fetch_worker() -> anyhow::Result<()> {
+    let env = Env::process();
+    let dir = env
+        .optional("CATCHUP_STORE_DIR")
+        .context("CATCHUP_STORE_DIR is not set")?;
+    let (fetcher, cfg) = o365_fetcher::handler::from_env(&env, |_, _| LocalStore::new(dir))
+        .await
+        .map_err(|e| anyhow::anyhow!("fetcher configuration: {e}"))?;
+    let source = EventSource {
+        sqs: AwsClients::new(cfg.common.store.endpoint_url.as_deref())
+            .await
+            .sqs,
+        queue_url: env.optional("QUEUE_URL").context("QUEUE_URL is not set")?,
+        dlq_url: env
+            .optional("CATCHUP_DLQ_URL")
+            .context("CATCHUP_DLQ_URL is not set")?,
+        batch_size: 10,
+        visibility_timeout: env.number("CATCHUP_VISIBILITY_TIMEOUT", 30, 1..=43_200)?,
+    };
+    tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await??;
+    let listed = AtomicBool::new(true);
+    drain_until_listed(&source, &Arc::new(fetcher), 1, &listed).await
+}
+
+/// With `CATCHUP_PROGRESS` set, prints every second to stderr: seconds since `t0`, the
+/// successful and throttled API requests so far, the tenants served in that second, and the
+/// queue's depth (visible or delayed, in flight): where a slow run spends its time.
+async fn progress(world: &World, before: usize, t0: Instant) -> std::convert::Infallible {
+    let (mut seen, mut last_ok) = (0usize, 0usize);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let ledger = world.sim.ledger();
+        let api: Vec<_> = ledger.requests[before..]
+            .iter()
+            .filter(|r| r.operation.as_deref().is_some_and(|o| o != "token"))
+            .collect();
+        let is_throttled = |r: &&&o365_sim::RequestRecord| r.error_code.as_deref() == Some("AF429");
+        let throttled = api.iter().filter(is_throttled).count();
+        let ok = api.len() - throttled;
+        let tenants: std::collections::HashSet<_> = api[seen..]
+            .iter()
+            .filter(|r| !is_throttled(r))
+            .map(|r| r.tenant_id.clone())
+            .collect();
+        let depth = world
+            .source
+            .depth_of(world.queue.url())
+            .await
+            .unwrap_or((0, 0));
+        eprintln!(
+            "{:6.1}s ok {ok:5} (+{:3}) throttled {throttled:4} tenants {:2} queue {:?}",
+            t0.elapsed().as_secs_f64(),
+            ok.saturating_sub(last_ok),
+            tenants.len(),
+            depth
+        );
+        (seen, last_ok) = (api.len(), ok);
+    }
+}
+
+/// Runs the catch-up once, the fetchers storing under `dir`: seconds until the lister was
+/// done, seconds until the queue was empty, and what was stored against what was published.
+async fn measure(
+    world: &World,
+    before: usize,
+    dir: &Path,
+    processes: usize,
+    rate: u32,
+    client_burst: u32,
+) -> anyhow::Result<(f64, f64, o365_e2e::reconcile::Reconciliation)> {
+    let store = LocalStore::new(dir);
+    // Fetcher processes are warm before the clock starts, as Lambda's are in a catch-up.
+    let running = if processes > 1 {
+        Some(start_processes(world, dir, processes, rate, client_burst)?)
+    } else {
+        None
+    };
+    let t0 = Instant::now();
+    let work = async {
+        match running {
+            None => list_and_fetch(world, &store, t0).await,
+            Some(running) => {
+                check_listed(
+                    &world
+                        .lister_on(store.clone())?
+                        .run(lister_deadline(world))
+                        .await,
+                )?;
+                let listed = t0.elapsed().as_secs_f64();
+                drain_processes(running).await?;
+                Ok(listed)
+            }
+        }
+    };
+    let listed = if std::env::var_os("CATCHUP_PROGRESS").is_some() {
+        tokio::select! {
+            r = work => r?,
+            never = progress(world, before, t0) => match never {},
+        }
+    } else {
+        work.await?
+    };
+    let elapsed = t0.elapsed().as_secs_f64();
+    let r = world.reconcile_in(&store, world.sim.now()).await?;
+    Ok((listed, elapsed, r))
+}
+
+/// The machine's one-minute load average (Linux), to read the timings against.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
@@ -184,7 +347,8 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
             t
         })
         .collect();
-    config.sim.history = Duration::from_secs(hours * 3600);
+    config.sim.history =
+        Duration::from_secs(hours.checked_mul(3600).context("HOURS is too large")?);
     config.sim.blob_window = Duration::from_secs(3600);
     config.sim.records_per_hour = 6;
     config.sim.scenarios = vec![
@@ -193,33 +357,20 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
     ];
     // One token below the service's burst, so timing jitter never overdraws its bucket.
     let client_burst = burst.saturating_sub(1).max(1);
-    config.client.budget = BudgetOptions {
-        burst: client_burst,
-        ..BudgetOptions::per_minute(rate)
-    };
+    config.client.budget = BudgetOptions::per_minute(rate).with_burst(client_burst);
     config.visibility_timeout = 30;
     config.max_receive_count = 5;
     config.fetch_deadline = Duration::from_secs(120);
     config.list_deadline = Duration::from_secs(600);
     let world = World::start(config).await?;
+    let dir = std::env::temp_dir().join(format!("o365-catchup-{}", std::process::id()));
     let before = world.sim.ledger().requests.len();
-    // Fetcher processes are warm before the clock starts, as Lambda's are in a catch-up.
-    let running = if processes > 1 {
-        Some(start_processes(&world, processes, rate, client_burst).await?)
-    } else {
-        None
-    };
-    let t0 = Instant::now();
-    let listed = match running {
-        None => list_and_fetch(&world).await?,
-        Some(running) => {
-            world.list().await?;
-            let listed = t0.elapsed().as_secs_f64();
-            drain_processes(&world, running).await?;
-            listed
-        }
-    };
-    let elapsed = t0.elapsed().as_secs_f64();
+    let load_before = load_average();
+    let result = measure(&world, before, &dir, processes, rate, client_burst).await;
+    // A failed removal leaves a temp directory behind, nothing worse.
+    let _ = std::fs::remove_dir_all(&dir);
+    let (listed, elapsed, r) = result?;
+    let load_after = load_average();
     let ledger = world.sim.ledger();
     let api: Vec<_> = ledger.requests[before..]
         .iter()
@@ -242,7 +393,6 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
         busiest_ok = busiest_ok.max(ok);
     }
     let ideal = (busiest_ok.saturating_sub(burst as usize)) as f64 * 60.0 / f64::from(rate);
-    let r = world.reconcile(world.sim.now()).await?;
     let dlq = world.source.dlq_bodies().await?.len();
     let stored = r.stored_blobs;
     Ok(serde_json::json!({
@@ -263,12 +413,17 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
         "blobs_stored": stored,
         "requests_per_blob": if stored == 0 { 0.0 } else { api.len() as f64 / stored as f64 },
         "reconciled": r.check().is_ok(),
+        "load_average_before": load_before,
+        "load_average_after": load_after,
     }))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("fetch-worker") {
+        return fetch_worker().await;
+    }
     let out = run(&args).await?;
     println!("{out}");
     Ok(())

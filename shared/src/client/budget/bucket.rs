@@ -137,13 +137,6 @@ impl Bucket {
 mod tests {
     use super::*;
 
-    fn options(rate_per_minute: u32, burst: u32) -> BudgetOptions {
-        BudgetOptions {
-            burst,
-            ..BudgetOptions::per_minute(rate_per_minute)
-        }
-    }
-
     /// Drives one greedy sender through the bucket on simulated time from `from` for `span`:
     /// sends as soon as allowed; every `throttle_every`-th answer (0 = never) is throttled.
     /// Returns the send instants.
@@ -189,7 +182,7 @@ mod tests {
     #[test]
     fn never_exceeds_the_rate_plus_burst() {
         let t0 = Instant::now();
-        let mut b = Bucket::new(&options(600, 5), t0);
+        let mut b = Bucket::new(&BudgetOptions::per_minute(600).with_burst(5), t0);
         let sent = drive(&mut b, t0, Duration::from_secs(60), &|_| None);
         // 10/s for 60 s, plus the burst of 5 at the start.
         assert!((604..=605).contains(&sent.len()), "{}", sent.len());
@@ -207,7 +200,7 @@ mod tests {
     #[test]
     fn backs_off_on_throttling_and_recovers_after_a_quiet_period() {
         let t0 = Instant::now();
-        let mut b = Bucket::new(&options(600, 1), t0);
+        let mut b = Bucket::new(&BudgetOptions::per_minute(600).with_burst(1), t0);
         let ceiling = b.rate();
         // Throttled answers during the first 10 s, then none.
         let storm_end = t0 + Duration::from_secs(10);
@@ -246,7 +239,7 @@ mod tests {
     #[test]
     fn retry_after_stops_every_request_until_it_passed() {
         let t0 = Instant::now();
-        let mut b = Bucket::new(&options(6000, 10), t0);
+        let mut b = Bucket::new(&BudgetOptions::per_minute(6000).with_burst(10), t0);
         assert_eq!(b.try_take(0, t0), Ok(()));
         b.throttled(Some(Duration::from_secs(3)), t0);
         let due = b.try_take(0, t0 + Duration::from_secs(1)).unwrap_err();
@@ -267,7 +260,7 @@ mod tests {
     #[test]
     fn waiters_ahead_push_the_due_time_back() {
         let t0 = Instant::now();
-        let mut b = Bucket::new(&options(60, 1), t0);
+        let mut b = Bucket::new(&BudgetOptions::per_minute(60).with_burst(1), t0);
         // A full bucket still makes a caller with two ahead wait for two more tokens.
         let due = b.try_take(2, t0).unwrap_err();
         assert_eq!(due - t0, Duration::from_secs(2));
@@ -278,7 +271,7 @@ mod tests {
     #[test]
     fn an_invocation_share_starts_empty_and_earns_its_rate() {
         let t0 = Instant::now();
-        let share = options(600, 8).share_of(2);
+        let share = BudgetOptions::per_minute(600).with_burst(8).share_of(2);
         let mut b = Bucket::new(&share, t0);
         assert_eq!(
             b.try_take(0, t0).unwrap_err() - t0,

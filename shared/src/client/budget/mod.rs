@@ -259,17 +259,10 @@ pub struct BudgetKey {
 mod tests {
     use super::*;
 
-    fn options(rate_per_minute: u32, burst: u32) -> BudgetOptions {
-        BudgetOptions {
-            burst,
-            ..BudgetOptions::per_minute(rate_per_minute)
-        }
-    }
-
     #[tokio::test]
     async fn listing_goes_before_waiting_downloads() {
         // 600/min, burst 1: one request every 100 ms.
-        let budget = Arc::new(Budget::new(options(600, 1)));
+        let budget = Arc::new(Budget::new(BudgetOptions::per_minute(600).with_burst(1)));
         let far = Instant::now() + Duration::from_secs(30);
         budget.acquire(CallClass::Download, far).await.unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
@@ -297,7 +290,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wait_past_the_give_up_time_is_refused_and_leaves_the_line() {
-        let budget = Budget::new(options(60, 1));
+        let budget = Budget::new(BudgetOptions::per_minute(60).with_burst(1));
         let now = Instant::now();
         budget
             .acquire(CallClass::Download, now + Duration::from_secs(5))
@@ -328,9 +321,18 @@ mod tests {
             tenant_id: t.into(),
             publisher_id: "p".into(),
         };
-        let a = Budget::shared(key("budget-test-a"), &options(60, 1));
-        let a2 = Budget::shared(key("budget-test-a"), &options(6000, 9));
-        let b = Budget::shared(key("budget-test-b"), &options(60, 1));
+        let a = Budget::shared(
+            key("budget-test-a"),
+            &BudgetOptions::per_minute(60).with_burst(1),
+        );
+        let a2 = Budget::shared(
+            key("budget-test-a"),
+            &BudgetOptions::per_minute(6000).with_burst(9),
+        );
+        let b = Budget::shared(
+            key("budget-test-b"),
+            &BudgetOptions::per_minute(60).with_burst(1),
+        );
         assert!(Arc::ptr_eq(&a, &a2));
         assert!(!Arc::ptr_eq(&a, &b));
         assert_eq!(

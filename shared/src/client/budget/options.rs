@@ -56,6 +56,12 @@ impl BudgetOptions {
         }
     }
 
+    /// The same options with a bucket of `burst` requests (the service's burst, or less).
+    pub fn with_burst(mut self, burst: u32) -> BudgetOptions {
+        self.burst = burst;
+        self
+    }
+
     /// This invocation's share of a tenant's rate when up to `processes` processes (Lambda
     /// invocations) spend it at once: `rate / processes` (at least 1 per minute), with the
     /// burst divided alike, and an empty bucket at the start.
