@@ -36,7 +36,9 @@ def section(work):
         "that the Parquet rows equal the distinct record Ids the simulator published. "
         f"The compaction runs on {r0['threads']} thread (a current-thread runtime; pairs one after another), so MB/s per CPU "
         "second is MB/s per core. Peak RSS is the process's `VmHWM`: nothing but the compaction ran in it. "
-        f"Defaults: batches of {r0['batch_mib']} MiB of records, parts of at most {r0['rows_per_part']:,} rows, zstd 3. "
+        f"Defaults: batches of {r0['batch_mib']} MiB of records, parts of at most {r0['rows_per_part']:,} rows, "
+        + (f"no longer appended to once stored in {r0['part_bytes'] >> 20} MiB, " if "part_bytes" in r0 else "")
+        + "zstd 3. "
         "Parquet bytes are the files on disk at the end; \"written\" counts parts rewritten when a later batch appends to them.",
         "",
         "| records (distinct) | NDJSON | gzip NDJSON (stored) | Parquet | Parquet / gzip | Parquet / NDJSON | Parquet written | CPU / wall | MB/s of NDJSON per core | peak RSS | load average (1/5/15 min) before → after |",
