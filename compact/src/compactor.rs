@@ -256,7 +256,14 @@ impl<S: ObjectStore> Compactor<S> {
         if let Some(stored) = last {
             next.part = stored.key.part.saturating_add(1);
             if let Some(body) = stored.body {
-                let room = cap.saturating_sub(stored.rows).min(rest.len());
+                // Rows that fit under the byte cap at the part's own bytes per row, so the
+                // part ends near `part_bytes` instead of one whole batch past it.
+                let per_row = (body.len() / stored.rows.max(1)).max(1);
+                let fit = self.options.part_bytes.saturating_sub(body.len()) / per_row;
+                let room = cap
+                    .saturating_sub(stored.rows)
+                    .min(fit.max(1))
+                    .min(rest.len());
                 let (head, tail) = rest.split_at(room);
                 let cond = PutCondition::IfMatch(stored.etag);
                 self.put_part(&stored.key, Some(body), head, cond, report)

@@ -10,8 +10,8 @@
 //! How a run works, per tenant × content type:
 //! 1. List the stored blobs the state does not have (only the unsealed dates once some are).
 //! 2. Read them one at a time, streaming their lines into rows, until the batch holds
-//!    [`CompactOptions::batch_bytes`] of rows: that, one blob and one Parquet part (under
-//!    [`CompactOptions::part_bytes`] plus one batch's rows) are the memory bound, whatever
+//!    [`CompactOptions::batch_bytes`] of rows: that, one blob and one Parquet part (about
+//!    [`CompactOptions::part_bytes`], or one batch's rows) are the memory bound, whatever
 //!    the volume.
 //! 3. For each event date in the batch, read the `id` column of every part of the date, one
 //!    part at a time, and drop the rows whose id is already there (one row per Id, across
@@ -47,9 +47,9 @@ pub struct CompactOptions {
     pub batch_bytes: usize,
     /// Rows per Parquet part at most.
     pub rows_per_part: usize,
-    /// Stored size (bytes of Parquet) from which a part is no longer appended to: the next
-    /// batch starts a new part. This bounds the part read back and rewritten whole to append
-    /// (a part ends under this plus one batch's rows), whatever the size of the records.
+    /// Stored size (bytes of Parquet) from which a part is no longer appended to: the rows
+    /// that do not fit (at the part's bytes per row) go to a new part. This bounds the part
+    /// read back and rewritten whole to append, whatever the volume or the size of records.
     pub part_bytes: usize,
     /// Rows per row group.
     pub row_group_rows: usize,
@@ -60,7 +60,7 @@ impl Default for CompactOptions {
         CompactOptions {
             batch_bytes: 64 << 20,
             rows_per_part: 200_000,
-            part_bytes: 16 << 20,
+            part_bytes: 8 << 20,
             row_group_rows: 32_768,
         }
     }
