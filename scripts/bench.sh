@@ -10,6 +10,7 @@
 #     (FRESHNESS_MINUTES, default 5), available -> stored per blob from the ledger.
 #  7. quota-aware catch-up: o365-sim's token bucket (burst B, rate R) over a 2-day backlog,
 #     1 and 10 tenants, 1 process and 4 fetcher processes on one queue (about a minute each).
+#  9. compaction to Parquet (issue 16): throughput, peak RSS at two volumes 4x apart, sizes.
 # Set BENCH_QUICK=1 for a short smoke run (smaller end-to-end run, fewer samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +93,9 @@ for tenants in 1 10; do
       > "$WORK/catchup-$tenants-$processes.json" || rm -f "$WORK/catchup-$tenants-$processes.json"
   done
 done
+
+echo "== 9. compaction to Parquet (o365-compact's compaction_bench; two volumes 4x apart)"
+for n in ${COMPACTION_RECORDS:-200000 800000}; do cargo run --release --quiet -p o365-compact --example compaction_bench -- "$n" "$WORK/compaction-store" > "$WORK/compaction-$n.json" || rm -f "$WORK/compaction-$n.json"; done
 
 .venv/bin/python scripts/bench/report.py "$WORK" "$TARGET" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -44,7 +44,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The whole pipeline on this machine: list, queue, fetch, normalize, store.
-    #[command(after_help = RUN_HELP)]
+    #[command(after_help = run_help())]
     Run(RunArgs),
     /// Send blobs again: by content id or URI, by window, or from the dead-letter queue.
     #[command(after_help = REPLAY_HELP)]

@@ -218,13 +218,7 @@ fn finding_info(r: &Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn m(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
+    use crate::fields::tests::m;
 
     #[test]
     fn group_role_file_and_finding_attributes() {

@@ -92,11 +92,12 @@ pub(crate) fn last_segment(s: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn m(v: Value) -> Map<String, Value> {
+    /// The record of a JSON object (the tests of every OCSF class build theirs so).
+    pub(crate) fn m(v: Value) -> Map<String, Value> {
         match v {
             Value::Object(m) => m,
             _ => Map::new(),

@@ -225,6 +225,8 @@ def main():
     lines.extend(freshness_lines(work))
     import catchup  # scripts/bench/catchup.py: the quota-aware catch-up section
     lines.extend(catchup.section(work))
+    import compaction  # scripts/bench/compaction.py: the compaction section (issue 16)
+    lines.extend(compaction.section(work))
     misses = [l for l in lines if "**missed**" in l]
     w("## Targets missed: by how much, and why")
     w("")

@@ -1,10 +1,19 @@
-//! The error report: one JSON object under `_errors/` per message that failed permanently,
-//! written by the fetcher and read by `o365ctl status` and the end-to-end reconciliation.
+//! The error reports: one JSON object under `_errors/` per message that failed permanently
+//! ([`ErrorReport`], written by the fetcher), and one under `_errors/listing/` per listing
+//! entry that could not be read ([`ListingErrorReport`], written by the lister); read by
+//! `o365ctl status` and the end-to-end reconciliation.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::CHECKPOINT_FORMAT_VERSION;
+use crate::content_type::ContentType;
+use crate::listing::RejectedEntry;
 use crate::message::QueueMessage;
+use crate::tenant_id::TenantId;
+
+/// The `kind` of every [`ListingErrorReport`].
+pub const LISTING_ENTRY_KIND: &str = "listing_entry";
 
 /// Largest part of an unparsable message body copied into its report.
 pub const MAX_REPORTED_BODY: usize = 16 * 1024;
@@ -93,6 +102,56 @@ impl ErrorReport {
     }
 }
 
+/// Why a listing entry could not be read, and the entry as the service sent it, kept
+/// create-only under [`crate::keys::KeyLayout::listing_error_key`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListingErrorReport {
+    /// The format version (the checkpoints' one).
+    pub format_version: u32,
+    /// Always [`LISTING_ENTRY_KIND`].
+    pub kind: String,
+    /// The tenant whose listing held the entry.
+    pub tenant_id: TenantId,
+    /// The content type listed.
+    pub content_type: ContentType,
+    /// When the entry was listed.
+    pub detected_at: DateTime<Utc>,
+    /// Why it could not be read.
+    pub reason: String,
+    /// The entry's JSON as sent (a JSON string holding it when it is not JSON).
+    pub entry: serde_json::Value,
+}
+
+impl ListingErrorReport {
+    /// The report of `entry`, listed for `tenant` and `content_type` at `detected_at`.
+    pub fn new(
+        tenant: &TenantId,
+        content_type: ContentType,
+        detected_at: DateTime<Utc>,
+        entry: &RejectedEntry,
+    ) -> ListingErrorReport {
+        ListingErrorReport {
+            format_version: CHECKPOINT_FORMAT_VERSION,
+            kind: LISTING_ENTRY_KIND.to_owned(),
+            tenant_id: tenant.clone(),
+            content_type,
+            detected_at,
+            reason: entry.reason.clone(),
+            // It parsed as JSON when it came out of the page's array; kept as text otherwise.
+            entry: serde_json::from_str(&entry.raw)
+                .unwrap_or_else(|_| serde_json::Value::String(entry.raw.clone())),
+        }
+    }
+
+    /// Reads a stored report.
+    pub fn parse(key: &str, body: &[u8]) -> Result<ListingErrorReport, BadErrorReport> {
+        serde_json::from_slice(body).map_err(|source| BadErrorReport {
+            key: key.to_owned(),
+            source,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +194,31 @@ mod tests {
         assert_eq!(v["message"]["raw_body"], "x");
         assert_eq!(v["kind"], "ContentExpired");
         assert!(ErrorReport::parse("k", b"{}").is_err());
+    }
+
+    #[test]
+    fn a_listing_error_report_round_trips() {
+        let tenant: TenantId = "00000000-0000-0000-0000-000000000001".parse().unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap();
+        let entry = RejectedEntry {
+            raw: r#"{"contentId":"abc","contentUri":7}"#.into(),
+            reason: "contentUri is not a string".into(),
+        };
+        let r = ListingErrorReport::new(&tenant, ContentType::Exchange, at, &entry);
+        let body = serde_json::to_vec(&r).unwrap();
+        let back = ListingErrorReport::parse("k", &body).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.entry["contentId"], "abc");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["kind"], LISTING_ENTRY_KIND);
+        assert_eq!(v["detected_at"], "2026-03-01T07:00:00Z");
+        let not_json = RejectedEntry {
+            raw: "oops".into(),
+            reason: "not JSON".into(),
+        };
+        let r = ListingErrorReport::new(&tenant, ContentType::Exchange, at, &not_json);
+        assert_eq!(r.entry, "oops");
+        assert!(ListingErrorReport::parse("k", b"{}").is_err());
     }
 
     #[test]

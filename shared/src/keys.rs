@@ -34,8 +34,8 @@ use crate::tenant_id::TenantId;
 
 use object::STAMP;
 pub use object::{
-    AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, ManifestKey, ObjectKey, PairKey,
-    RejectedKey,
+    AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, ListingErrorKey, ManifestKey, ObjectKey,
+    PairKey, RejectedKey,
 };
 pub use parquet::ParquetKey;
 
@@ -168,11 +168,14 @@ impl KeyLayout {
     ) -> String {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(raw_entry.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.join(&format!(
-            "_errors/listing/tenant_id={tenant}/content_type={content_type}/dt={}/{hex}.json",
-            listed_at.format("%Y-%m-%d")
-        ))
+        self.key(&ObjectKey::ListingError(ListingErrorKey {
+            pair: PairKey {
+                tenant_id: tenant.clone(),
+                content_type,
+            },
+            date: listed_at.date_naive(),
+            digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        }))
     }
 
     /// Key of the error report of a blob that failed permanently.

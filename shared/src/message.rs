@@ -14,6 +14,10 @@ pub const MESSAGE_FORMAT_VERSION: u32 = 1;
 pub const MAX_CONTENT_ID_LEN: usize = 512;
 
 /// One content blob to fetch. Sending it again is a replay; the fetcher treats repeats as no-ops.
+///
+/// Deliberately not a flattened [`ContentListing`] (`duplicates` pairs their fields): the
+/// queue message is our versioned contract with snake_case names, the listing entry is the
+/// API's camelCase one, and each must change only with its own format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueMessage {
     /// Format version (`1`); a fetcher refuses versions it does not know.

@@ -49,6 +49,13 @@ pub struct HeldBackRecord {
     pub kind: HeldBack,
     /// Content type it belongs to (`Audit.General` for Purview-only records).
     pub content_type: String,
+    /// Its `RecordType` (Graph's `auditLogRecordType` is named from it), `None` when the
+    /// record carries none readable.
+    #[serde(default)]
+    pub record_type: Option<i64>,
+    /// The `contentCreated` of the blob holding it: Purview lists the record from then on.
+    #[serde(default)]
+    pub content_created: Option<DateTime<Utc>>,
     /// The late blob that lists it (withheld records only).
     pub content_id: Option<String>,
     /// When that late blob becomes listable (withheld records only).

@@ -373,7 +373,7 @@ impl Sim {
                 })
                 .collect()
         };
-        let held_back = crate::graph::held_back::ledger_records(&self.read());
+        let held_back = crate::graph::held_back::ledger_records(&self.read(), &self.generator);
         let l = lock(&self.ledger);
         Ledger {
             now: Some(now),

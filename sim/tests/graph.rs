@@ -480,6 +480,24 @@ async fn held_back_records_are_in_purview_and_the_ledger_says_which() {
     {
         assert_eq!(r["auditLogRecordType"], "syntheticProbe");
     }
+    // The ledger names each held-back record's RecordType, as Purview types it.
+    let types: BTreeMap<&str, &Value> = records
+        .iter()
+        .map(|r| {
+            (
+                r["auditData"]["Id"].as_str().unwrap(),
+                &r["auditLogRecordType"],
+            )
+        })
+        .collect();
+    for r in ledger.held_back.iter().filter(|r| held.contains(&r.id)) {
+        let n = r.record_type.expect("a held-back record has a RecordType");
+        assert_eq!(
+            *types[r.id.as_str()],
+            o365_sim::graph_record_type(n),
+            "{r:?}"
+        );
+    }
     assert_eq!(
         ledger.withheld_ids(T).len(),
         ledger.held_back_ids(T, HeldBack::Withheld).len()

@@ -7,6 +7,7 @@ use std::fmt;
 use std::io::Read;
 
 use chrono::{DateTime, Utc};
+use o365_activity::error_report::ListingErrorReport;
 use o365_activity::keys::{Codec, KeyLayout, ObjectKey};
 use o365_activity::normalize::o365::read_line;
 use o365_activity::store::ObjectStore;
@@ -340,17 +341,16 @@ pub async fn read_listing_errors<S: ObjectStore>(
     layout: &KeyLayout,
 ) -> Result<Vec<(String, serde_json::Value)>, ReconcileError> {
     let mut out = Vec::new();
-    for key in store
-        .list(&format!("{}listing/", layout.errors_prefix()))
-        .await?
-    {
+    for key in store.list(&layout.errors_prefix()).await? {
+        if !matches!(layout.parse(&key), Some(ObjectKey::ListingError(_))) {
+            continue;
+        }
         let obj = store
             .get(&key)
             .await?
             .ok_or_else(|| ReconcileError::Vanished(key.clone()))?;
-        let entry = serde_json::from_slice::<serde_json::Value>(&obj.body)
-            .ok()
-            .and_then(|r| r.get("entry").cloned())
+        let entry = ListingErrorReport::parse(&key, &obj.body)
+            .map(|r| r.entry)
             .unwrap_or_default();
         out.push((key, entry));
     }

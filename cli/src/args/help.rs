@@ -31,6 +31,23 @@ Environment:
   O365_CLIENT_KEY, O365_CLOUD, O365_API_ROOT, O365_LOGIN_ROOT, O365_CONTENT_TYPES,
   O365_PUBLISHER_ID, O365_CONFIG; RUST_LOG overrides -v/-q.";
 
+/// `run`'s help: [`RUN_HELP`], then the defaults the Lambda functions share with it that have no
+/// flag here, read from the constants that define them (so `make help`, the SAM parameters
+/// and this help say the same values; `tests/tests/e2e/defaults.rs` checks the three).
+pub(super) fn run_help() -> String {
+    let downloads = o365_fetcher::config::DEFAULT_MAX_CONCURRENCY;
+    let reload = o365_activity::bootstrap::settings::DEFAULT_TENANTS_RELOAD.as_secs();
+    let rate = o365_activity::client::budget::DEFAULT_RATE_PER_MINUTE;
+    format!(
+        "{RUN_HELP}
+
+Defaults shared with the Lambda functions, without a flag here (as `make help` lists them):
+  FetcherParallelDownloads / MAX_CONCURRENCY (o365ctl's fetch too)   {downloads}
+  TenantsReloadSeconds / TENANTS_RELOAD_SECONDS (functions only)     {reload} (seconds)
+  ApiRatePerMinute / API_RATE_PER_MINUTE (o365ctl's client too)      {rate} (requests/min/tenant)"
+    )
+}
+
 pub(super) const RUN_HELP: &str = "\
 With no tenant configured, `run` starts the o365-sim simulator in-process on a free port of
 127.0.0.1 and collects from it, so the first run shows real output. Configure a tenant with

@@ -19,6 +19,8 @@ fn hide_secret_env(arg: Arg) -> Arg {
 
 /// Which tenants to collect and how to authenticate: one tenant by flags/environment, many
 /// with `--config`, or none (the embedded simulator).
+// Each flag is one declaration of the same shape (doc, `#[arg]`, field), as in `StorageArgs`:
+// `duplicates` pairs them as boilerplate, deliberately (a flag table, no logic).
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Tenant", mut_args = hide_secret_env)]
 pub struct TenantArgs {

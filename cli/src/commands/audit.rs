@@ -88,10 +88,11 @@ pub async fn run(args: AuditArgs, ui: Ui) -> CmdResult {
     session.close().await;
     let summary = result?;
     let line = format!(
-        "audit: {} hour(s), {} Purview record(s), {} stored, {} missing ({} recovered, {} beyond reach), {} hour(s) inconclusive",
+        "audit: {} hour(s), {} Purview record(s), {} stored ({} of record types the audit cannot check), {} missing ({} recovered, {} beyond reach), {} hour(s) inconclusive",
         summary.hours,
         summary.purview_records,
         summary.stored_records,
+        summary.unaudited_records,
         summary.missing_records,
         summary.recovered_records,
         summary.confirmed_gap_records,
@@ -153,6 +154,7 @@ fn summary_json(s: &AuditSummary) -> String {
         "inconclusive_hours": s.inconclusive_hours,
         "purview_records": s.purview_records,
         "stored_records": s.stored_records,
+        "unaudited_records": s.unaudited_records,
         "missing_records": s.missing_records,
         "recovered_records": s.recovered_records,
         "confirmed_gap_records": s.confirmed_gap_records,

@@ -50,7 +50,7 @@ impl AuditorConfig {
             1..=MAX_SETTLE_HOURS,
         )?;
         let settings = AuditSettings {
-            prefix: common.prefix.clone(),
+            prefix: common.store.prefix.clone(),
             settle: TimeDelta::hours(settle_hours),
             ..defaults
         };
@@ -67,38 +67,25 @@ impl AuditorConfig {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use o365_activity::testing::env::{queued_function_env, read_env};
 
     fn read(pairs: &[(&str, &str)]) -> Result<AuditorConfig, EnvError> {
-        let lookup = |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        };
-        AuditorConfig::from_env(&Env::new(&lookup))
-    }
-
-    fn base() -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("BUCKET", "b"),
-            ("QUEUE_URL", "http://127.0.0.1:5000/q"),
-            ("TENANTS_SECRET_ARN", "arn:aws:secretsmanager:x"),
-        ]
+        read_env(pairs, AuditorConfig::from_env)
     }
 
     #[test]
     fn defaults() {
-        let c = read(&base()).unwrap();
+        let c = read(&queued_function_env()).unwrap();
         assert_eq!(c.settings.settle, AuditSettings::default().settle);
         assert_eq!(c.settings.settle, TimeDelta::hours(48));
-        assert_eq!(c.settings.prefix, c.common.prefix);
+        assert_eq!(c.settings.prefix, c.common.store.prefix);
         assert_eq!(c.content_types, None);
         assert_eq!(c.queue_url, "http://127.0.0.1:5000/q");
     }
 
     #[test]
     fn overrides() {
-        let mut vars = base();
+        let mut vars = queued_function_env();
         vars.extend([
             ("AUDIT_SETTLE_HOURS", "24"),
             ("CONTENT_TYPES", "Audit.Exchange, DLP.All"),
@@ -116,19 +103,23 @@ mod tests {
         let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
             (vec![("BUCKET", "b"), ("TENANTS_JSON", "{}")], "QUEUE_URL"),
             (
-                [base(), vec![("AUDIT_SETTLE_HOURS", "0")]].concat(),
+                [queued_function_env(), vec![("AUDIT_SETTLE_HOURS", "0")]].concat(),
                 "from 1 to 167",
             ),
             (
-                [base(), vec![("AUDIT_SETTLE_HOURS", "168")]].concat(),
+                [queued_function_env(), vec![("AUDIT_SETTLE_HOURS", "168")]].concat(),
                 "AUDIT_SETTLE_HOURS",
             ),
             (
-                [base(), vec![("AUDIT_SETTLE_HOURS", "2d")]].concat(),
+                [queued_function_env(), vec![("AUDIT_SETTLE_HOURS", "2d")]].concat(),
                 "AUDIT_SETTLE_HOURS",
             ),
             (
-                [base(), vec![("CONTENT_TYPES", "Audit.Teams")]].concat(),
+                [
+                    queued_function_env(),
+                    vec![("CONTENT_TYPES", "Audit.Teams")],
+                ]
+                .concat(),
                 "CONTENT_TYPES",
             ),
         ];

@@ -5,23 +5,21 @@
 //! others, but fails the invocation (as the lister's does), so the `Errors` alarm fires.
 //! The payload is not read: the schedule's event carries nothing the audit needs.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
 use o365_activity::audit::{AuditSettings, AuditSummary, Auditor, GraphSource, Recovery, REACH};
-use o365_activity::bootstrap::{deadline, TenantRegistry};
+use o365_activity::bootstrap::deadline;
 use o365_activity::client::ClientOptions;
-use o365_activity::clock::Clock;
 use o365_activity::graph::{GraphClient, PollPolicy};
-use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::Queue;
 use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
 use o365_activity::{ContentType, TenantId};
-use o365_lister::{Lister, ListerSettings, QueueRecovery};
+use o365_lister::handler::Wiring;
+use o365_lister::{ListerSettings, QueueRecovery};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -98,52 +96,31 @@ pub struct InvocationSummary {
 }
 
 /// Everything an invocation needs; built once per cold start by `main`.
+#[derive(Debug)]
 pub struct AuditorHandler<S: ObjectStore, Q: Queue> {
-    store: S,
-    queue: Q,
-    tenants: Arc<TenantRegistry>,
+    wiring: Wiring<S, Q>,
     settings: AuditSettings,
     content_types: Option<Vec<ContentType>>,
     options: ClientOptions,
     poll: PollPolicy,
-    clock: Clock,
-    metrics: MetricsSink,
-}
-
-impl<S: ObjectStore, Q: Queue> std::fmt::Debug for AuditorHandler<S, Q> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditorHandler")
-            .field("tenants", &self.tenants)
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
 }
 
 impl<S: ObjectStore, Q: Queue> AuditorHandler<S, Q> {
-    /// A handler auditing the tenants of `tenants` against the data in `store` (reports go
-    /// there too), sending recovered blobs to `queue`; `content_types` narrows each tenant's
-    /// own list; `options` configure the Graph clients.
-    #[allow(clippy::too_many_arguments)]
+    /// A handler auditing the tenants of `wiring` against the data in its store (reports go
+    /// there too), sending recovered blobs to its queue; `content_types` narrows each
+    /// tenant's own list; `options` configure the Graph clients.
     pub fn new(
-        store: S,
-        queue: Q,
-        tenants: Arc<TenantRegistry>,
+        wiring: Wiring<S, Q>,
         settings: AuditSettings,
         content_types: Option<Vec<ContentType>>,
         options: ClientOptions,
-        clock: Clock,
-        metrics: MetricsSink,
     ) -> AuditorHandler<S, Q> {
         AuditorHandler {
-            store,
-            queue,
-            tenants,
+            wiring,
             settings,
             content_types,
             options,
             poll: PollPolicy::default(),
-            clock,
-            metrics,
         }
     }
 
@@ -180,7 +157,8 @@ impl<S: ObjectStore, Q: Queue> AuditorHandler<S, Q> {
         if tenant.content_types.is_empty() {
             return out;
         }
-        let source = match GraphClient::new(tenant, self.options.clone(), self.clock.clone()) {
+        let source = match GraphClient::new(tenant, self.options.clone(), self.wiring.clock.clone())
+        {
             Ok(client) => GraphSource {
                 client,
                 poll: self.poll.clone(),
@@ -229,7 +207,8 @@ pub async fn handle<S: ObjectStore, Q: Queue>(
     event: LambdaEvent<Value>,
 ) -> Result<Value, InvocationError> {
     let until = deadline(&event.context, RESPONSE_MARGIN);
-    let tenants: Vec<TenantConfig> = handler
+    let wiring = &handler.wiring;
+    let tenants: Vec<TenantConfig> = wiring
         .tenants
         .tenants()
         .await
@@ -237,21 +216,16 @@ pub async fn handle<S: ObjectStore, Q: Queue>(
         .map(|(t, _)| handler.audited(t))
         .collect();
     let auditor = Auditor::new(
-        handler.store.clone(),
+        wiring.store.clone(),
         handler.settings.clone(),
-        handler.clock.clone(),
+        wiring.clock.clone(),
     );
-    let lister = Lister::new(
-        handler.store.clone(),
-        handler.queue.clone(),
-        handler.tenants.tenants().await.to_vec(),
-        ListerSettings {
+    let lister = wiring
+        .lister(ListerSettings {
             prefix: handler.settings.prefix.clone(),
             ..ListerSettings::default()
-        },
-        handler.clock.clone(),
-        handler.metrics.clone(),
-    );
+        })
+        .await;
     let recovery = QueueRecovery::new(lister);
     let mut audits: Vec<(usize, TenantAudit)> = stream::iter(tenants.iter().enumerate())
         .map(|(i, t)| {
@@ -268,16 +242,11 @@ pub async fn handle<S: ObjectStore, Q: Queue>(
         if let Some(e) = &a.error {
             tracing::error!(tenant_id = %a.tenant_id, error = %e, "tenant audit failed");
         }
-        emit_tenant(
-            &handler.metrics,
-            &a.tenant_id,
-            &a.summary,
-            a.error.is_some(),
-        );
+        emit_tenant(&wiring.metrics, &a.tenant_id, &a.summary, a.error.is_some());
         total.merge(a.summary.clone());
     }
     emit_total(
-        &handler.metrics,
+        &wiring.metrics,
         &total,
         audits.iter().filter(|a| a.error.is_some()).count(),
     );

@@ -31,6 +31,7 @@ use o365_activity::testing::sim::{fast_retries, sim_clock, sim_tenant, stopped_c
 use o365_activity::{ContentType, QueueMessage};
 use o365_auditor::{handle, AuditorHandler, InvocationError};
 use o365_fetcher::{Fetcher, InboundMessage};
+use o365_lister::handler::Wiring;
 use o365_lister::{Lister, ListerSettings};
 use o365_sim::testing::instant_graph;
 use o365_sim::{SimConfig, SimHandle, TenantSpec, DEFAULT_TENANT_ID};
@@ -183,20 +184,19 @@ fn handler(
         settle: TimeDelta::hours(5),
         ..AuditSettings::default()
     };
-    AuditorHandler::new(
-        store.clone(),
-        queue.clone(),
-        Arc::new(registry(tenants)),
-        settings,
-        Some(AUDITED.to_vec()),
-        fast_retries(3),
-        sim_clock(sim),
-        metrics.clone(),
+    let wiring = Wiring {
+        store: store.clone(),
+        queue: queue.clone(),
+        tenants: Arc::new(registry(tenants)),
+        clock: sim_clock(sim),
+        metrics: metrics.clone(),
+    };
+    AuditorHandler::new(wiring, settings, Some(AUDITED.to_vec()), fast_retries(3)).with_poll(
+        PollPolicy {
+            initial: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+        },
     )
-    .with_poll(PollPolicy {
-        initial: Duration::from_millis(5),
-        max: Duration::from_millis(20),
-    })
 }
 
 fn event() -> LambdaEvent<Value> {

@@ -9,8 +9,7 @@ pub mod lake;
 use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
-use o365_activity::bootstrap::settings::prefix_rule;
-use o365_activity::bootstrap::{deadline, Env, EnvError};
+use o365_activity::bootstrap::{deadline, Env, EnvError, StoreSettings};
 use o365_activity::metrics::{MetricSet, MetricsSink};
 use o365_activity::store::ObjectStore;
 use o365_compact::{CompactOptions, CompactReport, Compactor};
@@ -24,12 +23,8 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 /// The compactor's settings, from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactorConfig {
-    /// `BUCKET`: the collector's bucket. Required.
-    pub bucket: String,
-    /// `PREFIX`: the collector's key prefix (the functions' one rule).
-    pub prefix: String,
-    /// `AWS_ENDPOINT_URL`, for moto.
-    pub endpoint_url: Option<String>,
+    /// `BUCKET`, `PREFIX` and `AWS_ENDPOINT_URL`, read as every function reads them.
+    pub store: StoreSettings,
     /// `BATCH_MIB` sets [`CompactOptions::batch_bytes`] (default 64, at most 1024).
     pub options: CompactOptions,
     /// The OCSF export into Security Lake; `None` (no `SECURITY_LAKE_BUCKET`): no export.
@@ -39,18 +34,10 @@ pub struct CompactorConfig {
 impl CompactorConfig {
     /// Reads and checks the settings.
     pub fn from_env(env: &Env<'_>) -> Result<CompactorConfig, EnvError> {
-        let bucket = env.required("BUCKET", "set it to the name of the collector's bucket")?;
-        let raw = env.raw("PREFIX");
-        let prefix = prefix_rule(raw.as_deref()).map_err(|problem| EnvError::Invalid {
-            var: "PREFIX",
-            value: raw.unwrap_or_default(),
-            problem,
-        })?;
+        let store = StoreSettings::from_env(env)?;
         let mib: usize = env.number("BATCH_MIB", 64, 1..=1024)?;
         Ok(CompactorConfig {
-            bucket,
-            prefix,
-            endpoint_url: env.optional("AWS_ENDPOINT_URL"),
+            store,
             options: CompactOptions {
                 batch_bytes: mib << 20,
                 ..CompactOptions::default()
@@ -202,24 +189,28 @@ mod tests {
         }
     }
 
+    /// One scheduled invocation over the data in `data` with `left` before its deadline: the
+    /// answer and the metric lines it emitted.
+    async fn invoke(
+        data: &std::path::Path,
+        lake: Option<&LakeExport<LocalStore, LocalStore>>,
+        left: Duration,
+    ) -> (Value, Vec<String>) {
+        let sink = MetricsSink::memory();
+        let answer = handle(&compactor(data), lake, &sink, scheduled(left))
+            .await
+            .unwrap();
+        (answer, sink.lines())
+    }
+
     #[tokio::test]
     async fn a_scheduled_event_compacts_and_reports() {
         let dir = tempfile::tempdir().unwrap();
         seeded(dir.path()).await;
-        let sink = MetricsSink::memory();
-        let no_lake = None::<&LakeExport<LocalStore, LocalStore>>;
-        let answer = handle(
-            &compactor(dir.path()),
-            no_lake,
-            &sink,
-            scheduled(Duration::from_secs(120)),
-        )
-        .await
-        .unwrap();
+        let (answer, lines) = invoke(dir.path(), None, Duration::from_secs(120)).await;
         assert_eq!(answer["rows_written"], 1);
         assert_eq!(answer["duplicates"], 1);
         assert!(answer.get("ocsf").is_none());
-        let lines = sink.lines();
         assert_eq!(metric(&lines, "CompactedRecords"), 1.0);
         assert_eq!(metric(&lines, "CompactionFailures"), 0.0);
         assert_eq!(metric(&lines, "CompactedObjects"), 1.0);
@@ -237,14 +228,9 @@ mod tests {
         let (data, lake_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         seeded(data.path()).await;
         let lake = lake_export(data.path(), lake_dir.path());
-        let sink = MetricsSink::memory();
-        let event = scheduled(Duration::from_secs(120));
-        let answer = handle(&compactor(data.path()), Some(&lake), &sink, event)
-            .await
-            .unwrap();
+        let (answer, lines) = invoke(data.path(), Some(&lake), Duration::from_secs(120)).await;
         assert_eq!(answer["rows_written"], 1);
         assert_eq!(answer["ocsf"]["objects_exported"], 1);
-        let lines = sink.lines();
         assert_eq!(metric(&lines, "CompactedRecords"), 1.0);
         assert_eq!(metric(&lines, "OcsfEventsExported"), 2.0);
         assert_eq!(metric(&lines, "OcsfObjectsExported"), 1.0);
@@ -258,12 +244,8 @@ mod tests {
             "{files:?}"
         );
         // The next run finds the object in the ledger: nothing more is written.
-        let sink = MetricsSink::memory();
-        let event = scheduled(Duration::from_secs(120));
-        handle(&compactor(data.path()), Some(&lake), &sink, event)
-            .await
-            .unwrap();
-        assert_eq!(metric(&sink.lines(), "OcsfObjectsExported"), 0.0);
+        let (_, lines) = invoke(data.path(), Some(&lake), Duration::from_secs(120)).await;
+        assert_eq!(metric(&lines, "OcsfObjectsExported"), 0.0);
         assert_eq!(lake.lake.list("ext/").await.unwrap(), files);
     }
 
@@ -275,14 +257,9 @@ mod tests {
         let blocker = data.path().join("not-a-dir");
         std::fs::write(&blocker, b"x").unwrap();
         let lake = lake_export(data.path(), &blocker);
-        let sink = MetricsSink::memory();
-        let event = scheduled(Duration::from_secs(120));
-        let answer = handle(&compactor(data.path()), Some(&lake), &sink, event)
-            .await
-            .unwrap();
+        let (answer, lines) = invoke(data.path(), Some(&lake), Duration::from_secs(120)).await;
         assert_eq!(answer["rows_written"], 1);
         assert!(answer["ocsf"]["error"].is_string(), "{answer}");
-        let lines = sink.lines();
         assert_eq!(metric(&lines, "OcsfExportFailures"), 1.0);
         assert_eq!(metric(&lines, "CompactionFailures"), 0.0);
         let parquet = LocalStore::new(data.path())
@@ -297,13 +274,9 @@ mod tests {
         let (data, lake_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         seeded(data.path()).await;
         let lake = lake_export(data.path(), lake_dir.path());
-        let sink = MetricsSink::memory();
         // Less time left than the margin: the deadline is now.
-        let event = scheduled(Duration::from_secs(1));
-        handle(&compactor(data.path()), Some(&lake), &sink, event)
-            .await
-            .unwrap();
-        assert_eq!(metric(&sink.lines(), "OcsfExportPendingObjects"), 1.0);
+        let (_, lines) = invoke(data.path(), Some(&lake), Duration::from_secs(1)).await;
+        assert_eq!(metric(&lines, "OcsfExportPendingObjects"), 1.0);
         assert!(lake.lake.list("").await.unwrap().is_empty());
     }
 
@@ -317,7 +290,7 @@ mod tests {
         };
         let c = CompactorConfig::from_env(&Env::new(&vars)).unwrap();
         assert_eq!(
-            (c.prefix.as_str(), c.options.batch_bytes),
+            (c.store.prefix.as_str(), c.options.batch_bytes),
             ("audit", 8 << 20)
         );
         assert_eq!(c.lake, None);

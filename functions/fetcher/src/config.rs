@@ -36,6 +36,9 @@ pub struct FetcherConfig {
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (set by Lambda): the function's memory in MB, which
     /// sizes the budget of bytes in flight (default 512, 128..=10240; see `memory.rs`).
     pub memory_mb: u32,
+    /// `QUEUE_URL`, optional: the event source's queue, where throttled messages are handed
+    /// back with a delay instead of failing (unset: they fail and SQS redelivers them).
+    pub requeue_url: Option<String>,
     /// `FETCHER_MAX_CONCURRENCY`: how many invocations may spend each tenant's rate at once
     /// (SAM sets it to the event source's maximum concurrency; default 1, 1..=10000).
     pub invocations: u32,
@@ -67,6 +70,7 @@ impl FetcherConfig {
         )?;
         let invocations = env.number("FETCHER_MAX_CONCURRENCY", 1, 1..=10_000)?;
         Ok(FetcherConfig {
+            requeue_url: env.optional("QUEUE_URL"),
             invocations,
             common,
             compression,
@@ -90,21 +94,16 @@ impl FetcherConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use o365_activity::testing::env::read_env;
 
     fn cfg(vars: &[(&str, &str)]) -> Result<FetcherConfig, EnvError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let lookup = move |k: &str| map.get(k).cloned();
-        FetcherConfig::from_env(&Env::new(&lookup))
+        read_env(vars, FetcherConfig::from_env)
     }
 
     #[test]
     fn defaults() {
         let c = cfg(&[("BUCKET", "b"), ("TENANTS_SECRET_ARN", "arn:x")]).unwrap();
-        assert_eq!(c.common.prefix, "o365");
+        assert_eq!(c.common.store.prefix, "o365");
         assert_eq!(c.compression, Compression::Gzip { level: 6 });
         assert_eq!(c.max_concurrency, 4);
         assert_eq!(c.limits, Limits::default());

@@ -11,7 +11,6 @@ use lambda_runtime::LambdaEvent;
 use o365_activity::aws::AwsClients;
 use o365_activity::bootstrap::{boot, deadline, Env};
 use o365_activity::clock::Clock;
-use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::SqsQueue;
 use o365_activity::store::ObjectStore;
@@ -29,21 +28,10 @@ pub async fn from_env<S: ObjectStore>(
     let cfg = FetcherConfig::from_env(env)?;
     let (aws, tenants) = boot(&cfg.common, cfg.client_options()).await?;
     let store = store_of(&aws, &cfg);
-    let keys = KeyLayout::new(&cfg.common.prefix);
-    let mut fetcher = Fetcher::new(
-        store,
-        keys,
-        cfg.compression,
-        [],
-        Clock::system(),
-        MetricsSink::Stdout,
-    )
-    .with_tenant_registry(Arc::new(tenants))
-    .with_concurrency(cfg.max_concurrency)
-    .with_limits(cfg.limits)
-    .with_memory_mb(cfg.memory_mb);
+    let (clock, sink) = (Clock::system(), MetricsSink::Stdout);
+    let mut fetcher = Fetcher::configured(store, &cfg, Arc::new(tenants), clock, sink);
     // Throttled messages go back to the event source's queue with a visibility delay.
-    if let Some(url) = env.optional("QUEUE_URL") {
+    if let Some(url) = cfg.requeue_url.clone() {
         fetcher = fetcher.with_requeue(SqsQueue::new(aws.sqs, url));
     }
     Ok((fetcher, cfg))

@@ -152,6 +152,23 @@ impl<S: ObjectStore> Fetcher<S> {
         self
     }
 
+    /// A fetcher with the deployment's settings ([`FetcherConfig`]: the layout under
+    /// `PREFIX`, compression, concurrency, limits, memory) serving the tenants of `registry`.
+    pub fn configured(
+        store: S,
+        config: &FetcherConfig,
+        registry: Arc<TenantRegistry>,
+        clock: Clock,
+        metrics: MetricsSink,
+    ) -> Fetcher<S> {
+        let keys = KeyLayout::new(&config.common.store.prefix);
+        Fetcher::new(store, keys, config.compression, [], clock, metrics)
+            .with_tenant_registry(registry)
+            .with_concurrency(config.max_concurrency)
+            .with_limits(config.limits)
+            .with_memory_mb(config.memory_mb)
+    }
+
     /// Handles a Lambda SQS event and answers with the messages to redeliver
     /// (`ReportBatchItemFailures`).
     pub async fn handle_sqs_event(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {

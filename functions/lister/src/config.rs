@@ -42,7 +42,7 @@ impl ListerConfig {
         )?;
         let content_types = env.parsed::<ContentTypeList>("CONTENT_TYPES")?.map(|l| l.0);
         let settings = ListerSettings {
-            prefix: common.prefix.clone(),
+            prefix: common.store.prefix.clone(),
             overlap: Duration::from_secs(60 * overlap_minutes),
             concurrency: env.number(
                 "MAX_CONCURRENCY",
@@ -79,35 +79,22 @@ impl std::str::FromStr for ContentTypeList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use o365_activity::testing::env::{queued_function_env, read_env};
 
     fn read(pairs: &[(&str, &str)]) -> Result<ListerConfig, EnvError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let lookup = move |k: &str| map.get(k).cloned();
-        ListerConfig::from_env(&Env::new(&lookup))
-    }
-
-    fn base() -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("BUCKET", "b"),
-            ("QUEUE_URL", "http://127.0.0.1:5000/q"),
-            ("TENANTS_SECRET_ARN", "arn:aws:secretsmanager:x"),
-        ]
+        read_env(pairs, ListerConfig::from_env)
     }
 
     #[test]
     fn defaults() {
-        let c = read(&base()).unwrap();
+        let c = read(&queued_function_env()).unwrap();
         assert_eq!(c.settings, ListerSettings::default());
-        assert_eq!(c.common.prefix, c.settings.prefix);
+        assert_eq!(c.common.store.prefix, c.settings.prefix);
     }
 
     #[test]
     fn overrides() {
-        let mut vars = base();
+        let mut vars = queued_function_env();
         vars.extend([
             ("PREFIX", " logs/ "),
             ("OVERLAP_MINUTES", "120"),
@@ -137,23 +124,33 @@ mod tests {
                 "TENANTS_SECRET_ARN is not set",
             ),
             (
-                [base(), vec![("CONTENT_TYPES", "Audit.Teams")]].concat(),
+                [
+                    queued_function_env(),
+                    vec![("CONTENT_TYPES", "Audit.Teams")],
+                ]
+                .concat(),
                 "unknown content type",
             ),
             (
-                [base(), vec![("OVERLAP_MINUTES", "an hour")]].concat(),
+                [queued_function_env(), vec![("OVERLAP_MINUTES", "an hour")]].concat(),
                 "OVERLAP_MINUTES",
             ),
             (
-                [base(), vec![("OVERLAP_MINUTES", "20000")]].concat(),
+                [queued_function_env(), vec![("OVERLAP_MINUTES", "20000")]].concat(),
                 "from 0 to 1440",
             ),
             (
-                [base(), vec![("MAX_CONCURRENCY", "0")]].concat(),
+                [queued_function_env(), vec![("MAX_CONCURRENCY", "0")]].concat(),
                 "from 1 to 64",
             ),
-            ([base(), vec![("PUBLISHER_ID", "acme")]].concat(), "GUID"),
-            ([base(), vec![("TENANTS_JSON", "{}")]].concat(), "not both"),
+            (
+                [queued_function_env(), vec![("PUBLISHER_ID", "acme")]].concat(),
+                "GUID",
+            ),
+            (
+                [queued_function_env(), vec![("TENANTS_JSON", "{}")]].concat(),
+                "not both",
+            ),
         ];
         for (vars, want) in cases {
             let e = read(&vars).unwrap_err();

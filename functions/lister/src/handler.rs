@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
-use o365_activity::bootstrap::{deadline, TenantRegistry};
+use o365_activity::bootstrap::{boot, deadline, CommonSettings, RegistryError, TenantRegistry};
+use o365_activity::client::ClientOptions;
 use o365_activity::clock::Clock;
 use o365_activity::metrics::MetricsSink;
-use o365_activity::queue::Queue;
-use o365_activity::store::ObjectStore;
+use o365_activity::queue::{Queue, SqsQueue};
+use o365_activity::store::{ObjectStore, S3Store};
 use serde_json::Value;
 
 use crate::event::{invocation_of, EventError, Invocation};
@@ -67,55 +68,81 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Everything an invocation needs; built once per cold start by `main`.
-pub struct ListerHandler<S: ObjectStore, Q: Queue> {
-    store: S,
-    queue: Q,
-    tenants: Arc<TenantRegistry>,
-    settings: ListerSettings,
-    clock: Clock,
-    metrics: MetricsSink,
+/// What a scheduled function that lists and queues (the lister, the auditor's recovery) is
+/// wired to, built once per cold start by its `main`: the bucket, the queue, the tenants
+/// (reloaded when older than their TTL), the clock and where metrics go.
+#[derive(Clone)]
+pub struct Wiring<S: ObjectStore, Q: Queue> {
+    /// The collector's bucket (checkpoints, data, reports).
+    pub store: S,
+    /// The fetcher's queue, where listed blobs are sent.
+    pub queue: Q,
+    /// The tenants served.
+    pub tenants: Arc<TenantRegistry>,
+    /// The time source.
+    pub clock: Clock,
+    /// Where metrics go.
+    pub metrics: MetricsSink,
 }
 
-impl<S: ObjectStore, Q: Queue> std::fmt::Debug for ListerHandler<S, Q> {
+impl<S: ObjectStore, Q: Queue> std::fmt::Debug for Wiring<S, Q> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListerHandler")
+        f.debug_struct("Wiring")
             .field("tenants", &self.tenants)
-            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
 
-impl<S: ObjectStore, Q: Queue> ListerHandler<S, Q> {
-    /// A handler listing the tenants of `tenants` into `queue`, checkpoints in `store`.
-    pub fn new(
-        store: S,
-        queue: Q,
-        tenants: Arc<TenantRegistry>,
-        settings: ListerSettings,
-        clock: Clock,
-        metrics: MetricsSink,
-    ) -> ListerHandler<S, Q> {
-        ListerHandler {
-            store,
-            queue,
-            tenants,
-            settings,
-            clock,
-            metrics,
-        }
-    }
-
-    /// A lister over the tenants as they are now (reloaded when older than their TTL).
-    async fn lister(&self) -> Lister<S, Q> {
+impl<S: ObjectStore, Q: Queue> Wiring<S, Q> {
+    /// A lister with `settings` over the tenants as they are now.
+    pub async fn lister(&self, settings: ListerSettings) -> Lister<S, Q> {
         Lister::new(
             self.store.clone(),
             self.queue.clone(),
             self.tenants.tenants().await.to_vec(),
-            self.settings.clone(),
+            settings,
             self.clock.clone(),
             self.metrics.clone(),
         )
+    }
+}
+
+impl Wiring<S3Store, SqsQueue> {
+    /// The wiring of a deployed function, from its shared settings: the bucket and the queue
+    /// at `queue_url` through the AWS clients and the tenants of [`boot`], the system clock,
+    /// metrics to stdout (EMF).
+    pub async fn deployed(
+        common: &CommonSettings,
+        queue_url: String,
+        options: ClientOptions,
+    ) -> Result<Self, RegistryError> {
+        let (aws, tenants) = boot(common, options).await?;
+        Ok(Wiring {
+            store: S3Store::new(aws.s3, common.store.bucket.clone()),
+            queue: SqsQueue::new(aws.sqs, queue_url),
+            tenants: Arc::new(tenants),
+            clock: Clock::system(),
+            metrics: MetricsSink::Stdout,
+        })
+    }
+}
+
+/// Everything an invocation needs; built once per cold start by `main`.
+#[derive(Debug)]
+pub struct ListerHandler<S: ObjectStore, Q: Queue> {
+    wiring: Wiring<S, Q>,
+    settings: ListerSettings,
+}
+
+impl<S: ObjectStore, Q: Queue> ListerHandler<S, Q> {
+    /// A handler listing the tenants of `wiring` into its queue, checkpoints in its store.
+    pub fn new(wiring: Wiring<S, Q>, settings: ListerSettings) -> ListerHandler<S, Q> {
+        ListerHandler { wiring, settings }
+    }
+
+    /// A lister over the tenants as they are now (reloaded when older than their TTL).
+    async fn lister(&self) -> Lister<S, Q> {
+        self.wiring.lister(self.settings.clone()).await
     }
 }
 

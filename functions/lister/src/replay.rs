@@ -101,14 +101,15 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 continue;
             };
             let mut pages = WindowPages::new(window);
-            while let Some(page) = pages
-                .next(self, client, tenant, ct, deadline)
-                .await
-                .map_err(|source| ListWindowError::Api {
-                    tenant: tenant.clone(),
-                    content_type: ct,
-                    source,
-                })?
+            while let Some(page) =
+                pages
+                    .next(self, client, ct, deadline)
+                    .await
+                    .map_err(|source| ListWindowError::Api {
+                        tenant: tenant.clone(),
+                        content_type: ct,
+                        source,
+                    })?
             {
                 self.report_odd_entries(tenant, ct, &page.page, &mut rejected)
                     .await

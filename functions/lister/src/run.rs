@@ -201,18 +201,8 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         for (t, c) in &self.tenants {
             c.take_budget_interval().emit(&t.tenant_id, &self.metrics);
         }
-        let summary = RunSummary {
-            run_id,
-            pairs: results.into_iter().map(|(_, p)| p).collect(),
-        };
-        info!(
-            run_id = %summary.run_id,
-            pairs = summary.pairs.len(),
-            messages_sent = summary.messages_sent(),
-            failed = summary.failed().count(),
-            "lister run finished"
-        );
-        summary
+        let pairs = results.into_iter().map(|(_, p)| p).collect();
+        RunSummary { run_id, pairs }.logged()
     }
 
     async fn run_pair(

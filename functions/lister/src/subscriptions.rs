@@ -11,7 +11,7 @@ use o365_activity::client::{ActivityClient, ClientError};
 use o365_activity::queue::Queue;
 use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
-use o365_activity::{ContentType, TenantId};
+use o365_activity::ContentType;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -89,8 +89,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 if started_recently && cp.subscription_error.is_none() {
                     return Ok(());
                 }
-                let tenant = held.checkpoint().tenant_id.clone();
-                self.start_subscription(client, &tenant, ct, Some(held), deadline)
+                self.start_subscription(client, ct, Some(held), deadline)
                     .await
             }
             Subscriptions::Failed(error) => Err(Stop::Failed(error.clone())),
@@ -111,11 +110,11 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     pub(crate) async fn start_subscription(
         &self,
         client: &ActivityClient,
-        tenant: &TenantId,
         ct: ContentType,
         held: Option<&mut HeldCheckpoint>,
         deadline: Instant,
     ) -> Result<(), Stop> {
+        let tenant = client.tenant_id();
         let now = self.now();
         let last_start = match held.as_deref() {
             Some(h) => h.checkpoint().subscription_started_at.map(|at| {
@@ -202,7 +201,6 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     pub(crate) async fn restore_subscription(
         &self,
         client: &ActivityClient,
-        tenant: &TenantId,
         ct: ContentType,
         held: Option<&mut HeldCheckpoint>,
         deadline: Instant,
@@ -211,10 +209,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             // Enabled since the listing failed: just list again.
             return Ok(true);
         }
-        match self
-            .start_subscription(client, tenant, ct, held, deadline)
-            .await
-        {
+        match self.start_subscription(client, ct, held, deadline).await {
             Ok(()) => Ok(true),
             Err(stop) => {
                 if let Stop::Failed(error) = stop {

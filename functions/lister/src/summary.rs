@@ -120,6 +120,14 @@ impl RunSummary {
     pub fn stalled(&self) -> impl Iterator<Item = &PairSummary> {
         self.pairs.iter().filter(|p| p.stalled)
     }
+
+    /// The summary, once its one log line is written.
+    pub(crate) fn logged(self) -> RunSummary {
+        let (messages_sent, failed) = (self.messages_sent(), self.failed().count());
+        let (run_id, pairs) = (&self.run_id, self.pairs.len());
+        tracing::info!(%run_id, pairs, messages_sent, failed, "lister run finished");
+        self
+    }
 }
 
 #[cfg(test)]

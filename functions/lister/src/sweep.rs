@@ -69,6 +69,16 @@ impl SweepSummary {
     pub fn failed(&self) -> impl Iterator<Item = &PairSweep> {
         self.pairs.iter().filter(|p| p.error.is_some())
     }
+
+    /// The summary, once its one log line is written.
+    fn logged(self) -> SweepSummary {
+        let (recovered, failed) = (self.recovered(), self.failed().count());
+        info!(
+            pairs = self.pairs.len(),
+            recovered, failed, "sweep finished"
+        );
+        self
+    }
 }
 
 /// The content id of a stored blob, its claim or its error report (keys parsed by the one
@@ -112,14 +122,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 pairs.push(p);
             }
         }
-        let summary = SweepSummary { pairs };
-        info!(
-            pairs = summary.pairs.len(),
-            recovered = summary.recovered(),
-            failed = summary.failed().count(),
-            "sweep finished"
-        );
-        summary
+        SweepSummary { pairs }.logged()
     }
 
     async fn sweep_pair(
@@ -187,18 +190,15 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                         format!("out of time at {ct} [{}, {}); the next sweep lists the whole reach again", window.start, window.end),
                     ));
                 }
-                let page = pages
-                    .next(self, client, tenant_id, ct, deadline)
-                    .await
-                    .map_err(|e| {
-                        PairError::api(
-                            format_args!(
-                                "sweeping {ct} [{}, {}) for tenant {tenant_id}",
-                                window.start, window.end
-                            ),
-                            &e,
-                        )
-                    })?;
+                let page = pages.next(self, client, ct, deadline).await.map_err(|e| {
+                    PairError::api(
+                        format_args!(
+                            "sweeping {ct} [{}, {}) for tenant {tenant_id}",
+                            window.start, window.end
+                        ),
+                        &e,
+                    )
+                })?;
                 let Some(page) = page else { break };
                 self.report_odd_entries(tenant_id, ct, &page.page, &mut rejected)
                     .await?;

@@ -23,6 +23,14 @@ use crate::summary::PairSummary;
 /// How many times one window is restarted from its first page after AF20031.
 const MAX_WINDOW_RESTARTS: u32 = 3;
 
+/// What one pair's listing carries from page to page within a run: its summary, the ids
+/// sent so far (a blob listed again in a later window is not sent twice) and its deadline.
+struct PairProgress<'a> {
+    summary: &'a mut PairSummary,
+    sent: HashSet<String>,
+    deadline: Instant,
+}
+
 impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     /// Lists windows from the checkpoint to now, page by page, resuming a window left
     /// unfinished at its next page; `Err` says why it stopped early.
@@ -39,7 +47,11 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         self.check_clock(held.checkpoint().watermark, now, summary);
         let mut cursor = self.rules.first_start(held.checkpoint().watermark, now);
         let mut resume = held.checkpoint().page_cursor.clone();
-        let mut sent_this_run: HashSet<String> = HashSet::new();
+        let mut progress = PairProgress {
+            summary,
+            sent: HashSet::new(),
+            deadline,
+        };
         loop {
             if self.out_of_time(deadline) {
                 return Err(Stop::Paused);
@@ -47,7 +59,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             let now = floor_second(self.now());
             if let Some(lost) = self.rules.gap(held.checkpoint().owed_since(), now) {
                 let gap = self.report_gap(held, lost, now).await?;
-                summary.gaps.push(gap);
+                progress.summary.gaps.push(gap);
             }
             let Some(mut window) = self.rules.next_window(cursor, now) else {
                 return Ok(());
@@ -68,15 +80,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 }
             }
             let outcome = self
-                .list_window_pages(
-                    client,
-                    held,
-                    window,
-                    next_page,
-                    &mut sent_this_run,
-                    summary,
-                    deadline,
-                )
+                .list_window_pages(client, held, window, next_page, &mut progress)
                 .await?;
             cursor = window.end;
             if outcome == CommitOutcome::LeaseLost {
@@ -111,33 +115,29 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     /// Lists one window page by page from `next_page` (or its first page): each page's new
     /// blobs are sent and committed with the next page's cursor, the last page's with the
     /// window's end as the watermark. A rejected page token (AF20031) restarts the window.
-    #[allow(clippy::too_many_arguments)]
     async fn list_window_pages(
         &self,
         client: &ActivityClient,
         held: &mut HeldCheckpoint,
         window: Window,
         mut next_page: Option<String>,
-        sent_this_run: &mut HashSet<String>,
-        summary: &mut PairSummary,
-        deadline: Instant,
+        progress: &mut PairProgress<'_>,
     ) -> Result<CommitOutcome, Stop> {
         let tenant_id = held.checkpoint().tenant_id.clone();
         let ct = held.checkpoint().content_type;
         let mut restarts = 0;
         loop {
-            if self.out_of_time(deadline) {
+            if self.out_of_time(progress.deadline) {
                 return Err(Stop::Paused);
             }
             let page = match self
                 .list_page(
                     client,
-                    &tenant_id,
                     ct,
                     window,
                     next_page.as_deref(),
                     Some(&mut *held),
-                    deadline,
+                    progress.deadline,
                 )
                 .await
             {
@@ -151,7 +151,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 // The run's own time ran out (also when the client saw that first, e.g.
                 // waiting for its request budget): paused, the next run resumes at the cursor.
                 Err(e)
-                    if self.out_of_time(deadline)
+                    if self.out_of_time(progress.deadline)
                         || matches!(e, ClientError::DeadlineExceeded { .. }) =>
                 {
                     info!(tenant_id = %tenant_id, content_type = %ct, error = %e, "stopping: deadline");
@@ -167,7 +167,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     )))
                 }
             };
-            self.report_odd_entries(&tenant_id, ct, &page.page, summary)
+            self.report_odd_entries(&tenant_id, ct, &page.page, progress.summary)
                 .await
                 .map_err(Stop::Failed)?;
             let cursor = page.next_page.as_ref().map(|next| PageCursor {
@@ -176,19 +176,11 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                 next_page: next.clone(),
             });
             let outcome = self
-                .enqueue_page(
-                    held,
-                    window,
-                    page.page.entries,
-                    cursor,
-                    sent_this_run,
-                    summary,
-                    deadline,
-                )
+                .enqueue_page(held, window, page.page.entries, cursor, progress)
                 .await?;
             match page.next_page {
                 None => {
-                    summary.windows += 1;
+                    progress.summary.windows += 1;
                     return Ok(outcome);
                 }
                 Some(_) if outcome == CommitOutcome::LeaseLost => return Ok(outcome),
@@ -199,11 +191,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
 
     /// One listing page; on AF20022/AF20023 asks the subscriptions module to restore the
     /// subscription and lists the page once more.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn list_page(
         &self,
         client: &ActivityClient,
-        tenant: &TenantId,
         ct: ContentType,
         window: Window,
         next_page: Option<&str>,
@@ -216,7 +206,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         match list().await {
             Err(e) if subscription_lost(&e) => {
                 if self
-                    .restore_subscription(client, tenant, ct, held, deadline)
+                    .restore_subscription(client, ct, held, deadline)
                     .await?
                 {
                     list().await
@@ -265,20 +255,17 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
     /// page's cursor (`Some`: more pages follow) or the window's end as the watermark. When
     /// the queue refuses some, keeps the accepted ones in the checkpoint without moving the
     /// watermark or the cursor, and stops the pair.
-    #[allow(clippy::too_many_arguments)]
     async fn enqueue_page(
         &self,
         held: &mut HeldCheckpoint,
         window: Window,
         listing: Vec<ContentListing>,
         cursor: Option<PageCursor>,
-        sent_this_run: &mut HashSet<String>,
-        summary: &mut PairSummary,
-        deadline: Instant,
+        progress: &mut PairProgress<'_>,
     ) -> Result<CommitOutcome, Stop> {
         let tenant_id = held.checkpoint().tenant_id.clone();
         let ct = held.checkpoint().content_type;
-        summary.blobs_listed += listing.len() as u64;
+        progress.summary.blobs_listed += listing.len() as u64;
         // Every listed id is enqueued once the send succeeds; remembering repeats too
         // (with their latest contentCreated) keeps ids the API lists again hours later.
         let listed: Vec<(String, DateTime<Utc>)> = listing
@@ -286,9 +273,9 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             .map(|e| (e.content_id.clone(), e.content_created))
             .collect();
         let fresh = dedupe(listing, |id| {
-            held.checkpoint().was_sent(id) || sent_this_run.contains(id)
+            held.checkpoint().was_sent(id) || progress.sent.contains(id)
         });
-        summary.duplicates_skipped += fresh.skipped as u64;
+        progress.summary.duplicates_skipped += fresh.skipped as u64;
         let messages: Vec<QueueMessage> = fresh
             .fresh
             .iter()
@@ -298,7 +285,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
             Ok(())
         } else {
             self.queue
-                .send_all(&messages, self.call_deadline(deadline))
+                .send_all(&messages, self.call_deadline(progress.deadline))
                 .await
                 .map(|_| ())
         };
@@ -307,8 +294,10 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         };
         match send {
             Ok(()) => {
-                summary.messages_sent += messages.len() as u64;
-                sent_this_run.extend(messages.into_iter().map(|m| m.content_id));
+                progress.summary.messages_sent += messages.len() as u64;
+                progress
+                    .sent
+                    .extend(messages.into_iter().map(|m| m.content_id));
                 let committed = match cursor {
                     Some(cursor) => {
                         self.checkpoints
@@ -338,14 +327,14 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
                     }
                     QueueError::Call { .. } => Vec::new(),
                 };
-                summary.messages_sent += accepted.len() as u64;
+                progress.summary.messages_sent += accepted.len() as u64;
                 if !accepted.is_empty() {
                     self.checkpoints
                         .commit(held, None, &accepted, self.now())
                         .await
                         .map_err(commit_failed)?;
                 }
-                if self.out_of_time(deadline) {
+                if self.out_of_time(progress.deadline) {
                     return Err(Stop::Paused);
                 }
                 Err(Stop::Failed(PairError::new(
@@ -382,14 +371,13 @@ impl WindowPages {
         &mut self,
         lister: &Lister<S, Q>,
         client: &ActivityClient,
-        tenant: &TenantId,
         ct: ContentType,
         deadline: Instant,
     ) -> Result<Option<ListingPage>, ClientError> {
         while !self.done {
             let next = self.next_page.as_deref();
             match lister
-                .list_page(client, tenant, ct, self.window, next, None, deadline)
+                .list_page(client, ct, self.window, next, None, deadline)
                 .await
             {
                 Ok(page) => {

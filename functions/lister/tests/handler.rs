@@ -16,7 +16,7 @@ use o365_activity::clock::Clock;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::store::LocalStore;
 use o365_activity::tenants::TenantConfig;
-use o365_lister::handler::{handle, InvocationError, ListerHandler};
+use o365_lister::handler::{handle, InvocationError, ListerHandler, Wiring};
 use o365_sim::{SimHandle, DEFAULT_CLIENT_SECRET};
 use serde_json::{json, Value};
 
@@ -33,14 +33,14 @@ fn handler(
     tenants: TenantRegistry,
 ) -> ListerHandler<LocalStore, o365_activity::queue::MemoryQueue> {
     let clock_sim = Arc::clone(&env.sim);
-    ListerHandler::new(
-        LocalStore::new(dir.path()),
-        env.queue.clone(),
-        Arc::new(tenants),
-        settings(),
-        Clock::from_fn(move || clock_sim.now()),
-        MetricsSink::Discard,
-    )
+    let wiring = Wiring {
+        store: LocalStore::new(dir.path()),
+        queue: env.queue.clone(),
+        tenants: Arc::new(tenants),
+        clock: Clock::from_fn(move || clock_sim.now()),
+        metrics: MetricsSink::Discard,
+    };
+    ListerHandler::new(wiring, settings())
 }
 
 fn fixed(sim: &SimHandle, tenants: &[(&str, &str)]) -> TenantRegistry {

@@ -10,13 +10,21 @@ use tracing::{info, warn};
 use super::purview::{confirm, missing, query_hour, PurviewHour, QueryPlan};
 use super::record_types::query_filters;
 use super::report::{AuditCost, AuditReport, AuditSummary, RecoveryNote, Verdict};
-use super::stored::{hour_of, read_stored_ids, IdsByHour};
+use super::stored::{hour_of, read_stored_ids, IdsByHour, StoredHour, StoredScope};
 use super::{AuditError, Auditor, PurviewSource, Recovery, Window, REACH};
 use crate::client::ClientError;
 use crate::store::ObjectStore;
 use crate::tenants::TenantConfig;
 
 const HOUR: TimeDelta = TimeDelta::hours(1);
+
+/// The stored Ids of hour `h` that are compared with Purview.
+fn ids_of<'a>(stored: &'a IdsByHour, h: &DateTime<Utc>) -> &'a HashSet<String> {
+    static EMPTY: std::sync::OnceLock<HashSet<String>> = std::sync::OnceLock::new();
+    stored
+        .get(h)
+        .map_or_else(|| EMPTY.get_or_init(HashSet::new), |s| &s.ids)
+}
 
 /// Whether a Graph failure ends the run (nothing could be concluded for any hour) rather
 /// than making one hour inconclusive.
@@ -49,6 +57,7 @@ impl<S: ObjectStore> Auditor<S> {
             filters: query_filters(&tenant.content_types),
             min_window: self.settings.min_window,
             max_queries: self.settings.max_queries_per_hour,
+            max_retries: self.settings.max_query_retries,
         };
         let mut cost = AuditCost::default();
         // Purview first, then the collection brought up to date, then the stored side: a
@@ -75,9 +84,7 @@ impl<S: ObjectStore> Auditor<S> {
         }
         let mut stored = self.stored(tenant, &hours, &mut cost).await?;
         for (h, ph) in purview.iter_mut() {
-            if ph.inconclusive.is_none()
-                && !missing(&ph.read.ids, stored.get(h).unwrap_or(&HashSet::new())).is_empty()
-            {
+            if ph.inconclusive.is_none() && !missing(&ph.read.ids, ids_of(&stored, h)).is_empty() {
                 if let Err(e) =
                     confirm(source, &plan, ph, self.settings.max_rereads, deadline).await
                 {
@@ -87,12 +94,10 @@ impl<S: ObjectStore> Auditor<S> {
             cost.graph_queries = cost.graph_queries.saturating_add(ph.query_ids.len() as u64);
             cost.graph_pages = cost.graph_pages.saturating_add(ph.pages);
         }
-        let empty = HashSet::new();
         let missing_hours: BTreeSet<DateTime<Utc>> = purview
             .iter()
             .filter(|(h, ph)| {
-                ph.inconclusive.is_none()
-                    && !missing(&ph.read.ids, stored.get(*h).unwrap_or(&empty)).is_empty()
+                ph.inconclusive.is_none() && !missing(&ph.read.ids, ids_of(&stored, h)).is_empty()
             })
             .map(|(h, _)| *h)
             .collect();
@@ -104,7 +109,7 @@ impl<S: ObjectStore> Auditor<S> {
             let before: BTreeMap<DateTime<Utc>, usize> = missing_hours
                 .iter()
                 .map(|h| {
-                    let m = missing(&purview[h].read.ids, stored.get(h).unwrap_or(&empty));
+                    let m = missing(&purview[h].read.ids, ids_of(&stored, h));
                     (*h, m.len())
                 })
                 .collect();
@@ -133,8 +138,8 @@ impl<S: ObjectStore> Auditor<S> {
                 if hour_windows.is_empty() {
                     continue;
                 }
-                let now_stored = after.as_ref().unwrap_or(&stored).get(h);
-                let still = missing(&purview[h].read.ids, now_stored.unwrap_or(&empty)).len();
+                let now_stored = ids_of(after.as_ref().unwrap_or(&stored), h);
+                let still = missing(&purview[h].read.ids, now_stored).len();
                 notes.insert(
                     *h,
                     RecoveryNote {
@@ -175,16 +180,13 @@ impl<S: ObjectStore> Auditor<S> {
         hours: &BTreeSet<DateTime<Utc>>,
         cost: &mut AuditCost,
     ) -> Result<IdsByHour, AuditError> {
-        read_stored_ids(
-            &self.store,
-            &self.layout,
-            &tenant.tenant_id,
-            &tenant.content_types,
-            hours,
-            self.settings.settle,
-            cost,
-        )
-        .await
+        let scope = StoredScope {
+            tenant: &tenant.tenant_id,
+            content_types: &tenant.content_types,
+            settle: self.settings.settle,
+            now: self.clock.now(),
+        };
+        read_stored_ids(&self.store, &self.layout, &scope, hours, cost).await
     }
 
     /// The latest `contentCreated` of a blob that can hold records of hour `h`.
@@ -222,14 +224,23 @@ impl<S: ObjectStore> Auditor<S> {
         tenant: &TenantConfig,
         hour: DateTime<Utc>,
         ph: PurviewHour,
-        ours: &HashSet<String>,
+        ours: &StoredHour,
         recovery: Option<RecoveryNote>,
         beyond_reach: bool,
         now: DateTime<Utc>,
     ) -> AuditReport {
         let n = self.settings.max_ids_in_report;
-        let lacking = missing(&ph.read.ids, ours);
-        let only: BTreeSet<String> = ours.difference(&ph.read.ids).cloned().collect();
+        let lacking = missing(&ph.read.ids, &ours.ids);
+        let only: BTreeSet<String> = ours.ids.difference(&ph.read.ids).cloned().collect();
+        if !ours.unaudited.is_empty() {
+            warn!(
+                tenant_id = %tenant.tenant_id,
+                hour = %crate::time::format_rfc3339_z(hour),
+                records = ours.unaudited.len(),
+                record_types = ?ours.unaudited_types,
+                "audit: stored records of record types Purview is not asked for (no documented content type, or not collected): a loss among records of these types cannot be detected"
+            );
+        }
         let verdict = match (&ph.inconclusive, lacking.is_empty()) {
             (Some(_), _) => Verdict::Inconclusive,
             (None, true) => Verdict::Complete,
@@ -245,7 +256,9 @@ impl<S: ObjectStore> Auditor<S> {
             purview_records: ph.read.ids.len() as u64,
             purview_duplicates: ph.read.duplicates,
             purview_excluded: ph.read.excluded,
-            stored_records: ours.len() as u64,
+            stored_records: ours.ids.len().saturating_add(ours.unaudited.len()) as u64,
+            unaudited_records: ours.unaudited.len() as u64,
+            unaudited_record_types: ours.unaudited_types.iter().copied().collect(),
             missing_records: if conclusive { lacking.len() as u64 } else { 0 },
             missing_ids: if conclusive {
                 lacking.iter().take(n).cloned().collect()

@@ -59,6 +59,9 @@ pub struct AuditSettings {
     pub max_queries_per_hour: u32,
     /// Re-reads of a query's pages before missing records are believed.
     pub max_rereads: u32,
+    /// Re-submissions of a query that ended `failed` or `cancelled`, per hour, before the
+    /// hour is `inconclusive` (audited again by the next run).
+    pub max_query_retries: u32,
 }
 
 impl Default for AuditSettings {
@@ -70,6 +73,7 @@ impl Default for AuditSettings {
             min_window: TimeDelta::minutes(1),
             max_queries_per_hour: 64,
             max_rereads: 3,
+            max_query_retries: 2,
         }
     }
 }

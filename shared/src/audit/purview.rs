@@ -135,12 +135,16 @@ pub struct QueryPlan {
     pub filters: Vec<String>,
     /// Smallest window a truncated query is split down to.
     pub min_window: TimeDelta,
-    /// Most queries for one hour (splits included).
+    /// Most queries for one hour (splits and retries included).
     pub max_queries: u32,
+    /// Times a window whose query ended `failed` or `cancelled` (by an admin, say) is
+    /// submitted again before the hour is `inconclusive` (and left for the next run).
+    pub max_retries: u32,
 }
 
-/// Queries `[start, end)`, splitting any truncated window in halves, and reads each
-/// covering query once.
+/// Queries `[start, end)`, splitting any truncated window in halves and submitting a window
+/// whose query ended `failed` or `cancelled` again (at most `max_retries` times each), and
+/// reads each covering query once.
 pub async fn query_hour<P: PurviewSource>(
     source: &P,
     plan: &QueryPlan,
@@ -150,8 +154,9 @@ pub async fn query_hour<P: PurviewSource>(
 ) -> Result<PurviewHour, ClientError> {
     let accepted: HashSet<String> = plan.filters.iter().cloned().collect();
     let mut out = PurviewHour::default();
-    let mut windows = vec![(start, end)];
-    while let Some((s, e)) = windows.pop() {
+    // Windows to query, with the times each was submitted already.
+    let mut windows = vec![(start, end, 0u32)];
+    while let Some((s, e, retries)) = windows.pop() {
         if out.query_ids.len() as u32 >= plan.max_queries {
             out.inconclusive = Some(format!(
                 "more than {} queries needed for the hour (record-count limit)",
@@ -168,8 +173,13 @@ pub async fn query_hour<P: PurviewSource>(
         let done = source.run_query(&new, deadline).await?;
         out.query_ids.push(done.query.id.clone());
         if done.query.status != QueryStatus::Succeeded {
+            if retries < plan.max_retries {
+                tracing::warn!(query_id = %done.query.id, status = ?done.query.status, retries, "audit: query did not succeed; submitting it again");
+                windows.push((s, e, retries + 1));
+                continue;
+            }
             out.inconclusive = Some(format!(
-                "query {} ended {:?}",
+                "query {} ended {:?} (after {retries} retries; the next run audits the hour again)",
                 done.query.id, done.query.status
             ));
             return Ok(out);
@@ -186,8 +196,8 @@ pub async fn query_hour<P: PurviewSource>(
                 return Ok(out);
             }
             let mid = s + half;
-            windows.push((mid, e));
-            windows.push((s, mid));
+            windows.push((mid, e, 0));
+            windows.push((s, mid, 0));
             continue;
         }
         let (records, pages) = source.read_records(&done, deadline).await?;

@@ -76,12 +76,18 @@ fn camel(name: &str) -> String {
         .collect()
 }
 
+/// Whether the audit queries Purview for records of this type when collecting
+/// `content_types` (its documented content type is one of them).
+pub fn is_audited(record_type: i64, content_types: &[ContentType]) -> bool {
+    content_type_of(record_type).is_some_and(|ct| content_types.contains(&ct))
+}
+
 /// The `recordTypeFilters` of an audit query for these content types: every documented
 /// record type they carry, in Graph's spelling, sorted.
 pub fn query_filters(content_types: &[ContentType]) -> Vec<String> {
     let mut out: Vec<String> = RECORD_TYPES
         .iter()
-        .filter(|(n, _)| content_type_of(*n).is_some_and(|ct| content_types.contains(&ct)))
+        .filter(|(n, _)| is_audited(*n, content_types))
         .filter_map(|(n, _)| graph_name(*n))
         .collect();
     out.sort();

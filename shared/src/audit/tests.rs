@@ -45,6 +45,8 @@ struct FakePurview {
     reads: AtomicU32,
     /// Every read also returns an Id no read returned before (paging that never settles).
     phantoms: std::sync::atomic::AtomicBool,
+    /// The next this many queries end `cancelled` (an admin cancelled them).
+    cancelled: AtomicU32,
 }
 
 impl FakePurview {
@@ -86,10 +88,18 @@ impl PurviewSource for FakePurview {
         let (s, e) = (q.filter_start_date_time, q.filter_end_date_time);
         self.windows.lock().unwrap().insert(id.clone(), (s, e));
         let count = self.in_window(s, e).len();
+        let cancelled = self
+            .cancelled
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
         Ok(FinishedQuery {
             query: AuditLogQuery {
                 id,
-                status: QueryStatus::Succeeded,
+                status: if cancelled {
+                    QueryStatus::Cancelled
+                } else {
+                    QueryStatus::Succeeded
+                },
                 record_count_limit: None,
                 is_record_count_limit_exceeded: Some(count > self.limit),
             },
@@ -163,6 +173,17 @@ fn auditor(store: &LocalStore, now: DateTime<Utc>) -> Auditor<LocalStore> {
         ..AuditSettings::default()
     };
     Auditor::new(store.clone(), settings, Clock::fixed(now))
+}
+
+/// The one audited hour is complete, with `stored` records stored.
+fn assert_one_complete(s: &AuditSummary, stored: u64) {
+    assert_eq!(
+        s.reports[0].verdict,
+        Verdict::Complete,
+        "{:?}",
+        s.reports[0]
+    );
+    assert_eq!((s.missing_records, s.stored_records), (0, stored));
 }
 
 fn deadline() -> Instant {
@@ -429,12 +450,66 @@ async fn records_published_since_the_last_run_are_collected_before_comparing() {
         .audit_tenant(&tenant(), &purview, &[at(10, 0)], &recovery, deadline())
         .await
         .unwrap();
-    assert_eq!(
-        s.reports[0].verdict,
-        Verdict::Complete,
-        "{:?}",
-        s.reports[0]
-    );
-    assert_eq!((s.missing_records, s.stored_records), (0, 2));
+    assert_one_complete(&s, 2);
     assert_eq!(*recovery.relists.lock().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_query_is_submitted_again_then_left_inconclusive_for_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    store_blob(&store, at(10, 5), "a", &[(at(10, 1), "id1")]).await;
+    let purview = FakePurview::with(&[(at(10, 1), "id1"), (at(10, 2), "lost")]);
+    let auditor = auditor(&store, at(10, 0) + TimeDelta::days(3));
+    // Cancelled once (an admin), then it succeeds: the run concludes.
+    purview.cancelled.store(1, Ordering::SeqCst);
+    let s = auditor
+        .audit_tenant(&tenant(), &purview, &[at(10, 0)], &NoRecovery, deadline())
+        .await
+        .unwrap();
+    let r = &s.reports[0];
+    assert_eq!(r.verdict, Verdict::Missing, "{r:?}");
+    assert_eq!(r.missing_ids, ["lost"]);
+    assert_eq!(r.query_ids.len(), 2, "{:?}", r.query_ids);
+
+    // Cancelled every time: inconclusive, nothing counted missing, audited again next run.
+    let retries = auditor.settings().max_query_retries;
+    purview.cancelled.store(retries + 1, Ordering::SeqCst);
+    let s = auditor
+        .audit_tenant(&tenant(), &purview, &[at(10, 0)], &NoRecovery, deadline())
+        .await
+        .unwrap();
+    let r = &s.reports[0];
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{r:?}");
+    assert!(
+        r.inconclusive_reason
+            .as_deref()
+            .is_some_and(|why| why.contains("Cancelled")),
+        "{r:?}"
+    );
+    assert_eq!(r.query_ids.len() as u32, retries + 1);
+    assert_eq!((s.missing_records, s.inconclusive_hours), (0, 1));
+    assert!(auditor
+        .due_hours(&tenant(), TimeDelta::days(7))
+        .await
+        .unwrap()
+        .contains(&at(10, 0)));
+    assert_eq!(purview.cancelled.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_record_published_after_the_settle_delay_and_stored_is_not_missing() {
+    // The Management API published the record's blob two days after the settle delay; the
+    // collection stored it; Purview lists it. A re-audit now finds it stored.
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    store_blob(&store, at(10, 5), "a", &[(at(10, 1), "id1")]).await;
+    let very_late = at(10, 0) + TimeDelta::hours(48 + 49);
+    store_blob(&store, very_late, "late", &[(at(10, 2), "id2")]).await;
+    let purview = FakePurview::with(&[(at(10, 1), "id1"), (at(10, 2), "id2")]);
+    let s = auditor(&store, very_late + TimeDelta::minutes(30))
+        .audit_tenant(&tenant(), &purview, &[at(10, 0)], &NoRecovery, deadline())
+        .await
+        .unwrap();
+    assert_one_complete(&s, 2);
 }

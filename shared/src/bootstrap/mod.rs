@@ -1,11 +1,12 @@
-//! What both Lambda functions do before their first event, in one place: read the shared
+//! What every Lambda function does before their first event, in one place: read the shared
 //! settings ([`CommonSettings`], through the one environment reader [`Env`]), set up tracing
 //! ([`init_tracing`]), build the AWS clients ([`AwsClients`], honouring `AWS_ENDPOINT_URL`),
 //! load the tenants ([`TenantRegistry`], reloaded on a TTL), and take each invocation's
 //! deadline from the runtime's `Context` ([`deadline`]).
 //!
-//! Flow of a function's `main`: `init_tracing` → its config `from_env` (shared part:
-//! [`CommonSettings::from_env`]) → [`boot`] → build the handler → `lambda_runtime::run`.
+//! Flow of a function's `main`, all in [`serve`]: `init_tracing` → its config `from_env`
+//! (shared part: [`CommonSettings::from_env`], or [`StoreSettings::from_env`] for the
+//! compactor) → [`boot`] → build the handler → `lambda_runtime::run`.
 
 pub mod env;
 pub mod registry;
@@ -16,16 +17,20 @@ pub mod tenants;
 pub mod deadline;
 #[cfg(feature = "lambda")]
 pub mod logging;
+#[cfg(feature = "lambda")]
+pub mod serve;
 
 pub use env::{Env, EnvError};
 pub use registry::{RegistryError, TenantRegistry, Tenants};
-pub use settings::{CommonSettings, ReloadPolicy, DEFAULT_PREFIX};
+pub use settings::{CommonSettings, ReloadPolicy, StoreSettings, DEFAULT_PREFIX};
 pub use tenants::{TenantLoadError, TenantLoader};
 
 #[cfg(feature = "lambda")]
 pub use deadline::deadline;
 #[cfg(feature = "lambda")]
 pub use logging::{init_tracing, LogFormat};
+#[cfg(feature = "lambda")]
+pub use serve::serve;
 
 use crate::aws::AwsClients;
 use crate::client::ClientOptions;
@@ -37,7 +42,7 @@ pub async fn boot(
     common: &CommonSettings,
     options: ClientOptions,
 ) -> Result<(AwsClients, TenantRegistry), RegistryError> {
-    let endpoint = common.endpoint_url.as_deref();
+    let endpoint = common.store.endpoint_url.as_deref();
     let publisher = common.publisher_id.clone();
     match &common.tenants {
         TenantsSource::Json(json) => {

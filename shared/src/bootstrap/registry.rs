@@ -215,14 +215,24 @@ mod tests {
             .remove(0)
     }
 
-    /// A source that serves the first `count` tenants, counting its reads.
-    fn source(count: Arc<AtomicUsize>, reads: Arc<AtomicUsize>) -> TenantLoader {
-        TenantLoader::custom(move || {
-            reads.fetch_add(1, Ordering::SeqCst);
-            Ok((1..=count.load(Ordering::SeqCst) as u32)
-                .map(tenant)
-                .collect())
-        })
+    /// A registry over a source that serves the first `count` tenants (1 at first), with the
+    /// policy's TTL and cooldown in tenths of a second: the registry, `count` and the number
+    /// of reads of the source.
+    async fn counted(
+        ttl: u64,
+        cooldown: u64,
+    ) -> (TenantRegistry, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let (count, reads) = (Arc::new(AtomicUsize::new(1)), Arc::new(AtomicUsize::new(0)));
+        let (c, n) = (count.clone(), reads.clone());
+        let source = TenantLoader::custom(move || {
+            n.fetch_add(1, Ordering::SeqCst);
+            Ok((1..=c.load(Ordering::SeqCst) as u32).map(tenant).collect())
+        });
+        let policy = policy(ttl, cooldown);
+        let r = TenantRegistry::load(source, policy, ClientOptions::default())
+            .await
+            .unwrap();
+        (r, count, reads)
     }
 
     /// A policy in tenths of a second, so the tests wait for real but briefly.
@@ -239,14 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn reloads_after_the_ttl_and_keeps_unchanged_clients() {
-        let (count, reads) = (Arc::new(AtomicUsize::new(1)), Arc::new(AtomicUsize::new(0)));
-        let r = TenantRegistry::load(
-            source(count.clone(), reads.clone()),
-            policy(10, 1),
-            ClientOptions::default(),
-        )
-        .await
-        .unwrap();
+        let (r, count, reads) = counted(10, 1).await;
         let first = r.tenants().await;
         count.store(2, Ordering::SeqCst);
         assert_eq!(r.tenants().await.len(), 1, "within the TTL");
@@ -262,14 +265,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_tenant_reloads_at_once_but_within_a_cooldown() {
-        let (count, reads) = (Arc::new(AtomicUsize::new(1)), Arc::new(AtomicUsize::new(0)));
-        let r = TenantRegistry::load(
-            source(count.clone(), reads.clone()),
-            policy(10, 1),
-            ClientOptions::default(),
-        )
-        .await
-        .unwrap();
+        let (r, count, reads) = counted(10, 1).await;
         let stranger = tenant(9).tenant_id;
         wait(1).await;
         // A flood of messages for a tenant nobody configured reads the source once.

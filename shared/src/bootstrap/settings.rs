@@ -1,4 +1,4 @@
-//! The settings both Lambda functions read, with their defaults defined (and documented) here
+//! The settings the Lambda functions share, with their defaults defined (and documented) here
 //! once: the bucket and its prefix, the tenants source, the publisher id, the AWS endpoint,
 //! how often the tenants are reloaded and each tenant's request rate.
 
@@ -46,20 +46,28 @@ impl Default for ReloadPolicy {
     }
 }
 
-/// What the lister and the fetcher both read from their environment, read by one function so
-/// that the two cannot disagree.
+/// Where a function's objects live: what every function reads (the compactor only this),
+/// read by one function so that no two functions can disagree on `PREFIX` or the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommonSettings {
+pub struct StoreSettings {
     /// `BUCKET`: the collector's bucket (data, checkpoints, reports). Required.
     pub bucket: String,
     /// `PREFIX`: key prefix, see [`prefix_rule`] (default [`DEFAULT_PREFIX`]).
     pub prefix: String,
+    /// `AWS_ENDPOINT_URL`: the standard AWS endpoint override (moto, LocalStack), if set.
+    pub endpoint_url: Option<String>,
+}
+
+/// What the functions that call the API (lister, fetcher, auditor) all read from their
+/// environment, read by one function so that they cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommonSettings {
+    /// `BUCKET`, `PREFIX` and `AWS_ENDPOINT_URL`.
+    pub store: StoreSettings,
     /// `TENANTS_SECRET_ARN` (AWS) or `TENANTS_JSON` (local): exactly one.
     pub tenants: TenantsSource,
     /// `PUBLISHER_ID`: `PublisherIdentifier` of every tenant that sets none (a GUID).
     pub publisher_id: Option<String>,
-    /// `AWS_ENDPOINT_URL`: the standard AWS endpoint override (moto, LocalStack), if set.
-    pub endpoint_url: Option<String>,
     /// `TENANTS_RELOAD_SECONDS` and `TENANTS_RELOAD_COOLDOWN_SECONDS`.
     pub reload: ReloadPolicy,
     /// `API_RATE_PER_MINUTE` (default [`DEFAULT_RATE_PER_MINUTE`]) and `API_BURST` (default
@@ -86,9 +94,9 @@ pub fn prefix_rule(value: Option<&str>) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-impl CommonSettings {
-    /// Reads and checks the shared settings.
-    pub fn from_env(env: &Env<'_>) -> Result<CommonSettings, EnvError> {
+impl StoreSettings {
+    /// Reads and checks `BUCKET`, `PREFIX` and `AWS_ENDPOINT_URL`.
+    pub fn from_env(env: &Env<'_>) -> Result<StoreSettings, EnvError> {
         let bucket = env.required(
             "BUCKET",
             "set it to the name of the collector's bucket (data, checkpoints and reports)",
@@ -99,6 +107,28 @@ impl CommonSettings {
             value: raw_prefix.unwrap_or_default(),
             problem,
         })?;
+        let endpoint_url = env.optional("AWS_ENDPOINT_URL");
+        if let Some(e) = &endpoint_url {
+            if url::Url::parse(e).is_err() {
+                return Err(EnvError::Invalid {
+                    var: "AWS_ENDPOINT_URL",
+                    value: e.clone(),
+                    problem: "expected an absolute URL such as http://127.0.0.1:5000".into(),
+                });
+            }
+        }
+        Ok(StoreSettings {
+            bucket,
+            prefix,
+            endpoint_url,
+        })
+    }
+}
+
+impl CommonSettings {
+    /// Reads and checks the shared settings.
+    pub fn from_env(env: &Env<'_>) -> Result<CommonSettings, EnvError> {
+        let store = StoreSettings::from_env(env)?;
         let tenants = match env.one_of(
             "TENANTS_SECRET_ARN",
             "TENANTS_JSON",
@@ -114,16 +144,6 @@ impl CommonSettings {
                     var: "PUBLISHER_ID",
                     value: p.clone(),
                     problem: "expected a GUID: your own (the vendor's) tenant id".into(),
-                });
-            }
-        }
-        let endpoint_url = env.optional("AWS_ENDPOINT_URL");
-        if let Some(e) = &endpoint_url {
-            if url::Url::parse(e).is_err() {
-                return Err(EnvError::Invalid {
-                    var: "AWS_ENDPOINT_URL",
-                    value: e.clone(),
-                    problem: "expected an absolute URL such as http://127.0.0.1:5000".into(),
                 });
             }
         }
@@ -146,11 +166,9 @@ impl CommonSettings {
         budget.burst = env.number("API_BURST", budget.burst, 1..=MAX_RATE_PER_MINUTE)?;
         Ok(CommonSettings {
             budget,
-            bucket,
-            prefix,
+            store,
             tenants,
             publisher_id,
-            endpoint_url,
             reload: ReloadPolicy {
                 ttl: Duration::from_secs(ttl),
                 cooldown: Duration::from_secs(cooldown),
@@ -176,11 +194,11 @@ mod tests {
     #[test]
     fn defaults() {
         let s = read(&[("BUCKET", "b"), ("TENANTS_SECRET_ARN", "arn:x")]).unwrap();
-        assert_eq!(s.prefix, DEFAULT_PREFIX);
+        assert_eq!(s.store.prefix, DEFAULT_PREFIX);
         assert_eq!(s.tenants, TenantsSource::SecretArn("arn:x".into()));
         assert_eq!(s.reload, ReloadPolicy::default());
         assert_eq!(s.reload.ttl, Duration::from_secs(300));
-        assert_eq!(s.endpoint_url, None);
+        assert_eq!(s.store.endpoint_url, None);
         assert_eq!(s.publisher_id, None);
         assert_eq!(s.budget, BudgetOptions::per_minute(DEFAULT_RATE_PER_MINUTE));
         assert_eq!((s.budget.rate_per_minute, s.budget.burst), (1800, 30));

@@ -5,10 +5,9 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use super::{
-    Checkpoint, CheckpointError, LastSweep, CHECKPOINT_FORMAT_VERSION, MAX_WRITE_ATTEMPTS,
-};
+use super::{Checkpoint, CheckpointError, LastSweep, MAX_WRITE_ATTEMPTS};
 use crate::content_type::ContentType;
+use crate::error_report::ListingErrorReport;
 use crate::keys::KeyLayout;
 use crate::store::{ETag, ObjectMeta, ObjectStore, PutCondition, PutOutcome, StoreError};
 use crate::tenant_id::TenantId;
@@ -216,7 +215,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
             .await
     }
 
-    /// Writes the error report of a listing entry that could not be read, create-only under
+    /// Writes the [`ListingErrorReport`] of a listing entry that could not be read, create-only under
     /// [`KeyLayout::listing_error_key`]; returns the key and whether it is new.
     pub async fn write_listing_error(
         &self,
@@ -228,18 +227,7 @@ impl<S: ObjectStore> CheckpointStore<S> {
         let key = self
             .layout
             .listing_error_key(tenant, content_type, listed_at, &entry.raw);
-        // The entry's JSON as sent (it parsed as JSON: it came out of the page's array).
-        let raw: serde_json::Value = serde_json::from_str(&entry.raw)
-            .unwrap_or_else(|_| serde_json::Value::String(entry.raw.clone()));
-        let report = serde_json::json!({
-            "format_version": CHECKPOINT_FORMAT_VERSION,
-            "kind": "listing_entry",
-            "tenant_id": tenant,
-            "content_type": content_type,
-            "detected_at": listed_at,
-            "reason": entry.reason,
-            "entry": raw,
-        });
+        let report = ListingErrorReport::new(tenant, content_type, listed_at, entry);
         let outcome = self
             .put_json(&key, &report, PutCondition::IfNoneMatch)
             .await?;

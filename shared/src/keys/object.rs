@@ -131,6 +131,18 @@ pub struct ErrorKey {
     pub content_id: String,
 }
 
+/// The error report of a listing entry that could not be read (keyed by the entry's hash, so
+/// the same raw entry listed again maps to the same key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListingErrorKey {
+    /// The pair whose listing held the entry.
+    pub pair: PairKey,
+    /// `dt=`: the day it was listed.
+    pub date: NaiveDate,
+    /// The SHA-256 of the raw entry, 64 lowercase hex digits.
+    pub digest: String,
+}
+
 /// The error report of a queue message that could not be parsed (keyed by its queue id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RejectedKey {
@@ -222,6 +234,8 @@ pub enum ObjectKey {
     Error(ErrorKey),
     /// An unparsable message's error report.
     Rejected(RejectedKey),
+    /// An unreadable listing entry's error report.
+    ListingError(ListingErrorKey),
     /// A content-id claim.
     Claim(ClaimKey),
     /// A blob's manifest entry.
@@ -264,6 +278,12 @@ impl ObjectKey {
                 r.date.format("%Y-%m-%d"),
                 r.message_id
             ),
+            ObjectKey::ListingError(l) => format!(
+                "_errors/listing/{}/dt={}/{}.json",
+                pair(&l.pair),
+                l.date.format("%Y-%m-%d"),
+                l.digest
+            ),
             ObjectKey::Claim(c) => format!("_ids/{}/{}.json", pair(&c.pair), c.content_id),
             ObjectKey::Manifest(m) => m.render(),
             ObjectKey::TenantHealth(t) => format!("_state/tenant_id={t}/tenant.json"),
@@ -300,6 +320,7 @@ impl ObjectKey {
             ObjectKey::Parquet(p) => Some(p.pair.clone()),
             ObjectKey::Gap(GapKey { pair, .. })
             | ObjectKey::Error(ErrorKey { pair, .. })
+            | ObjectKey::ListingError(ListingErrorKey { pair, .. })
             | ObjectKey::Claim(ClaimKey { pair, .. }) => Some(pair.clone()),
             ObjectKey::Rejected(_) | ObjectKey::TenantHealth(_) | ObjectKey::Audit(_) => None,
         }

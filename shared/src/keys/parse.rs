@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::{
-    safe_message_id, AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, KeyLayout, ManifestKey,
-    ObjectKey, PairKey, ParquetKey, RejectedKey, STAMP,
+    safe_message_id, AuditKey, ClaimKey, Codec, DataKey, ErrorKey, GapKey, KeyLayout,
+    ListingErrorKey, ManifestKey, ObjectKey, PairKey, ParquetKey, RejectedKey, STAMP,
 };
 use crate::content_type::ContentType;
 use crate::message::is_valid_content_id;
@@ -29,6 +29,11 @@ impl KeyLayout {
             ["_errors", "rejected", dt, name] => ObjectKey::Rejected(RejectedKey {
                 date: date_of(dt)?,
                 message_id: safe_message_id(name.strip_suffix(".json")?),
+            }),
+            ["_errors", "listing", t, ct, dt, name] => ObjectKey::ListingError(ListingErrorKey {
+                pair: pair_of(t, ct)?,
+                date: date_of(dt)?,
+                digest: digest_of(name.strip_suffix(".json")?)?,
             }),
             ["_errors", t, ct, dt, name] => ObjectKey::Error(ErrorKey {
                 pair: pair_of(t, ct)?,
@@ -72,6 +77,12 @@ fn date_of(segment: &str) -> Option<NaiveDate> {
 /// The date of a `<name>=YYYY-MM-DD` segment.
 pub(super) fn date_in(segment: &str, name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(field(segment, name)?, "%Y-%m-%d").ok()
+}
+
+/// A SHA-256 digest as keys spell it: 64 lowercase hex digits.
+fn digest_of(s: &str) -> Option<String> {
+    let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+    (s.len() == 64 && s.chars().all(hex)).then(|| s.to_owned())
 }
 
 fn content_id_of(s: &str) -> Option<String> {

@@ -73,6 +73,7 @@ fn every_key_parses_back() {
             ),
             l.error_key(&m),
             l.rejected_message_key(m.content_created, "abc-1"),
+            l.listing_error_key(&m.tenant_id, m.content_type, m.content_created, "{\"x\":1}"),
             l.quarantine_key(&data),
             l.claim_key(&m),
             l.manifest_key(&l.data_key(&m, Compression::default()))
@@ -100,6 +101,31 @@ fn every_key_parses_back() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn listing_error_key_is_the_contract() {
+    let l = KeyLayout::new("p");
+    let m = msg();
+    let k = l.listing_error_key(&m.tenant_id, m.content_type, m.content_created, "{}");
+    let digest = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    assert_eq!(
+        k,
+        format!(
+            "p/_errors/listing/tenant_id={}/content_type={}/dt=2026-03-01/{digest}.json",
+            m.tenant_id, m.content_type
+        )
+    );
+    match l.parse(&k) {
+        Some(ObjectKey::ListingError(e)) => {
+            assert_eq!(e.digest, digest);
+            assert_eq!(e.date.to_string(), "2026-03-01");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Not a digest: not ours.
+    let short = k.replace(digest, "abc");
+    assert_eq!(l.parse(&short), None);
 }
 
 #[test]

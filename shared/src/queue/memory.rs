@@ -6,10 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::Rng;
-use tokio::time::Instant;
 
-use super::batch::{send_with_retry, BatchSink, EntryFailure, RetryPolicy};
-use super::{Queue, QueueError, SendReport};
+use super::batch::{BatchSink, EntryFailure, RetryPolicy};
+use super::BatchQueue;
 use crate::message::QueueMessage;
 
 /// Injected send failures (test knob).
@@ -140,21 +139,18 @@ impl BatchSink<QueueMessage> for MemoryQueue {
     }
 }
 
-impl Queue for MemoryQueue {
-    async fn send_all(
-        &self,
-        messages: &[QueueMessage],
-        deadline: Instant,
-    ) -> Result<SendReport, QueueError> {
-        let out = send_with_retry(self, messages, deadline, self.policy).await;
-        super::report(messages, out)
+impl BatchQueue for MemoryQueue {
+    fn retry_policy(&self) -> RetryPolicy {
+        self.policy
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::{Queue, QueueError, SendReport};
     use std::time::Duration;
+    use tokio::time::Instant;
 
     pub(crate) fn messages(n: usize) -> Vec<QueueMessage> {
         (0..n)

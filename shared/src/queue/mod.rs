@@ -61,6 +61,24 @@ pub trait Queue: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<SendReport, QueueError>> + Send;
 }
 
+/// A queue that sends batches of messages itself ([`batch::BatchSink`]) under a retry
+/// policy: its [`Queue::send_all`] is the one retry loop, [`batch::send_with_retry`].
+pub trait BatchQueue: batch::BatchSink<QueueMessage> + Clone + Send + Sync + 'static {
+    /// How failed entries are re-sent.
+    fn retry_policy(&self) -> RetryPolicy;
+}
+
+impl<T: BatchQueue> Queue for T {
+    async fn send_all(
+        &self,
+        messages: &[QueueMessage],
+        deadline: Instant,
+    ) -> Result<SendReport, QueueError> {
+        let out = batch::send_with_retry(self, messages, deadline, self.retry_policy()).await;
+        report(messages, out)
+    }
+}
+
 /// Turns the retry loop's outcome into `send_all`'s result.
 fn report(messages: &[QueueMessage], out: batch::RetryOutcome) -> Result<SendReport, QueueError> {
     let sent = out.sent();

@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{
 use tokio::time::Instant;
 
 use super::batch::{send_with_retry, BatchSink, EntryFailure, RetryPolicy, MAX_BATCH};
-use super::{Queue, QueueError, SendReport};
+use super::{BatchQueue, QueueError};
 use crate::aws::SdkFailure;
 use crate::message::QueueMessage;
 
@@ -395,13 +395,8 @@ impl BatchSink<String> for RawBodies<'_> {
     }
 }
 
-impl Queue for SqsQueue {
-    async fn send_all(
-        &self,
-        messages: &[QueueMessage],
-        deadline: Instant,
-    ) -> Result<SendReport, QueueError> {
-        let out = send_with_retry(self, messages, deadline, self.policy).await;
-        super::report(messages, out)
+impl BatchQueue for SqsQueue {
+    fn retry_policy(&self) -> RetryPolicy {
+        self.policy
     }
 }

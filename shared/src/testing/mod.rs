@@ -1,5 +1,6 @@
 //! Test support (the `testing` feature), one place for what every crate's tests need:
 //! - [`sim`]: an in-process `o365-sim` with tenants and fast-retry clients pointed at it;
+//! - [`env`]: the functions' configuration tests' environments;
 //! - [`records`]: the repository's own audit records, and the real public ones when present;
 //! - here: a moto server (S3, SQS, Secrets Manager) on 127.0.0.1 and helpers that create
 //!   uniquely named buckets and queues on it, so tests can run in parallel against one server.
@@ -20,6 +21,7 @@ use crate::aws::{local_sdk_config, s3_client, sqs_client};
 use crate::queue::SqsQueue;
 use crate::store::S3Store;
 
+pub mod env;
 pub mod records;
 pub mod sim;
 

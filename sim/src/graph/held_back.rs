@@ -163,8 +163,16 @@ impl Generator {
     }
 }
 
+/// The `RecordType` of a record's JSON text, given as a number or a numeric string.
+fn record_type_of(text: &str) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let rt = v.get("RecordType")?;
+    rt.as_i64()
+        .or_else(|| rt.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
 /// Every held-back record in the store, by tenant, then time and blob (for the ledger).
-pub fn ledger_records(store: &Store) -> Vec<HeldBackRecord> {
+pub fn ledger_records(store: &Store, generator: &Generator) -> Vec<HeldBackRecord> {
     let mut blobs: Vec<&Arc<Blob>> = store
         .blobs
         .values()
@@ -192,15 +200,29 @@ pub fn ledger_records(store: &Store) -> Vec<HeldBackRecord> {
         let Some(recipe) = &blob.recipe else {
             continue;
         };
-        out.extend(recipe.planned.iter().map(|p| HeldBackRecord {
-            tenant_id: blob.tenant_id.clone(),
-            id: p.id.to_string(),
-            creation_time: p.at,
-            kind,
-            content_type: blob.content_type.as_str().to_string(),
-            content_id: late.then(|| blob.content_id.clone()),
-            available_at: late.then_some(blob.available_at),
-        }));
+        out.extend(
+            recipe
+                .planned
+                .iter()
+                .enumerate()
+                .map(|(i, p)| HeldBackRecord {
+                    tenant_id: blob.tenant_id.clone(),
+                    id: p.id.to_string(),
+                    creation_time: p.at,
+                    kind,
+                    content_type: blob.content_type.as_str().to_string(),
+                    // Purview-only records are the blob's own body (syntheticProbe); the others are
+                    // rendered as the Management API would have served them.
+                    record_type: if kind == HeldBack::PurviewOnly {
+                        Some(PURVIEW_ONLY_TYPE)
+                    } else {
+                        record_type_of(&blob.record_text(recipe, i, generator))
+                    },
+                    content_created: Some(blob.content_created),
+                    content_id: late.then(|| blob.content_id.clone()),
+                    available_at: late.then_some(blob.available_at),
+                }),
+        );
     }
     out
 }

@@ -222,7 +222,7 @@ async fn fetch_worker() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("fetcher configuration: {e}"))?;
     let source = EventSource {
-        sqs: AwsClients::new(cfg.common.endpoint_url.as_deref())
+        sqs: AwsClients::new(cfg.common.store.endpoint_url.as_deref())
             .await
             .sqs,
         queue_url: env.optional("QUEUE_URL").context("QUEUE_URL is not set")?,

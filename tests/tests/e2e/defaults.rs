@@ -78,41 +78,78 @@ fn make_help_says_the_codes_defaults() {
     };
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     for (parameter, value) in code_defaults() {
-        let line = text
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{parameter} /")))
-            .unwrap_or_else(|| panic!("make help does not list {parameter}:\n{text}"));
-        let shown = line
-            .split_whitespace()
-            .rev()
-            .find(|w| !w.starts_with('(') && !w.ends_with(')'));
-        assert_eq!(shown, Some(value.as_str()), "{line}");
+        assert_eq!(shown(&text, parameter), value, "make help");
     }
+}
+
+/// The value `make help` (and `o365ctl run --help`) show for `parameter`: the last word not in
+/// parentheses of the line `<parameter> / <variable> … <value> (<unit>)`.
+fn shown(text: &str, parameter: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{parameter} /")))
+        .unwrap_or_else(|| panic!("{parameter} is not listed:\n{text}"));
+    let value = line
+        .split_whitespace()
+        .rev()
+        .find(|w| !w.starts_with('(') && !w.ends_with(')'));
+    value.unwrap_or_default().to_string()
+}
+
+/// `o365ctl <sub> --help`.
+async fn help_of(sub: &str) -> String {
+    let path = binary("o365ctl", "o365ctl").await.unwrap();
+    let out = tokio::process::Command::new(path)
+        .args([sub, "--help"])
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What the help of `flag` (e.g. `--overlap <DURATION>`) says, on one line.
+fn flag_help(text: &str, flag: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (_, after) = flat
+        .split_once(flag)
+        .unwrap_or_else(|| panic!("no {flag} in:\n{text}"));
+    after.split(" --").next().unwrap_or_default().to_string()
 }
 
 #[tokio::test]
 async fn o365ctl_help_says_the_codes_defaults() {
-    let path = binary("o365ctl", "o365ctl").await.unwrap();
-    let out = tokio::process::Command::new(path)
-        .args(["run", "--help"])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = help_of("run").await;
+    let prefix = flag_help(&text, "--prefix <PREFIX>");
     assert!(
-        flat.contains(&format!("[default: {DEFAULT_PREFIX}]")),
-        "{text}"
+        prefix.contains(&format!("[default: {DEFAULT_PREFIX}]")),
+        "{prefix}"
     );
-    assert!(flat.contains("[default: gzip]"), "{text}");
+    let compression = flag_help(&text, "--compression <CODEC>");
+    assert!(compression.contains("[default: gzip]"), "{compression}");
     let overlap = ListerSettings::default().overlap.as_secs();
     assert_eq!(overlap % 3600, 0, "write the overlap in whole hours here");
-    let (_, flag) = flat
-        .split_once("--overlap <DURATION>")
-        .unwrap_or_else(|| panic!("run --help has no --overlap:\n{text}"));
-    let flag = flag.split(" --").next().unwrap_or_default();
+    let flag = flag_help(&text, "--overlap <DURATION>");
     assert!(
         flag.contains(&format!("[default: {}h]", overlap / 3600)),
         "{flag}"
     );
+    // The defaults without a flag, listed as `make help` lists them.
+    let without_flag = [
+        "FetcherParallelDownloads",
+        "TenantsReloadSeconds",
+        "ApiRatePerMinute",
+    ];
+    for (parameter, value) in code_defaults() {
+        if without_flag.contains(&parameter) {
+            assert_eq!(shown(&text, parameter), value, "run --help");
+        }
+    }
+}
+
+/// `o365ctl audit --settle` defaults to the engine's settle time (`AuditSettleHours`).
+#[tokio::test]
+async fn o365ctl_audit_help_says_the_engines_settle() {
+    let flag = flag_help(&help_of("audit").await, "--settle <DURATION>");
+    let hours = AuditSettings::default().settle.num_hours();
+    assert!(flag.contains(&format!("[default: {hours}h]")), "{flag}");
 }

@@ -1,6 +1,6 @@
-//! The lister and the fetcher behave identically on every setting they share: `PREFIX`, the
-//! AWS endpoint and the log format, read by the same code and checked here on the real
-//! binaries.
+//! The four functions (lister, fetcher, auditor, compactor) behave identically on every
+//! setting they share: `PREFIX`, the AWS endpoint and the log format, read by the same code
+//! and checked here on the real binaries.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use o365_activity::bootstrap::Env;
 use o365_activity::store::ObjectStore;
+use o365_auditor::AuditorConfig;
+use o365_compactor::CompactorConfig;
 use o365_e2e::lambda_process::{binary, LambdaProcess};
 use o365_e2e::logs::LogBuffer;
 use o365_e2e::runtime_api::{InvocationResult, RuntimeApi};
@@ -19,7 +21,7 @@ use crate::runtime::{real_time_config, schedule_event};
 use crate::tenants::drain_through;
 
 #[test]
-fn both_configurations_read_prefix_and_endpoint_alike() {
+fn all_configurations_read_prefix_and_endpoint_alike() {
     let prefixes = [
         None,
         Some(""),
@@ -43,13 +45,26 @@ fn both_configurations_read_prefix_and_endpoint_alike() {
             let env = Env::new(&lookup);
             let lister = ListerConfig::from_env(&env);
             let fetcher = FetcherConfig::from_env(&env);
-            match (lister, fetcher) {
-                (Ok(l), Ok(f)) => {
-                    assert_eq!(l.common, f.common, "{prefix:?} {endpoint:?}");
-                    assert_eq!(l.settings.prefix, f.common.prefix);
+            let auditor = AuditorConfig::from_env(&env);
+            let compactor = CompactorConfig::from_env(&env);
+            let case = format!("{prefix:?} {endpoint:?}");
+            match (lister, fetcher, auditor, compactor) {
+                (Ok(l), Ok(f), Ok(a), Ok(c)) => {
+                    assert_eq!(l.common, f.common, "{case}");
+                    assert_eq!(l.common, a.common, "{case}");
+                    assert_eq!(l.common.store, c.store, "{case}");
+                    assert_eq!(l.settings.prefix, f.common.store.prefix);
+                    assert_eq!(a.settings.prefix, f.common.store.prefix);
                 }
-                (Err(l), Err(f)) => assert_eq!(l.to_string(), f.to_string()),
-                (l, f) => panic!("{prefix:?} {endpoint:?}: lister {l:?}, fetcher {f:?}"),
+                (Err(l), Err(f), Err(a), Err(c)) => {
+                    let l = l.to_string();
+                    assert_eq!(l, f.to_string(), "{case}");
+                    assert_eq!(l, a.to_string(), "{case}");
+                    assert_eq!(l, c.to_string(), "{case}");
+                }
+                (l, f, a, c) => {
+                    panic!("{case}: lister {l:?}, fetcher {f:?}, auditor {a:?}, compactor {c:?}")
+                }
             }
         }
     }
@@ -131,9 +146,15 @@ async fn both_binaries_use_the_same_prefix_endpoint_and_json_logs_in_lambda() {
 }
 
 #[tokio::test]
-async fn both_binaries_log_text_locally_with_the_same_configuration_error() {
+async fn all_binaries_log_text_locally_with_the_same_configuration_error() {
     let mut outputs = Vec::new();
-    for bin in ["o365-lister", "o365-fetcher"] {
+    let bins = [
+        "o365-lister",
+        "o365-fetcher",
+        "o365-auditor",
+        "o365-compactor",
+    ];
+    for bin in bins {
         let path = binary(bin, bin).await.unwrap();
         let out = tokio::process::Command::new(path)
             .env_clear()
@@ -160,8 +181,10 @@ async fn both_binaries_log_text_locally_with_the_same_configuration_error() {
             .unwrap_or_default();
         outputs.push(message);
     }
-    assert_eq!(
-        outputs[0], outputs[1],
-        "the two functions explain the same mistake alike"
-    );
+    for (bin, output) in bins.iter().zip(&outputs) {
+        assert_eq!(
+            output, &outputs[0],
+            "{bin} explains the mistake as the lister does"
+        );
+    }
 }
