@@ -2,6 +2,7 @@
 //! `SqsEvent` JSON, call the fetcher, delete what it did not report as failed, and let the rest
 //! come back after the visibility timeout until the queue's redrive policy moves it to the DLQ.
 
+use o365_fetcher::quota::MAX_THROTTLED_DELAY;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -90,6 +91,14 @@ pub struct EventSource {
     pub batch_size: i32,
     /// Visibility timeout applied on receive, in seconds.
     pub visibility_timeout: i32,
+}
+
+/// A queue's message counts, as SQS reports them.
+#[derive(Debug, Clone, Copy)]
+struct Depths {
+    visible: u64,
+    delayed: u64,
+    in_flight: u64,
 }
 
 /// Parses a batch response's failed message ids; `Err` if the shape is wrong.
@@ -199,6 +208,12 @@ impl EventSource {
     /// Visible (or delayed: handed back with `DelaySeconds`, visible later) and in-flight
     /// message counts of a queue.
     pub async fn depth_of(&self, url: &str) -> Result<(u64, u64), EventSourceError> {
+        let d = self.depths_of(url).await?;
+        Ok((d.visible + d.delayed, d.in_flight))
+    }
+
+    /// A queue's visible, delayed and in-flight message counts.
+    async fn depths_of(&self, url: &str) -> Result<Depths, EventSourceError> {
         let out = self
             .sqs
             .get_queue_attributes()
@@ -216,11 +231,11 @@ impl EventSource {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        Ok((
-            get(QueueAttributeName::ApproximateNumberOfMessages)
-                + get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
-            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-        ))
+        Ok(Depths {
+            visible: get(QueueAttributeName::ApproximateNumberOfMessages),
+            delayed: get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+            in_flight: get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        })
     }
 
     /// Delivers batches to `handler` until the source queue is empty (failed messages come back
@@ -235,10 +250,14 @@ impl EventSource {
         Fut: Future<Output = HandlerOutcome>,
     {
         let started = Instant::now();
+        // The wait is counted from the last batch received: a long drain that keeps making
+        // progress is not cut short.
+        let mut last_batch = started;
         let mut stats = DrainStats::default();
         loop {
             match self.receive().await? {
                 Some(delivery) => {
+                    last_batch = Instant::now();
                     stats.batches += 1;
                     stats.deliveries += delivery.receipts.len();
                     match handler(delivery.event.clone()).await {
@@ -254,14 +273,21 @@ impl EventSource {
                     }
                 }
                 None => {
-                    let (visible, in_flight) = self.depth_of(&self.queue_url).await?;
-                    if visible == 0 && in_flight == 0 {
+                    let d = self.depths_of(&self.queue_url).await?;
+                    if d.visible == 0 && d.delayed == 0 && d.in_flight == 0 {
                         return Ok(stats);
                     }
-                    if started.elapsed() > max_wait {
+                    // A throttled message handed back by the fetcher stays hidden for up to
+                    // its longest delay: wait for it rather than report it undrained.
+                    let limit = if d.delayed > 0 {
+                        max_wait.max(MAX_THROTTLED_DELAY + Duration::from_secs(30))
+                    } else {
+                        max_wait
+                    };
+                    if last_batch.elapsed() > limit {
                         return Err(EventSourceError::NotDrained {
-                            visible,
-                            in_flight,
+                            visible: d.visible + d.delayed,
+                            in_flight: d.in_flight,
                             waited: started.elapsed(),
                         });
                     }
