@@ -213,15 +213,60 @@ def _in(run: Run, ct: str) -> list[dict[str, Any]]:
 
 
 def _ip(raw: Any) -> str | None:
-    try:
-        return str(ipaddress.ip_address(raw))
-    except (ValueError, TypeError):
+    """The address in one client IP value, as the normalizer reads it (README, "client IP"):
+    a plain, bracketed or IPv4-with-port address, IPv4-mapped IPv6 given as IPv4; placeholders,
+    host names, zone ids and bad ports give None."""
+    if not isinstance(raw, str):
         return None
+    s = raw.strip()
+    if s.lower() in ("", "<null>", "null", "unknown", "-") or "%" in s:
+        return None
+
+    def parse(text: str) -> str | None:
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            return None
+        mapped = getattr(ip, "ipv4_mapped", None)
+        return str(mapped or ip)
+
+    def port_ok(p: str) -> bool:
+        return p.isdigit() and 0 < int(p) <= 65535
+
+    if (plain := parse(s)) is not None:
+        return plain
+    if s.startswith("["):
+        inside, _, after = s[1:].partition("]")
+        if after and not (after.startswith(":") and port_ok(after[1:])):
+            return None
+        return parse(inside)
+    host, sep, port = s.rpartition(":")
+    if not sep or not port_ok(port):
+        return None
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        return None
+
+
+def _client_ip(r: dict[str, Any]) -> str | None:
+    """The record's client address by the normalizer's documented order: `ClientIP`,
+    `ClientIp`, `ClientIPAddress`, `ActorIpAddress`, then an Entra `ExtendedProperties` entry
+    named `ClientIP`, `ClientIPAddress`, `ActorIpAddress` or `IpAddress` (any case)."""
+    for key in ("ClientIP", "ClientIp", "ClientIPAddress", "ActorIpAddress"):
+        if (ip := _ip(r.get(key))) is not None:
+            return ip
+    names = {"clientip", "clientipaddress", "actoripaddress", "ipaddress"}
+    for entry in r.get("ExtendedProperties") or []:
+        if isinstance(entry, dict) and str(entry.get("Name", "")).lower() in names:
+            if (ip := _ip(entry.get("Value"))) is not None:
+                return ip
+    return None
 
 
 def check_signin_failures(run: Run, rows: list[tuple[Any, ...]]) -> int:
     want = Counter(
-        (text(r, "UserId"), _ip(member(r, "ClientIP")))
+        (text(r, "UserId"), _client_ip(r))
         for r in _in(run, "Audit.AzureActiveDirectory")
         if text(r, "Operation") == "UserLoginFailed"
     )
@@ -281,9 +326,18 @@ def check_dlp_matches(run: Run, rows: list[tuple[Any, ...]]) -> int:
     assert ids(rows) == _listing(run, "DLP.All", lambda r: text(r, "Operation") == "DlpRuleMatch")
     by_id = {r["Id"]: r for r in run.records}
     for row in rows:
-        policy = by_id[row[-1]]["PolicyDetails"][0]
-        assert row[4:7] == (policy["PolicyName"], policy["Rules"][0]["RuleName"], policy["Rules"][0]["Severity"])
+        # Some matches carry no policy or no rule (`"PolicyDetails": []`): the query gives NULLs.
+        policy = _first(by_id[row[-1]].get("PolicyDetails"))
+        rule = _first(policy.get("Rules"))
+        assert row[4:7] == (policy.get("PolicyName"), rule.get("RuleName"), rule.get("Severity"))
     return len(rows)
+
+
+def _first(items: Any) -> dict[str, Any]:
+    """The first element of a JSON array when it is an object, else an empty object."""
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return {}
 
 
 def check_activity_by_user(run: Run, rows: list[tuple[Any, ...]], user: str, start: datetime, end: datetime) -> int:
