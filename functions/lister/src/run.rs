@@ -14,7 +14,7 @@ use o365_activity::clock::Clock;
 use o365_activity::in_turn::in_turn;
 use o365_activity::keys::KeyLayout;
 use o365_activity::metrics::MetricsSink;
-use o365_activity::queue::Queue;
+use o365_activity::queue::{MixingQueue, Queue};
 use o365_activity::store::ObjectStore;
 use o365_activity::tenants::TenantConfig;
 use o365_activity::{ContentType, TenantId};
@@ -37,7 +37,8 @@ pub struct Lister<S: ObjectStore, Q: Queue> {
     /// The bucket itself: error reports of unreadable listing entries, the sweep's view of
     /// what is stored.
     pub(crate) store: S,
-    pub(crate) queue: Q,
+    /// The queue, with the concurrent pairs' pages sent with the tenants in turn.
+    pub(crate) queue: MixingQueue<Q>,
     pub(crate) tenants: Vec<(TenantConfig, ActivityClient)>,
     pub(crate) settings: ListerSettings,
     pub(crate) rules: WindowRules,
@@ -80,7 +81,7 @@ impl<S: ObjectStore, Q: Queue> Lister<S, Q> {
         Lister {
             checkpoints,
             store,
-            queue,
+            queue: MixingQueue::new(queue, tenants.len()),
             tenants,
             rules: settings.window_rules(),
             settings,

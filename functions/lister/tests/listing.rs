@@ -801,3 +801,76 @@ async fn settings_the_api_would_refuse_fail_every_pair_without_a_request() {
     }
     assert!(env.sim.ledger().requests.is_empty());
 }
+
+/// The in-process queue, each send taking 5 ms as a call to SQS does; records the tenants of
+/// every send.
+#[derive(Clone, Default)]
+struct RecordingQueue {
+    inner: o365_activity::queue::MemoryQueue,
+    sends: std::sync::Arc<std::sync::Mutex<Vec<Vec<TenantId>>>>,
+}
+
+impl o365_activity::queue::Queue for RecordingQueue {
+    async fn send_all(
+        &self,
+        messages: &[QueueMessage],
+        deadline: Instant,
+    ) -> Result<o365_activity::queue::SendReport, o365_activity::queue::QueueError> {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.sends
+            .lock()
+            .unwrap()
+            .push(messages.iter().map(|m| m.tenant_id.clone()).collect());
+        self.inner.send_all(messages, deadline).await
+    }
+}
+
+#[tokio::test]
+async fn tenants_listed_at_once_take_turns_in_the_queue() {
+    const T3: &str = "00000000-0000-0000-0000-000000000003";
+    let tenants = [T1, T2, T3];
+    let env = Local::start(
+        tenants.iter().map(|t| tenant_spec(t)).collect(),
+        &[],
+        |_| {},
+    )
+    .await;
+    let queue = RecordingQueue::default();
+    let dir = tempfile::tempdir().unwrap();
+    let l = lister(
+        &env.sim,
+        o365_activity::store::LocalStore::new(dir.path()),
+        queue.clone(),
+        &tenants,
+        settings(),
+        env.metrics.clone(),
+    );
+    assert_all_ok(&l.run(far_deadline()).await);
+    let sent = queue.inner.drain();
+    assert_exactly_once(&sent, &listable(&env.sim.ledger(), &tenants));
+    // The pages of pairs listed at once went out together, the tenants in turn: a batch
+    // of ten as a fetcher receives it spans tenants (one tenant's batch could spend only
+    // that tenant's share of the request rate).
+    let sends = queue.sends.lock().unwrap().clone();
+    let distinct = |ts: &[TenantId]| ts.iter().collect::<BTreeSet<_>>().len();
+    assert!(
+        sends.iter().any(|s| distinct(s) > 1),
+        "every send held one tenant"
+    );
+    let batches: Vec<&[QueueMessage]> = sent.chunks(10).collect();
+    let mixed = batches
+        .iter()
+        .filter(|b| {
+            b.iter()
+                .map(|m| &m.tenant_id)
+                .collect::<BTreeSet<_>>()
+                .len()
+                > 1
+        })
+        .count();
+    assert!(
+        mixed * 2 > batches.len(),
+        "{mixed} of {} batches of ten span tenants",
+        batches.len()
+    );
+}

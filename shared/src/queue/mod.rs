@@ -8,10 +8,12 @@ use crate::message::QueueMessage;
 
 pub mod batch;
 pub mod memory;
+pub mod mix;
 pub mod sqs;
 
 pub use batch::RetryPolicy;
 pub use memory::MemoryQueue;
+pub use mix::MixingQueue;
 pub use sqs::{MoveReport, ReceivedMessage, SqsQueue};
 
 /// What a successful `send_all` did.
