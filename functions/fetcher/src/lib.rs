@@ -191,6 +191,8 @@ impl<S: ObjectStore> Fetcher<S> {
                 }
             })
             .collect();
+        // The invocation's shares earn tokens until its hand-backs are sent too.
+        let in_use = self.budgets_in_use().await;
         let outcome = self.handle_batch(messages.clone(), deadline).await;
         let handed_back = match &self.requeue {
             Some(queue) => {
@@ -204,6 +206,7 @@ impl<S: ObjectStore> Fetcher<S> {
             }
             None => Vec::new(),
         };
+        drop(in_use);
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = outcome
             .failed_message_ids
@@ -225,6 +228,7 @@ impl<S: ObjectStore> Fetcher<S> {
         messages: Vec<InboundMessage>,
         deadline: Instant,
     ) -> BatchOutcome {
+        let in_use = self.budgets_in_use().await;
         let mut results: Vec<(usize, String, MessageOutcome)> =
             futures::stream::iter(quota::interleave_by_tenant(
                 messages.into_iter().enumerate().collect(),
@@ -237,6 +241,7 @@ impl<S: ObjectStore> Fetcher<S> {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
+        drop(in_use);
         results.sort_by_key(|(i, _, _)| *i);
         let mut out = BatchOutcome::default();
         let mut batch = MetricSet::new();
@@ -251,6 +256,18 @@ impl<S: ObjectStore> Fetcher<S> {
         batch.emit(&self.metrics);
         quota::emit_request_metrics(&self.tenants.snapshot().await, &self.metrics);
         out
+    }
+
+    /// Marks every tenant's budget in use until the guards are dropped: an invocation's share
+    /// of a tenant's rate earns tokens only while a batch runs
+    /// ([`o365_activity::client::ActivityClient::budget_in_use`]).
+    async fn budgets_in_use(&self) -> Vec<o365_activity::client::InUse> {
+        self.tenants
+            .snapshot()
+            .await
+            .values()
+            .map(ActivityClient::budget_in_use)
+            .collect()
     }
 
     /// Handles one message end to end, reporting permanent failures.

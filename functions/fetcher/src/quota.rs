@@ -34,7 +34,7 @@ pub fn interleave_by_tenant<T>(items: Vec<T>, body: impl Fn(&T) -> &str) -> Vec<
     in_turn(items, |m| tenant_of(body(m)))
 }
 
-/// How long to hide a throttled message: its tenant's budget wait rounded up to whole
+/// How long to hide a throttled message: the turn booked in its tenant's budget rounded up to whole
 /// seconds, at least [`MIN_THROTTLED_DELAY`] doubled per earlier delivery, at most
 /// [`MAX_THROTTLED_DELAY`].
 pub fn throttled_delay(budget_wait: Duration, receive_count: Option<u32>) -> Duration {
@@ -48,20 +48,25 @@ pub fn throttled_delay(budget_wait: Duration, receive_count: Option<u32>) -> Dur
     whole.max(floor).min(MAX_THROTTLED_DELAY)
 }
 
+/// Longest the hand-back of a batch's throttled messages may take (re-sends included).
+const HAND_BACK_TIME: Duration = Duration::from_secs(10);
+
 /// Hands every throttled message of `outcomes` back to `queue` as a new message hidden for
-/// its [`throttled_delay`] (`SendMessage` with `DelaySeconds`), and returns the ids handed
-/// back: the caller reports those as done, so the event source deletes the originals. A new
-/// message starts its receives again, so waiting out a tenant's quota never brings a message
-/// closer to the dead-letter queue (a partial batch failure with `ChangeMessageVisibility`
-/// would: every receive counts towards `maxReceiveCount`). A send that fails leaves the
-/// message reported failed: it comes back after the queue's visibility timeout.
+/// its [`throttled_delay`] (`SendMessageBatch` with `DelaySeconds`), and returns the ids
+/// handed back: the caller reports those as done, so the event source deletes the originals.
+/// A new message starts its receives again, so waiting out a tenant's quota never brings a
+/// message closer to the dead-letter queue (a partial batch failure with
+/// `ChangeMessageVisibility` would: every receive counts towards `maxReceiveCount`). A
+/// message the queue does not accept stays reported failed: it comes back after the queue's
+/// visibility timeout.
 pub async fn hand_back_throttled(
     queue: &SqsQueue,
     clients: &HashMap<TenantId, ActivityClient>,
     messages: &[InboundMessage],
     outcomes: &[(String, MessageOutcome)],
 ) -> Vec<String> {
-    let mut handed_back = Vec::new();
+    let mut ids = Vec::new();
+    let mut items = Vec::new();
     for (id, outcome) in outcomes {
         let MessageOutcome::Retry {
             kind: ErrorKind::Throttled,
@@ -73,18 +78,25 @@ pub async fn hand_back_throttled(
         let Some(m) = messages.iter().find(|m| &m.message_id == id) else {
             continue;
         };
-        let wait = tenant_of(&m.body)
+        let booked = tenant_of(&m.body)
             .and_then(|t| clients.get(&t))
-            .map_or(Duration::ZERO, ActivityClient::budget_wait);
-        let delay = throttled_delay(wait, m.receive_count);
-        match queue.send_delayed(&m.body, delay).await {
-            Ok(()) => {
-                tracing::info!(message_id = %id, ?delay, "throttled message handed back as a new message with a delay");
-                handed_back.push(id.clone());
-            }
-            Err(e) => {
-                tracing::warn!(message_id = %id, error = %e, "could not hand the throttled message back; it returns after the queue's visibility timeout")
-            }
+            .map_or(Duration::ZERO, ActivityClient::book_later);
+        ids.push(id.clone());
+        items.push((m.body.clone(), throttled_delay(booked, m.receive_count)));
+    }
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let accepted = queue
+        .send_delayed(&items, tokio::time::Instant::now() + HAND_BACK_TIME)
+        .await;
+    let mut handed_back = Vec::new();
+    for ((id, (_, delay)), ok) in ids.into_iter().zip(&items).zip(accepted) {
+        if ok {
+            tracing::info!(message_id = %id, ?delay, "throttled message handed back as a new message with a delay");
+            handed_back.push(id);
+        } else {
+            tracing::warn!(message_id = %id, "could not hand the throttled message back; it returns after the queue's visibility timeout");
         }
     }
     handed_back

@@ -40,7 +40,7 @@ use crate::tenant_id::TenantId;
 use crate::tenants::TenantConfig;
 
 use self::budget::{Budget, BudgetKey};
-pub use self::budget::{BudgetOptions, BudgetStats};
+pub use self::budget::{BudgetOptions, BudgetStats, InUse};
 use self::http::{Buffered, Streamed};
 use self::token::TokenSource;
 
@@ -424,12 +424,17 @@ impl ActivityClient {
         self.inner.budget.stats()
     }
 
-    /// How long a download asked for now would wait for this tenant's budget (how long to
-    /// keep throttled work away before handing it back).
-    pub fn budget_wait(&self) -> Duration {
-        self.inner
-            .budget
-            .estimated_wait(budget::CallClass::Download)
+    /// Marks this tenant's budget in use for a batch ([`Budget::in_use`]): an invocation's
+    /// share earns tokens only while a batch runs.
+    pub fn budget_in_use(&self) -> InUse {
+        self.inner.budget.in_use()
+    }
+
+    /// How long to keep a throttled download away before handing it back: a later turn
+    /// booked in this tenant's budget ([`Budget::book_later`]), so the work handed back comes
+    /// back spread at the budget's rate.
+    pub fn book_later(&self) -> Duration {
+        self.inner.budget.book_later()
     }
 
     /// The budget's counts since the last call, for one metrics line per batch or run.

@@ -189,18 +189,14 @@ impl SqsQueue {
         Ok(())
     }
 
-    /// Sends one raw body hidden for `delay` (SQS `DelaySeconds`, at most 15 minutes): a
-    /// message handed back this way is a new message, so its receives start again at one.
-    pub async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .delay_seconds(secs_i32(delay.min(Duration::from_secs(900))))
-            .send()
+    /// Sends raw bodies, each hidden for its delay (SQS `DelaySeconds`, at most 15 minutes),
+    /// in `SendMessageBatch` calls of ten, re-sending failed entries until `deadline`; says
+    /// of each whether the queue accepted it. A message handed back this way is a new
+    /// message, so its receives start again at one.
+    pub async fn send_delayed(&self, items: &[(String, Duration)], deadline: Instant) -> Vec<bool> {
+        send_with_retry(&DelayedBodies(self), items, deadline, self.policy)
             .await
-            .map_err(|e| self.call_err("SendMessage", SdkFailure::from_sdk(&e).message))?;
-        Ok(())
+            .accepted
     }
 
     /// Approximate `(visible, in_flight)` message counts.
@@ -301,14 +297,15 @@ impl SqsQueue {
     /// Sends one `SendMessageBatch` of ready-made bodies.
     async fn send_bodies(
         &self,
-        batch: &[(String, String)],
+        batch: &[(String, String, Option<Duration>)],
     ) -> Result<Vec<(String, EntryFailure)>, EntryFailure> {
         let entries = batch
             .iter()
-            .map(|(id, body)| {
+            .map(|(id, body, delay)| {
                 SendMessageBatchRequestEntry::builder()
                     .id(id)
                     .message_body(body)
+                    .set_delay_seconds(delay.map(|d| secs_i32(d.min(Duration::from_secs(900)))))
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()
@@ -332,11 +329,11 @@ impl SqsQueue {
         // An entry SQS reports neither way is not known to be queued: send it again.
         let unreported = batch
             .iter()
-            .filter(|(id, _)| {
+            .filter(|(id, _, _)| {
                 !out.successful.iter().any(|s| s.id == *id)
                     && !out.failed.iter().any(|f| f.id == *id)
             })
-            .map(|(id, _)| {
+            .map(|(id, _, _)| {
                 (
                     id.clone(),
                     EntryFailure::Retryable(
@@ -371,9 +368,9 @@ impl BatchSink<QueueMessage> for SqsQueue {
         &self,
         batch: &[(String, &QueueMessage)],
     ) -> Result<Vec<(String, EntryFailure)>, EntryFailure> {
-        let bodies: Vec<(String, String)> = batch
+        let bodies: Vec<(String, String, Option<Duration>)> = batch
             .iter()
-            .map(|(id, m)| (id.clone(), m.to_json()))
+            .map(|(id, m)| (id.clone(), m.to_json(), None))
             .collect();
         self.send_bodies(&bodies).await
     }
@@ -387,9 +384,25 @@ impl BatchSink<String> for RawBodies<'_> {
         &self,
         batch: &[(String, &String)],
     ) -> Result<Vec<(String, EntryFailure)>, EntryFailure> {
-        let bodies: Vec<(String, String)> = batch
+        let bodies: Vec<(String, String, Option<Duration>)> = batch
             .iter()
-            .map(|(id, b)| (id.clone(), (*b).clone()))
+            .map(|(id, b)| (id.clone(), (*b).clone(), None))
+            .collect();
+        self.0.send_bodies(&bodies).await
+    }
+}
+
+/// Sends raw bodies each with its delay (throttled messages handed back).
+struct DelayedBodies<'a>(&'a SqsQueue);
+
+impl BatchSink<(String, Duration)> for DelayedBodies<'_> {
+    async fn send_batch(
+        &self,
+        batch: &[(String, &(String, Duration))],
+    ) -> Result<Vec<(String, EntryFailure)>, EntryFailure> {
+        let bodies: Vec<(String, String, Option<Duration>)> = batch
+            .iter()
+            .map(|(id, (b, delay))| (id.clone(), b.clone(), Some(*delay)))
             .collect();
         self.0.send_bodies(&bodies).await
     }

@@ -12,6 +12,9 @@ use super::BudgetOptions;
 pub const DECREASE_INTERVAL: Duration = Duration::from_secs(1);
 /// Time between two additive increases once the quiet period has passed.
 pub const INCREASE_INTERVAL: Duration = Duration::from_secs(1);
+/// Idle time (between a paused budget's uses) that still earns tokens: the gap between two
+/// batches of a busy queue, not a spell with nothing to do.
+pub const IDLE_GRACE: Duration = Duration::from_millis(250);
 /// The rate never adapts below the ceiling divided by this.
 pub const FLOOR_DIVISOR: f64 = 16.0;
 /// Share of the ceiling added back per increase.
@@ -31,6 +34,7 @@ pub(crate) struct Bucket {
     last_throttle: Option<Instant>,
     last_decrease: Option<Instant>,
     last_increase: Option<Instant>,
+    paused_at: Option<Instant>,
 }
 
 impl Bucket {
@@ -49,6 +53,28 @@ impl Bucket {
             last_throttle: None,
             last_decrease: None,
             last_increase: None,
+            paused_at: None,
+        }
+    }
+
+    /// Nothing of the process uses the budget from `now` on: an idle spell earns tokens for
+    /// [`IDLE_GRACE`] only, or until the last turn booked for work handed back, when later.
+    pub(crate) fn pause(&mut self, now: Instant) {
+        self.advance(now);
+        self.paused_at = Some(now);
+    }
+
+    /// In use again at `now`; `booked` is the last turn booked for work handed back (that
+    /// work comes back to be served: the time until it earns tokens).
+    pub(crate) fn resume(&mut self, now: Instant, booked: Option<Instant>) {
+        let Some(paused_at) = self.paused_at.take() else {
+            return;
+        };
+        let grace_end = paused_at.checked_add(IDLE_GRACE).unwrap_or(paused_at);
+        let earns_until = booked.map_or(grace_end, |b| b.max(grace_end));
+        if now > earns_until {
+            self.advance(earns_until);
+            self.at = self.at.max(now);
         }
     }
 
@@ -266,6 +292,39 @@ mod tests {
         assert_eq!(due - t0, Duration::from_secs(2));
         assert_eq!(b.try_take(0, t0), Ok(()));
         assert_eq!(b.try_take(0, t0).unwrap_err() - t0, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_paused_bucket_earns_nothing_until_resumed() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut b = Bucket::new(&BudgetOptions::per_minute(60).with_burst(5).share_of(1), t0);
+        let ms = Duration::from_millis;
+        // Idle between invocations for a minute: a grace's worth of tokens (a quarter), no burst.
+        b.pause(t0);
+        b.resume(t0 + s(60), None);
+        assert_eq!(b.try_take(0, t0 + s(60)).unwrap_err(), t0 + ms(60_750));
+        // Time in use earns as before: 3 s in use, then idle (0.25 + 3 + 0.25 tokens).
+        b.pause(t0 + s(63));
+        b.resume(t0 + s(100), None);
+        for _ in 0..3 {
+            assert_eq!(b.try_take(0, t0 + s(100)), Ok(()));
+        }
+        assert_eq!(b.try_take(0, t0 + s(100)).unwrap_err(), t0 + ms(100_500));
+        // A gap shorter than the grace earns in full (0.5 + 2 tokens by 102 s).
+        b.pause(t0 + s(101));
+        b.resume(t0 + ms(101_100), None);
+        for _ in 0..2 {
+            assert_eq!(b.try_take(0, t0 + s(102)), Ok(()));
+        }
+        assert_eq!(b.try_take(0, t0 + s(102)).unwrap_err(), t0 + ms(102_500));
+        // Work handed back and booked up to 105 s comes back: the bucket earns until then.
+        b.pause(t0 + s(102));
+        b.resume(t0 + s(200), Some(t0 + s(105)));
+        for _ in 0..3 {
+            assert_eq!(b.try_take(0, t0 + s(200)), Ok(()));
+        }
+        assert_eq!(b.try_take(0, t0 + s(200)).unwrap_err(), t0 + ms(200_500));
     }
 
     #[test]

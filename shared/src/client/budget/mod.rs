@@ -25,7 +25,7 @@ mod bucket;
 mod options;
 mod stats;
 
-pub use bucket::{DECREASE_INTERVAL, FLOOR_DIVISOR, INCREASE_INTERVAL};
+pub use bucket::{DECREASE_INTERVAL, FLOOR_DIVISOR, IDLE_GRACE, INCREASE_INTERVAL};
 pub use options::{
     BudgetOptions, BASELINE_PER_MINUTE, DEFAULT_RATE_PER_MINUTE, MAX_DOWNLOAD_WAIT,
     MAX_RATE_PER_MINUTE,
@@ -70,6 +70,10 @@ struct State {
     downloads: VecDeque<u64>,
     total: Counts,
     interval: Counts,
+    /// The last turn booked for work handed back ([`Budget::book_later`]).
+    booked: Option<Instant>,
+    /// Batches using the budget now ([`Budget::in_use`]).
+    users: usize,
 }
 
 impl State {
@@ -117,9 +121,14 @@ impl Drop for Ticket<'_> {
 }
 
 impl Budget {
-    /// A budget with a full bucket.
+    /// A budget whose bucket starts full or empty as [`BudgetOptions::starts_full`] says.
     pub fn new(options: BudgetOptions) -> Budget {
-        let bucket = Bucket::new(&options, Instant::now());
+        let now = Instant::now();
+        let mut bucket = Bucket::new(&options, now);
+        if !options.starts_full {
+            // A share earns nothing before its first use ([`Budget::in_use`]).
+            bucket.pause(now);
+        }
         Budget {
             options,
             state: Mutex::new(State {
@@ -129,6 +138,8 @@ impl Budget {
                 downloads: VecDeque::new(),
                 total: Counts::default(),
                 interval: Counts::default(),
+                booked: None,
+                users: 0,
             }),
             changed: Notify::new(),
         }
@@ -176,6 +187,11 @@ impl Budget {
             let now = Instant::now();
             let due = {
                 let mut st = self.lock();
+                if st.users == 0 {
+                    // Used without [`Budget::in_use`]: in use while it is called.
+                    let booked = st.booked;
+                    st.bucket.resume(now, booked);
+                }
                 let ahead = st.ahead(class, ticket);
                 match st.bucket.try_take(ahead, now) {
                     Ok(()) => {
@@ -212,6 +228,51 @@ impl Budget {
         }
     }
 
+    /// Marks the budget in use until the guard is dropped. A budget that is a share of the
+    /// tenant's rate ([`BudgetOptions::starts_full`] unset: a fetcher invocation's) earns
+    /// tokens only while in use (and for [`IDLE_GRACE`] after, or until the last turn it
+    /// booked for work handed back, which comes back to be served): a warm process idle between
+    /// invocations, frozen or waiting for the queue, does not save up a burst that it and the other invocations would all
+    /// spend at once when work arrives, on top of the lister's. Other budgets (the lister's,
+    /// `o365ctl`'s) earn all the time; for them this does nothing.
+    pub fn in_use(self: &Arc<Self>) -> InUse {
+        if !self.options.starts_full {
+            let mut st = self.lock();
+            if st.users == 0 {
+                let booked = st.booked;
+                st.bucket.resume(Instant::now(), booked);
+            }
+            st.users += 1;
+        }
+        InUse {
+            budget: self.clone(),
+        }
+    }
+
+    /// Books a later turn for a download handed back now (a throttled message sent back to
+    /// the queue with a delay) and returns the wait until it. The first booking is due when a
+    /// download joining the line now would go; each further one a token's time (1 / rate)
+    /// after the one before, so work handed back together, or batch after batch, comes back
+    /// spread at the rate instead of all at once (where all but a burst's worth would be
+    /// handed back again). A booking takes no token: work already here goes first, and a
+    /// booked message served by another process never leaves a token unused here.
+    pub fn book_later(&self) -> Duration {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let ahead = st.listing.len() + st.downloads.len();
+        let earliest = match st.bucket.clone().try_take(ahead, now) {
+            Ok(()) => now,
+            Err(due) => due,
+        };
+        let step = Duration::from_secs_f64(1.0 / st.bucket.rate().max(1.0 / 3600.0));
+        let at = match st.booked {
+            Some(last) if last >= earliest => last.checked_add(step).unwrap_or(last),
+            _ => earliest,
+        };
+        st.booked = Some(at);
+        at.saturating_duration_since(now)
+    }
+
     /// Counts a request's outcome and adapts the rate to it.
     pub fn record(&self, outcome: Outcome, retry_after: Option<Duration>) {
         let now = Instant::now();
@@ -241,6 +302,24 @@ impl Budget {
         let out = st.interval.stats(st.bucket.rate() * 60.0);
         st.interval = Counts::default();
         out
+    }
+}
+
+/// A budget marked in use ([`Budget::in_use`]); dropping it ends the use.
+#[derive(Debug)]
+pub struct InUse {
+    budget: Arc<Budget>,
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        if !self.budget.options.starts_full {
+            let mut st = self.budget.lock();
+            st.users = st.users.saturating_sub(1);
+            if st.users == 0 {
+                st.bucket.pause(Instant::now());
+            }
+        }
     }
 }
 
@@ -312,6 +391,53 @@ mod tests {
         assert_eq!(budget.take_interval().throttled, 1);
         assert_eq!(budget.take_interval().throttled, 0);
         assert_eq!(budget.stats().throttled, 1);
+    }
+
+    #[tokio::test]
+    async fn work_handed_back_is_booked_at_the_rate_not_all_at_once() {
+        // 60/min, burst 2, full: two downloads may go now, then one a second.
+        let budget = Budget::new(BudgetOptions::per_minute(60).with_burst(2));
+        let far = Instant::now() + Duration::from_secs(30);
+        budget.acquire(CallClass::Download, far).await.unwrap();
+        budget.acquire(CallClass::Download, far).await.unwrap();
+        let booked: Vec<f64> = (0..4).map(|_| budget.book_later().as_secs_f64()).collect();
+        // The first booking is when a download joining now would go (1 s), each next one a
+        // token's time later.
+        for (i, b) in booked.iter().enumerate() {
+            let want = 1.0 + i as f64;
+            assert!((b - want).abs() < 0.05, "booking {i}: {b} s, want {want} s");
+        }
+        // Bookings take no token: a download arriving now waits only for the bucket.
+        let wait = budget.estimated_wait(CallClass::Download).as_secs_f64();
+        assert!((wait - 1.0).abs() < 0.05, "{wait}");
+        // Once the bookings are in the past, the next starts from the bucket again.
+        let fresh = Budget::new(BudgetOptions::per_minute(60).with_burst(2));
+        assert_eq!(fresh.book_later(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_share_earns_only_while_in_use() {
+        // 10/s, burst 50, starting empty.
+        let budget = Arc::new(Budget::new(
+            BudgetOptions::per_minute(600).with_burst(50).share_of(1),
+        ));
+        // Idle for a second before its first batch: a grace's worth saved up (2.5), no burst.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let use1 = budget.in_use();
+        let soon = Instant::now() + Duration::from_millis(10);
+        budget.acquire(CallClass::Download, soon).await.unwrap();
+        budget.acquire(CallClass::Download, soon).await.unwrap();
+        assert!(
+            budget.acquire(CallClass::Download, soon).await.is_err(),
+            "no burst after an idle spell"
+        );
+        // In use, it earns its rate up to the burst.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(budget.estimated_wait(CallClass::Download), Duration::ZERO);
+        drop(use1);
+        // A download outside any batch still gets its turn.
+        let far = Instant::now() + Duration::from_secs(5);
+        budget.acquire(CallClass::Download, far).await.unwrap();
     }
 
     #[test]

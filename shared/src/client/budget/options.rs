@@ -9,10 +9,10 @@ pub const BASELINE_PER_MINUTE: u32 = 2_000;
 /// Default ceiling: 90 % of the baseline, leaving room for the other consumers of the tenant
 /// (`API_RATE_PER_MINUTE`, SAM `ApiRatePerMinute`, `o365ctl --api-rate`).
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 1_800;
-/// Default longest wait of a download for the budget. Short, so a batch never sits on work
-/// its tenant's budget cannot serve soon: that work goes back to the queue (see the fetcher's
-/// `quota.rs`) where another invocation, or this one later, picks it up, while the batch's
-/// other tenants go on.
+/// Default longest wait of a download for the budget. Short, so a batch never sits long on
+/// work its tenant's budget cannot serve soon: that work goes back to the queue at a turn
+/// booked in the budget (see the fetcher's `quota.rs`) where another invocation, or this one
+/// later, picks it up, while the batch's other tenants go on.
 pub const MAX_DOWNLOAD_WAIT: Duration = Duration::from_secs(2);
 /// Highest accepted rate (and burst) setting.
 pub const MAX_RATE_PER_MINUTE: u32 = 1_000_000;
