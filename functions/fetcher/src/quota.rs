@@ -34,16 +34,16 @@ pub fn interleave_by_tenant<T>(items: Vec<T>, body: impl Fn(&T) -> &str) -> Vec<
     in_turn(items, |m| tenant_of(body(m)))
 }
 
-/// How long to hide a throttled message: the turn booked in its tenant's budget rounded up to whole
-/// seconds, at least [`MIN_THROTTLED_DELAY`] doubled per earlier delivery, at most
-/// [`MAX_THROTTLED_DELAY`].
-pub fn throttled_delay(budget_wait: Duration, receive_count: Option<u32>) -> Duration {
+/// How long to hide a throttled message: the wait until the turn `booked` in its tenant's
+/// budget, rounded up to whole seconds, at least [`MIN_THROTTLED_DELAY`] doubled per earlier
+/// delivery, at most [`MAX_THROTTLED_DELAY`].
+pub fn throttled_delay(booked: Duration, receive_count: Option<u32>) -> Duration {
     let earlier = receive_count.unwrap_or(1).saturating_sub(1).min(10);
     let floor = MIN_THROTTLED_DELAY.saturating_mul(1 << earlier);
     let whole = Duration::from_secs(
-        budget_wait
+        booked
             .as_secs()
-            .saturating_add(u64::from(budget_wait.subsec_nanos() > 0)),
+            .saturating_add(u64::from(booked.subsec_nanos() > 0)),
     );
     whole.max(floor).min(MAX_THROTTLED_DELAY)
 }

@@ -74,11 +74,6 @@ impl<Q: Queue> MixingQueue<Q> {
             }),
         }
     }
-
-    /// The queue sent to.
-    pub fn inner(&self) -> &Q {
-        &self.inner.queue
-    }
 }
 
 impl<Q> Mixer<Q> {
@@ -186,11 +181,7 @@ impl<Q: Queue> MixingQueue<Q> {
                         })
                     }
                 }
-                Err(QueueError::Call { op, queue, message }) => Err(QueueError::Call {
-                    op,
-                    queue: queue.clone(),
-                    message: message.clone(),
-                }),
+                Err(e @ QueueError::Call { .. }) => Err(e.clone()),
             };
             // A sender that went away (cancelled) needs no answer.
             let _ = s.reply.send(own);

@@ -26,7 +26,7 @@ pub struct SendReport {
 }
 
 /// A send that did not get every message accepted.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
     /// Some messages were not accepted before the deadline or failed permanently.
     #[error("{failed} of {total} messages were not accepted by the queue: {reason}")]

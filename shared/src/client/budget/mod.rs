@@ -96,6 +96,26 @@ impl State {
     fn leave(&mut self, class: CallClass, ticket: u64) {
         self.queue(class).retain(|t| *t != ticket);
     }
+
+    /// When a call of `class` joining the line at `now` would go (without joining it).
+    fn due(&self, class: CallClass, now: Instant) -> Instant {
+        let ahead = match class {
+            CallClass::Listing => self.listing.len(),
+            CallClass::Download => self.listing.len() + self.downloads.len(),
+        };
+        self.bucket
+            .clone()
+            .try_take(ahead, now)
+            .err()
+            .unwrap_or(now)
+    }
+
+    /// In use again at `now` (a paused share earns for the idle spell as [`Bucket::resume`]
+    /// says, given the last turn booked).
+    fn resume(&mut self, now: Instant) {
+        let booked = self.booked;
+        self.bucket.resume(now, booked);
+    }
 }
 
 /// One key's budget, shared by every client of the key in this process.
@@ -189,8 +209,7 @@ impl Budget {
                 let mut st = self.lock();
                 if st.users == 0 {
                     // Used without [`Budget::in_use`]: in use while it is called.
-                    let booked = st.booked;
-                    st.bucket.resume(now, booked);
+                    st.resume(now);
                 }
                 let ahead = st.ahead(class, ticket);
                 match st.bucket.try_take(ahead, now) {
@@ -217,30 +236,22 @@ impl Budget {
     /// How long a call of `class` joining the line now would wait (without joining it).
     pub fn estimated_wait(&self, class: CallClass) -> Duration {
         let now = Instant::now();
-        let st = self.lock();
-        let ahead = match class {
-            CallClass::Listing => st.listing.len(),
-            CallClass::Download => st.listing.len() + st.downloads.len(),
-        };
-        match st.bucket.clone().try_take(ahead, now) {
-            Ok(()) => Duration::ZERO,
-            Err(due) => due.saturating_duration_since(now),
-        }
+        self.lock().due(class, now).saturating_duration_since(now)
     }
 
     /// Marks the budget in use until the guard is dropped. A budget that is a share of the
     /// tenant's rate ([`BudgetOptions::starts_full`] unset: a fetcher invocation's) earns
     /// tokens only while in use (and for [`IDLE_GRACE`] after, or until the last turn it
-    /// booked for work handed back, which comes back to be served): a warm process idle between
-    /// invocations, frozen or waiting for the queue, does not save up a burst that it and the other invocations would all
-    /// spend at once when work arrives, on top of the lister's. Other budgets (the lister's,
-    /// `o365ctl`'s) earn all the time; for them this does nothing.
+    /// booked for work handed back, which comes back to be served): a warm process idle
+    /// between invocations, frozen or waiting for the queue, does not save up a burst that
+    /// it and the other invocations would all spend at once when work arrives, on top of
+    /// the lister's. Other budgets (the lister's, `o365ctl`'s) earn all the time; for them
+    /// this does nothing.
     pub fn in_use(self: &Arc<Self>) -> InUse {
         if !self.options.starts_full {
             let mut st = self.lock();
             if st.users == 0 {
-                let booked = st.booked;
-                st.bucket.resume(Instant::now(), booked);
+                st.resume(Instant::now());
             }
             st.users += 1;
         }
@@ -259,11 +270,7 @@ impl Budget {
     pub fn book_later(&self) -> Duration {
         let now = Instant::now();
         let mut st = self.lock();
-        let ahead = st.listing.len() + st.downloads.len();
-        let earliest = match st.bucket.clone().try_take(ahead, now) {
-            Ok(()) => now,
-            Err(due) => due,
-        };
+        let earliest = st.due(CallClass::Download, now);
         let step = Duration::from_secs_f64(1.0 / st.bucket.rate().max(1.0 / 3600.0));
         let at = match st.booked {
             Some(last) if last >= earliest => last.checked_add(step).unwrap_or(last),
