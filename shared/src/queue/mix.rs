@@ -111,19 +111,18 @@ impl<Q> Mixer<Q> {
     }
 
     /// Takes the pending submissions to send together: all of them, except one that shares a
-    /// content id with one taken before it (it waits for the next send, so every accepted id
-    /// names one submission's message).
+    /// content id (of any tenant) with one taken before it. It waits for the next send, so
+    /// every id in a send's accepted list (content ids only) names one submission's message.
     fn take(&self) -> Vec<Submission> {
         let mut pending = self.pending();
-        let mut ids: HashSet<(String, String)> = HashSet::new();
+        let mut ids: HashSet<String> = HashSet::new();
         let mut taken = Vec::new();
         let mut kept = Vec::new();
         for s in pending.drain(..) {
-            let keys: Vec<(String, String)> = s.messages.iter().map(key).collect();
-            if keys.iter().any(|k| ids.contains(k)) {
+            if s.messages.iter().any(|m| ids.contains(&m.content_id)) {
                 kept.push(s);
             } else {
-                ids.extend(keys);
+                ids.extend(s.messages.iter().map(|m| m.content_id.clone()));
                 taken.push(s);
             }
         }
@@ -132,13 +131,9 @@ impl<Q> Mixer<Q> {
     }
 }
 
-/// What tells two messages apart in an accepted list: tenant and content id.
-fn key(m: &QueueMessage) -> (String, String) {
-    (m.tenant_id.as_str().to_owned(), m.content_id.clone())
-}
-
 impl<Q: Queue> MixingQueue<Q> {
-    /// Sends `taken` as one round-robin stream and answers each submission.
+    /// Sends `taken` as one round-robin stream and answers each submission (a full success
+    /// reports the whole send's re-sent entries to each).
     async fn flush(&self, taken: Vec<Submission>) {
         let Some(deadline) = taken.iter().map(|s| s.deadline).min() else {
             return;
@@ -333,7 +328,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(5);
         let blocker = vec![msg(3, "b")];
         let first = vec![msg(1, "x")];
-        let again = vec![msg(1, "x"), msg(1, "y")];
+        let again = vec![msg(2, "x"), msg(1, "y")];
         let other = vec![msg(2, "z")];
         let (r0, r1, r2, r3) = tokio::join!(
             mixed.send_all(&blocker, deadline),
