@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod event_source;
 pub mod lambda_process;
 pub mod logs;
+pub mod queue_server;
 pub mod reconcile;
 pub mod runtime_api;
 pub mod world;

@@ -14,7 +14,7 @@ use o365_activity::metrics::MetricsSink;
 use o365_activity::queue::SqsQueue;
 use o365_activity::store::{ObjectStore, S3Store};
 use o365_activity::tenants::{TenantConfig, TenantsFile};
-use o365_activity::testing::MotoServer;
+use o365_activity::testing::{create_queue_with_dlq, MotoServer};
 use o365_fetcher::Fetcher;
 use o365_lister::{Lister, ListerSettings};
 use o365_sim::{SimConfig, SimHandle, TenantSpec, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::event_source::{DrainStats, EventSource, HandlerOutcome};
 use crate::logs::LogBuffer;
+use crate::queue_server::QueueServer;
 use crate::reconcile::{self, Expect, GapWindow, Reconciliation};
 
 /// Starts the simulator, turning a start failure into an error that says what to check.
@@ -116,6 +117,19 @@ pub struct WorldConfig {
     pub lister: ListerSettings,
     /// Client tuning (retries).
     pub client: ClientOptions,
+    /// Where the queue and its DLQ live.
+    pub queue_backend: QueueBackend,
+}
+
+/// Where a world's queue and its DLQ live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueueBackend {
+    /// moto's SQS, beside the bucket (the scenarios).
+    #[default]
+    Moto,
+    /// The in-memory [`QueueServer`]: a receive costs what it returns, where moto's walks
+    /// the queue (the catch-up benchmark, whose queue holds thousands of messages).
+    Memory,
 }
 
 /// A fixed, recent-looking start time for reproducible runs.
@@ -154,6 +168,7 @@ impl Default for WorldConfig {
                 },
                 ..ClientOptions::default()
             },
+            queue_backend: QueueBackend::default(),
         }
     }
 }
@@ -186,6 +201,8 @@ pub struct World {
     pub logs: LogBuffer,
     /// When the world was started (real time).
     pub started: std::time::Instant,
+    /// The queue's server, with [`QueueBackend::Memory`].
+    pub queue_server: Option<QueueServer>,
 }
 
 impl std::fmt::Debug for World {
@@ -205,16 +222,24 @@ impl World {
         let moto = MotoServer::start().await.context("moto")?;
         let sim = Arc::new(start_sim(config.sim.clone()).await?);
         let store = moto.create_bucket("e2e").await.context("bucket")?;
-        let (queue, dlq) = moto
-            .create_queue_with_dlq(
-                "e2e",
-                config.max_receive_count,
-                Duration::from_secs(u64::from(config.visibility_timeout)),
-            )
-            .await
-            .context("queue")?;
+        let queue_server = match config.queue_backend {
+            QueueBackend::Moto => None,
+            QueueBackend::Memory => Some(QueueServer::start().await.context("queue server")?),
+        };
+        let sqs = match &queue_server {
+            Some(server) => server.sqs().await,
+            None => moto.sqs(),
+        };
+        let (queue, dlq) = create_queue_with_dlq(
+            &sqs,
+            "e2e",
+            config.max_receive_count,
+            Duration::from_secs(u64::from(config.visibility_timeout)),
+        )
+        .await
+        .context("queue")?;
         let source = EventSource {
-            sqs: moto.sqs(),
+            sqs,
             queue_url: queue.url().to_string(),
             dlq_url: dlq.url().to_string(),
             batch_size: config.batch_size,
@@ -259,6 +284,7 @@ impl World {
             metrics,
             logs,
             started: std::time::Instant::now(),
+            queue_server,
         })
     }
 

@@ -55,7 +55,7 @@ pub enum MotoError {
     #[error("MOTO_ENDPOINT {0:?} is not http://127.0.0.1:<port>: tests only talk to 127.0.0.1")]
     NotLoopback(String),
     /// A setup call (create bucket/queue) failed.
-    #[error("moto {op} failed: {message}")]
+    #[error("{op} on the local AWS stand-in (moto or the queue server) failed: {message}")]
     Call {
         /// Which call.
         op: &'static str,
@@ -190,69 +190,74 @@ impl MotoServer {
         visibility_timeout: Duration,
     ) -> Result<SqsQueue, MotoError> {
         let name = unique_name(prefix, 80);
-        self.create_named_queue(&name, visibility_timeout, None)
-            .await
+        create_named_queue(&self.sqs(), &name, visibility_timeout, None).await
     }
 
-    /// Creates a queue and its dead-letter queue (`<prefix>-<random>` and `...-dlq`): a message
-    /// received `max_receive_count` times without being deleted moves to the DLQ.
+    /// Creates a queue and its dead-letter queue ([`create_queue_with_dlq`]) on moto.
     pub async fn create_queue_with_dlq(
         &self,
         prefix: &str,
         max_receive_count: u32,
         visibility_timeout: Duration,
     ) -> Result<(SqsQueue, SqsQueue), MotoError> {
-        let name = unique_name(prefix, 76);
-        let dlq = self
-            .create_named_queue(&format!("{name}-dlq"), visibility_timeout, None)
-            .await?;
-        let attrs = self
-            .sqs()
-            .get_queue_attributes()
-            .queue_url(dlq.url())
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| call_err("GetQueueAttributes", &e))?;
-        let arn = attrs
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .cloned()
-            .ok_or_else(|| MotoError::Call {
-                op: "GetQueueAttributes",
-                message: "no QueueArn in the answer".into(),
-            })?;
-        let policy = serde_json::json!({
-            "deadLetterTargetArn": arn,
-            "maxReceiveCount": max_receive_count,
-        })
-        .to_string();
-        let main = self
-            .create_named_queue(&name, visibility_timeout, Some(policy))
-            .await?;
-        Ok((main, dlq))
+        create_queue_with_dlq(&self.sqs(), prefix, max_receive_count, visibility_timeout).await
     }
+}
 
-    async fn create_named_queue(
-        &self,
-        name: &str,
-        visibility_timeout: Duration,
-        redrive_policy: Option<String>,
-    ) -> Result<SqsQueue, MotoError> {
-        let mut req = self.sqs().create_queue().queue_name(name).attributes(
-            QueueAttributeName::VisibilityTimeout,
-            visibility_timeout.as_secs().to_string(),
-        );
-        if let Some(policy) = redrive_policy {
-            req = req.attributes(QueueAttributeName::RedrivePolicy, policy);
-        }
-        let out = req.send().await.map_err(|e| call_err("CreateQueue", &e))?;
-        let url = out.queue_url.ok_or_else(|| MotoError::Call {
-            op: "CreateQueue",
-            message: "no QueueUrl in the answer".into(),
+/// Creates, on the SQS `sqs` talks to (moto, or another local stand-in), a queue and its
+/// dead-letter queue (`<prefix>-<random>` and `...-dlq`): a message received
+/// `max_receive_count` times without being deleted moves to the DLQ.
+pub async fn create_queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+    max_receive_count: u32,
+    visibility_timeout: Duration,
+) -> Result<(SqsQueue, SqsQueue), MotoError> {
+    let name = unique_name(prefix, 76);
+    let dlq = create_named_queue(sqs, &format!("{name}-dlq"), visibility_timeout, None).await?;
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(dlq.url())
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| call_err("GetQueueAttributes", &e))?;
+    let arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| MotoError::Call {
+            op: "GetQueueAttributes",
+            message: "no QueueArn in the answer".into(),
         })?;
-        Ok(SqsQueue::new(self.sqs(), url))
+    let policy = serde_json::json!({
+        "deadLetterTargetArn": arn,
+        "maxReceiveCount": max_receive_count,
+    })
+    .to_string();
+    let main = create_named_queue(sqs, &name, visibility_timeout, Some(policy)).await?;
+    Ok((main, dlq))
+}
+
+async fn create_named_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_timeout: Duration,
+    redrive_policy: Option<String>,
+) -> Result<SqsQueue, MotoError> {
+    let mut req = sqs.create_queue().queue_name(name).attributes(
+        QueueAttributeName::VisibilityTimeout,
+        visibility_timeout.as_secs().to_string(),
+    );
+    if let Some(policy) = redrive_policy {
+        req = req.attributes(QueueAttributeName::RedrivePolicy, policy);
     }
+    let out = req.send().await.map_err(|e| call_err("CreateQueue", &e))?;
+    let url = out.queue_url.ok_or_else(|| MotoError::Call {
+        op: "CreateQueue",
+        message: "no QueueUrl in the answer".into(),
+    })?;
+    Ok(SqsQueue::new(sqs.clone(), url))
 }
 
 impl Drop for MotoServer {

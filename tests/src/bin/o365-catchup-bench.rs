@@ -12,10 +12,13 @@
 //! `(requests - BURST) / RATE` of the busiest tenant, the throttled share and requests per
 //! stored blob.
 //!
-//! The queue is SQS on moto; the blobs go to a local directory (`LocalStore`) instead of S3
-//! on moto: the bench measures request pacing against the API, and moto's S3 (four calls per
-//! blob, some 40 ms of moto's CPU per blob) was the bottleneck with ten tenants on a loaded
-//! machine. With `CATCHUP_PROGRESS` set it prints a line a second to stderr.
+//! The bench measures request pacing against the API, so nothing else may be its bottleneck.
+//! The blobs go to a local directory (`LocalStore`) instead of S3 on moto (four calls per blob,
+//! some 40 ms of moto's CPU each). The queue is the in-memory SQS stand-in
+//! (`o365_e2e::queue_server`): moto's `ReceiveMessage` walks and copies the whole queue, and
+//! with the ten tenants' 2,400 messages queued the lister's sends alone took over a minute.
+//! `CATCHUP_QUEUE=moto` puts the queue on moto instead, to compare. With `CATCHUP_PROGRESS`
+//! set it prints a line a second to stderr.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -30,7 +33,9 @@ use o365_activity::client::{ActivityClient, BudgetOptions};
 use o365_activity::store::LocalStore;
 use o365_activity::testing::sim::sim_clock;
 use o365_e2e::event_source::EventSource;
-use o365_e2e::world::{lambda_env, sqs_fetch_handler, tenants_json, World, WorldConfig};
+use o365_e2e::world::{
+    lambda_env, sqs_fetch_handler, tenants_json, QueueBackend, World, WorldConfig,
+};
 use o365_fetcher::Fetcher;
 use o365_sim::{Scenario, TenantSpec};
 use tokio::io::AsyncWriteExt;
@@ -108,8 +113,12 @@ async fn drain_until_listed(
 }
 
 /// Lists and fetches at once in this process, until the lister is done and the queue empty;
-/// returns when the lister was done (seconds since `t0`).
-async fn list_and_fetch(world: &World, store: &LocalStore, t0: Instant) -> anyhow::Result<f64> {
+/// returns when the lister was done (seconds since `t0`) and how many messages it sent.
+async fn list_and_fetch(
+    world: &World,
+    store: &LocalStore,
+    t0: Instant,
+) -> anyhow::Result<(f64, u64)> {
     let fetcher = in_process_fetcher(world, store.clone())?;
     let listed = AtomicBool::new(false);
     let listing = async {
@@ -122,21 +131,20 @@ async fn list_and_fetch(world: &World, store: &LocalStore, t0: Instant) -> anyho
     };
     let fetching = drain_until_listed(&world.source, &fetcher, IN_PROCESS_LOOPS, &listed);
     let ((summary, listed_after), ()) = futures::future::try_join(listing, fetching).await?;
-    check_listed(&summary)?;
-    Ok(listed_after)
+    Ok((listed_after, check_listed(&summary)?))
 }
 
 fn lister_deadline(world: &World) -> tokio::time::Instant {
     tokio::time::Instant::now() + world.config.list_deadline
 }
 
-/// Fails when a pair of the lister's run did not finish.
-fn check_listed(summary: &o365_lister::RunSummary) -> anyhow::Result<()> {
+/// Fails when a pair of the lister's run did not finish; else the messages it sent.
+fn check_listed(summary: &o365_lister::RunSummary) -> anyhow::Result<u64> {
     let failed = summary.failed().count();
     if failed > 0 {
         bail!("{failed} tenant/content-type pairs failed to list");
     }
-    Ok(())
+    Ok(summary.messages_sent())
 }
 
 /// `processes` fetcher processes (this binary as `fetch-worker`), idle until
@@ -162,8 +170,14 @@ fn start_processes(
         world.store.bucket(),
         Some(world.queue.url()),
     );
-    env.retain(|(k, _)| k != "TENANTS_JSON");
+    env.retain(|(k, _)| k != "TENANTS_JSON" && k != "AWS_ENDPOINT_URL");
+    // The processes use no S3 (they store in a directory): the endpoint is the queue's.
+    let endpoint = match &world.queue_server {
+        Some(server) => server.endpoint().to_owned(),
+        None => world.moto.endpoint().to_owned(),
+    };
     env.extend([
+        ("AWS_ENDPOINT_URL".to_owned(), endpoint),
         ("TENANTS_JSON".to_owned(), tenants_json(&world.sim, &ids)),
         ("API_RATE_PER_MINUTE".to_owned(), rate.to_string()),
         ("API_BURST".to_owned(), burst.to_string()),
@@ -274,7 +288,8 @@ async fn progress(world: &World, before: usize, t0: Instant) -> std::convert::In
 }
 
 /// Runs the catch-up once, the fetchers storing under `dir`: seconds until the lister was
-/// done, seconds until the queue was empty, and what was stored against what was published.
+/// done, seconds until the queue was empty, what was stored against what was published, and
+/// the messages the lister sent.
 async fn measure(
     world: &World,
     before: usize,
@@ -282,7 +297,7 @@ async fn measure(
     processes: usize,
     rate: u32,
     client_burst: u32,
-) -> anyhow::Result<(f64, f64, o365_e2e::reconcile::Reconciliation)> {
+) -> anyhow::Result<(f64, f64, o365_e2e::reconcile::Reconciliation, u64)> {
     let store = LocalStore::new(dir);
     // Fetcher processes are warm before the clock starts, as Lambda's are in a catch-up.
     let running = if processes > 1 {
@@ -295,7 +310,7 @@ async fn measure(
         match running {
             None => list_and_fetch(world, &store, t0).await,
             Some(running) => {
-                check_listed(
+                let sent = check_listed(
                     &world
                         .lister_on(store.clone())?
                         .run(lister_deadline(world))
@@ -303,11 +318,11 @@ async fn measure(
                 )?;
                 let listed = t0.elapsed().as_secs_f64();
                 drain_processes(running).await?;
-                Ok(listed)
+                Ok((listed, sent))
             }
         }
     };
-    let listed = if std::env::var_os("CATCHUP_PROGRESS").is_some() {
+    let (listed, sent) = if std::env::var_os("CATCHUP_PROGRESS").is_some() {
         tokio::select! {
             r = work => r?,
             never = progress(world, before, t0) => match never {},
@@ -317,7 +332,7 @@ async fn measure(
     };
     let elapsed = t0.elapsed().as_secs_f64();
     let r = world.reconcile_in(&store, world.sim.now()).await?;
-    Ok((listed, elapsed, r))
+    Ok((listed, elapsed, r, sent))
 }
 
 /// The machine's one-minute load average (Linux), to read the timings against.
@@ -362,6 +377,11 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
     config.max_receive_count = 5;
     config.fetch_deadline = Duration::from_secs(120);
     config.list_deadline = Duration::from_secs(600);
+    config.queue_backend = match std::env::var("CATCHUP_QUEUE").as_deref() {
+        Ok("moto") => QueueBackend::Moto,
+        Ok("memory") | Err(_) => QueueBackend::Memory,
+        Ok(other) => bail!("CATCHUP_QUEUE is {other:?}: use moto or memory"),
+    };
     let world = World::start(config).await?;
     let dir = std::env::temp_dir().join(format!("o365-catchup-{}", std::process::id()));
     let before = world.sim.ledger().requests.len();
@@ -369,7 +389,7 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
     let result = measure(&world, before, &dir, processes, rate, client_burst).await;
     // A failed removal leaves a temp directory behind, nothing worse.
     let _ = std::fs::remove_dir_all(&dir);
-    let (listed, elapsed, r) = result?;
+    let (listed, elapsed, r, lister_sent) = result?;
     let load_after = load_average();
     let ledger = world.sim.ledger();
     let api: Vec<_> = ledger.requests[before..]
@@ -394,6 +414,12 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
     }
     let ideal = (busiest_ok.saturating_sub(burst as usize)) as f64 * 60.0 / f64::from(rate);
     let dlq = world.source.dlq_bodies().await?.len();
+    // Every message sent beyond the lister's is a throttled one handed back (counted by the
+    // in-memory queue; moto does not count).
+    let handed_back = world
+        .queue_server
+        .as_ref()
+        .map(|q| q.messages_sent().saturating_sub(lister_sent));
     let stored = r.stored_blobs;
     Ok(serde_json::json!({
         "tenants": tenants,
@@ -413,6 +439,8 @@ async fn run(args: &[String]) -> anyhow::Result<serde_json::Value> {
         "blobs_stored": stored,
         "requests_per_blob": if stored == 0 { 0.0 } else { api.len() as f64 / stored as f64 },
         "reconciled": r.check().is_ok(),
+        "queue": if world.queue_server.is_some() { "memory" } else { "moto" },
+        "messages_handed_back": handed_back,
         "load_average_before": load_before,
         "load_average_after": load_after,
     }))
