@@ -58,20 +58,20 @@ impl Bucket {
     }
 
     /// Nothing of the process uses the budget from `now` on: an idle spell earns tokens for
-    /// [`IDLE_GRACE`] only, or until the last turn booked for work handed back, when later.
+    /// [`IDLE_GRACE`] only, or while work it handed back is owed its share, when later.
     pub(crate) fn pause(&mut self, now: Instant) {
         self.advance(now);
         self.paused_at = Some(now);
     }
 
-    /// In use again at `now`; `booked` is the last turn booked for work handed back (that
-    /// work comes back to be served: the time until it earns tokens).
-    pub(crate) fn resume(&mut self, now: Instant, booked: Option<Instant>) {
+    /// In use again at `now`; `owed` is until when work it handed back is owed its share
+    /// (that work comes back to be served: the time until it earns tokens).
+    pub(crate) fn resume(&mut self, now: Instant, owed: Option<Instant>) {
         let Some(paused_at) = self.paused_at.take() else {
             return;
         };
         let grace_end = paused_at.checked_add(IDLE_GRACE).unwrap_or(paused_at);
-        let earns_until = booked.map_or(grace_end, |b| b.max(grace_end));
+        let earns_until = owed.map_or(grace_end, |b| b.max(grace_end));
         if now > earns_until {
             self.advance(earns_until);
             self.at = self.at.max(now);

@@ -72,6 +72,9 @@ struct State {
     interval: Counts,
     /// The last turn booked for work handed back ([`Budget::book_later`]).
     booked: Option<Instant>,
+    /// Until when this process's share is owed the work it handed back: a token's time of
+    /// the share per message, from when each could go ([`Budget::book_later`]).
+    owed_until: Option<Instant>,
     /// Batches using the budget now ([`Budget::in_use`]).
     users: usize,
 }
@@ -113,8 +116,8 @@ impl State {
     /// In use again at `now` (a paused share earns for the idle spell as [`Bucket::resume`]
     /// says, given the last turn booked).
     fn resume(&mut self, now: Instant) {
-        let booked = self.booked;
-        self.bucket.resume(now, booked);
+        let owed = self.owed_until;
+        self.bucket.resume(now, owed);
     }
 }
 
@@ -159,6 +162,7 @@ impl Budget {
                 total: Counts::default(),
                 interval: Counts::default(),
                 booked: None,
+                owed_until: None,
                 users: 0,
             }),
             changed: Notify::new(),
@@ -241,8 +245,8 @@ impl Budget {
 
     /// Marks the budget in use until the guard is dropped. A budget that is a share of the
     /// tenant's rate ([`BudgetOptions::starts_full`] unset: a fetcher invocation's) earns
-    /// tokens only while in use (and for [`IDLE_GRACE`] after, or until the last turn it
-    /// booked for work handed back, which comes back to be served): a warm process idle
+    /// tokens only while in use (and for [`IDLE_GRACE`] after, or while its part of the work
+    /// it handed back is still to come back, [`Budget::book_later`]): a warm process idle
     /// between invocations, frozen or waiting for the queue, does not save up a burst that
     /// it and the other invocations would all spend at once when work arrives, on top of
     /// the lister's. Other budgets (the lister's, `o365ctl`'s) earn all the time; for them
@@ -262,21 +266,34 @@ impl Budget {
 
     /// Books a later turn for a download handed back now (a throttled message sent back to
     /// the queue with a delay) and returns the wait until it. The first booking is due when a
-    /// download joining the line now would go; each further one a token's time (1 / rate)
-    /// after the one before, so work handed back together, or batch after batch, comes back
-    /// spread at the rate instead of all at once (where all but a burst's worth would be
-    /// handed back again). A booking takes no token: work already here goes first, and a
-    /// booked message served by another process never leaves a token unused here.
+    /// download joining the line now would go; each further one a token's time of the
+    /// tenant's rate after the one before (the share's rate times
+    /// [`BudgetOptions::processes`]: the work returns to a queue every process reads), so
+    /// work handed back together, or batch after batch, comes back spread at the rate
+    /// instead of all at once (where all but a burst's worth would be handed back again). A
+    /// booking takes no token: work already here goes first. A share keeps earning, idle or
+    /// not, for a token of its own rate per booking: the processes serve the work that comes
+    /// back together, whichever of them it comes back to.
     pub fn book_later(&self) -> Duration {
         let now = Instant::now();
         let mut st = self.lock();
         let earliest = st.due(CallClass::Download, now);
-        let step = Duration::from_secs_f64(1.0 / st.bucket.rate().max(1.0 / 3600.0));
+        let share_rate = st.bucket.rate().max(1.0 / 3600.0);
+        let tenant_rate = share_rate * f64::from(self.options.processes.max(1));
+        let step = Duration::from_secs_f64(1.0 / tenant_rate);
         let at = match st.booked {
             Some(last) if last >= earliest => last.checked_add(step).unwrap_or(last),
             _ => earliest,
         };
         st.booked = Some(at);
+        // Whichever process the work comes back to, the processes serve it together: this
+        // share keeps earning for its part of it.
+        let owed_from = st.owed_until.map_or(earliest, |o| o.max(earliest));
+        st.owed_until = Some(
+            owed_from
+                .checked_add(Duration::from_secs_f64(1.0 / share_rate))
+                .unwrap_or(owed_from),
+        );
         at.saturating_duration_since(now)
     }
 
@@ -398,6 +415,37 @@ mod tests {
         assert_eq!(budget.take_interval().throttled, 1);
         assert_eq!(budget.take_interval().throttled, 0);
         assert_eq!(budget.stats().throttled, 1);
+    }
+
+    #[tokio::test]
+    async fn a_share_books_at_the_tenants_rate_and_earns_for_its_part() {
+        // One of four processes sharing 240/min, burst 20: 60/min and 5 tokens each, empty
+        // at first.
+        let budget = Arc::new(Budget::new(
+            BudgetOptions::per_minute(240).with_burst(20).share_of(4),
+        ));
+        let booked: Vec<f64> = {
+            let _in_use = budget.in_use();
+            (0..4).map(|_| budget.book_later().as_secs_f64()).collect()
+        };
+        // The work goes back to the queue all four read: it comes back at the tenant's rate
+        // (a quarter of a second apart), not at this share's (a second apart), where it
+        // would trickle back long after the other processes ran out of work.
+        for (i, b) in booked.iter().enumerate() {
+            let want = 1.0 + 0.25 * i as f64;
+            assert!((b - want).abs() < 0.05, "booking {i}: {b} s, want {want} s");
+        }
+        // Idle now, the share still earns for its part of that work: four tokens of its own
+        // rate from the first turn (until 5 s), not only until the last turn (1.75 s).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let _in_use = budget.in_use();
+        let soon = Instant::now() + Duration::from_millis(10);
+        for i in 0..3 {
+            assert!(
+                budget.acquire(CallClass::Download, soon).await.is_ok(),
+                "download {i}: the share earned while its work was away"
+            );
+        }
     }
 
     #[tokio::test]
