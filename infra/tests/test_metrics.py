@@ -79,7 +79,7 @@ def test_every_dashboard_search_names_an_emitted_metric() -> None:
     for name in ("ApiRequests", "ApiThrottledPercent", "ApiRequestsPerMinute",
                  "PairStalled", "LateBlobsRecovered", "BlobsNearExpiry", "WatermarkAheadSeconds",
                  "LateBlobLatenessSeconds", "ListingEntriesRejected",
-                 "BlobsQuarantined", "RecordsQuarantined",
+                 "BlobsQuarantined", "RecordsQuarantined", "MessagesHandedBack", "HandBacksRefused",
                  "AuditMissingRecords", "AuditInconclusive", "AuditHours", "AuditErrors"):
         assert name in searched, f"no dashboard widget shows {name}"
     sources = _sources()

@@ -201,6 +201,7 @@ impl<S: ObjectStore> Fetcher<S> {
                     &self.tenants.snapshot().await,
                     &messages,
                     &outcome.outcomes,
+                    &self.metrics,
                 )
                 .await
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use o365_activity::client::ActivityClient;
 use o365_activity::in_turn::in_turn;
 use o365_activity::message::QueueMessage;
-use o365_activity::metrics::MetricsSink;
+use o365_activity::metrics::{MetricSet, MetricsSink};
 use o365_activity::queue::SqsQueue;
 use o365_activity::TenantId;
 
@@ -58,12 +58,14 @@ const HAND_BACK_TIME: Duration = Duration::from_secs(10);
 /// message closer to the dead-letter queue (a partial batch failure with
 /// `ChangeMessageVisibility` would: every receive counts towards `maxReceiveCount`). A
 /// message the queue does not accept stays reported failed: it comes back after the queue's
-/// visibility timeout.
+/// visibility timeout. When anything was throttled, counts both kinds to `sink`
+/// (`MessagesHandedBack`, `HandBacksRefused`).
 pub async fn hand_back_throttled(
     queue: &SqsQueue,
     clients: &HashMap<TenantId, ActivityClient>,
     messages: &[InboundMessage],
     outcomes: &[(String, MessageOutcome)],
+    sink: &MetricsSink,
 ) -> Vec<String> {
     let mut ids = Vec::new();
     let mut items = Vec::new();
@@ -99,7 +101,23 @@ pub async fn hand_back_throttled(
             tracing::warn!(message_id = %id, "could not hand the throttled message back; it returns after the queue's visibility timeout");
         }
     }
+    emit_hand_back_metrics(
+        handed_back.len() as u64,
+        items.len().saturating_sub(handed_back.len()) as u64,
+        sink,
+    );
     handed_back
+}
+
+/// One invocation's hand-backs, without dimensions like the batch's `Messages`:
+/// `MessagesHandedBack` (throttled messages the queue accepted back with a delay) and
+/// `HandBacksRefused` (throttled messages it did not accept: they return after the
+/// visibility timeout, a receive nearer the dead-letter queue).
+fn emit_hand_back_metrics(handed_back: u64, refused: u64, sink: &MetricsSink) {
+    MetricSet::new()
+        .count("MessagesHandedBack", handed_back)
+        .count("HandBacksRefused", refused)
+        .emit(sink);
 }
 
 /// One set of request metrics per tenant that made requests since the last call

@@ -1,7 +1,7 @@
 //! The fetcher against o365-sim over HTTP on 127.0.0.1, with a local directory and with S3
 //! (moto): every record stored once with its `_o365`, duplicates and replays written once,
 //! forged URIs never contacted, permanent failures reported under `_errors/`, retryable ones
-//! handed back alone.
+//! handed back alone, throttled ones handed back to the queue (moto) and counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use o365_activity::client::{ActivityClient, ClientOptions};
+use o365_activity::client::{ActivityClient, BudgetOptions, ClientOptions};
 use o365_activity::clock::Clock;
 use o365_activity::compression::Compression;
 use o365_activity::keys::{DataKey, KeyLayout};
 use o365_activity::message::QueueMessage;
 use o365_activity::metrics::MetricsSink;
 use o365_activity::normalize::o365::read_line;
+use o365_activity::queue::SqsQueue;
 use o365_activity::store::{LocalStore, ObjectStore};
 use o365_activity::tenants::TenantConfig;
 use o365_activity::testing::sim::{fast_retries, scenarios, sim_tenant, stopped_config, t0};
@@ -775,4 +776,81 @@ async fn an_exhausted_deadline_hands_the_message_back() {
         out.outcomes
     );
     assert!(!store.exists(&data_key(&msg)).await.unwrap());
+}
+
+/// A fetcher serving `T` on `sim` with a budget of one request a minute from an empty bucket
+/// (every download is throttled), handing throttled messages back to `queue`.
+async fn throttled_setup(
+    queue: SqsQueue,
+) -> (
+    SimHandle,
+    tempfile::TempDir,
+    Fetcher<LocalStore>,
+    MetricsSink,
+) {
+    let sim = sim(&[]).await;
+    let options = ClientOptions {
+        budget: BudgetOptions::per_minute(1).share_of(1),
+        ..options()
+    };
+    let throttled = ActivityClient::new(&tenant_at(T, &sim.base_url()), options).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (f, metrics) = fetcher(LocalStore::new(dir.path()), vec![throttled]);
+    (sim, dir, f.with_requeue(queue), metrics)
+}
+
+/// An SQS event of `n` new blobs of `T`, message ids `m0`, `m1`, ...
+fn throttled_event(sim: &SimHandle, n: usize) -> aws_lambda_events::sqs::SqsEvent {
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            let (body, ids) = records(2, &format!("hb{i}"));
+            let msg = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+            serde_json::json!({"messageId": format!("m{i}"), "body": msg.to_json(),
+                "attributes": {"ApproximateReceiveCount": "1"}})
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+/// The values of metric `name` over every EMF line, in order.
+fn metric_values(metrics: &MetricsSink, name: &str) -> Vec<f64> {
+    metrics
+        .lines()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).unwrap()[name].as_f64())
+        .collect()
+}
+
+#[tokio::test]
+async fn throttled_messages_handed_back_are_counted() {
+    let moto = MotoServer::start().await.unwrap();
+    let queue = moto
+        .create_queue("fetcher-hb", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let (sim, _dir, f, metrics) = throttled_setup(queue).await;
+    let resp = f
+        .handle_sqs_event(throttled_event(&sim, 3), deadline())
+        .await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert_eq!(metric_values(&metrics, "MessagesHandedBack"), [3.0]);
+    assert_eq!(metric_values(&metrics, "HandBacksRefused"), [0.0]);
+}
+
+#[tokio::test]
+async fn throttled_messages_the_queue_refuses_are_counted() {
+    let moto = MotoServer::start().await.unwrap();
+    let missing = format!("{}/123456789012/no-such-queue", moto.endpoint());
+    let (sim, _dir, f, metrics) = throttled_setup(SqsQueue::new(moto.sqs(), missing)).await;
+    let resp = f
+        .handle_sqs_event(throttled_event(&sim, 2), deadline())
+        .await;
+    let failed: Vec<&str> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m0", "m1"]);
+    assert_eq!(metric_values(&metrics, "MessagesHandedBack"), [0.0]);
+    assert_eq!(metric_values(&metrics, "HandBacksRefused"), [2.0]);
 }
