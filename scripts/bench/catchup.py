@@ -20,6 +20,11 @@ def load(r):
     return f"{before:.1f} → {after:.1f}"
 
 
+def handed_back(r):
+    n = r.get("messages_handed_back")
+    return "—" if n is None else f"{n:,}"
+
+
 def section(work):
     runs = []
     for path in sorted(glob.glob(os.path.join(work, "catchup-*.json"))):
@@ -43,16 +48,18 @@ def section(work):
         "started beforehand, drain the same queue one batch at a time each, as four Lambda instances: each is the bench "
         "binary as `fetch-worker`, wired from the Lambda's environment by the Lambda's own code "
         "(`o365_fetcher::handler::from_env`: `API_RATE_PER_MINUTE`=R, `FETCHER_MAX_CONCURRENCY`=4, `MAX_CONCURRENCY`=10), "
-        "so each spends R/4 per tenant; its bucket starts empty when the process starts (before the listing, so by the "
-        "time the queue fills each has earned its quarter of the burst). The client's burst is B − 1 (one token of margin "
-        "for timing jitter). The queue is SQS on moto; the blobs go to a local directory instead of S3 on moto (moto's "
-        "S3, four calls per stored blob, was the bottleneck with ten tenants: the bench measures request pacing, which "
-        "the store does not change). Ideal = (requests of the busiest tenant − B) / R, tenants in parallel; elapsed runs "
+        "so each spends R/4 per tenant; its bucket starts empty and earns its share only while it handles a batch (or "
+        "while work it handed back is owed its share), so the processes, started before the listing and idle during it, "
+        "save up no burst. The client's burst is B − 1 (one token of margin for timing jitter). "
+        f"The queue is {'moto' if r0.get('queue') == 'moto' else 'the bench’s in-memory SQS stand-in (`tests/src/queue_server.rs`; `CATCHUP_QUEUE=moto` puts it on moto)'}"
+        ", and the blobs go to a local directory instead of S3 on moto: the bench measures request pacing against the "
+        "API, and moto was its bottleneck (four S3 calls per stored blob; an SQS `ReceiveMessage` that walks the whole "
+        "queue). Ideal = (requests of the busiest tenant − B) / R, tenants in parallel; elapsed runs "
         "from the first listing call to the empty queue (handed-back messages included). Targets: ≥ 95 % of the ideal "
         "rate, < 1 % throttled. Load = the machine's one-minute load average before → after the run (2 cores).",
         "",
-        "| tenants | processes | requests (busiest tenant) | ideal s | elapsed s | rate vs ideal | throttled | requests per stored blob | listed after s | DLQ | reconciled | load | targets |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| tenants | processes | requests (busiest tenant) | ideal s | elapsed s | rate vs ideal | throttled | requests per stored blob | messages handed back | listed after s | DLQ | reconciled | load | targets |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for r in runs:
         rate_ok = r["rate_vs_ideal"] >= TARGET_RATE
@@ -66,7 +73,7 @@ def section(work):
         out.append(
             f"| {r['tenants']} | {r['processes']} | {r['requests']:,} ({r['busiest_tenant_requests']:,}) | "
             f"{r['ideal_seconds']:.1f} | {r['elapsed_seconds']:.1f} | {100 * r['rate_vs_ideal']:.1f} % | "
-            f"{r['throttled']} ({100 * r['throttled_share']:.2f} %) | {r['requests_per_blob']:.2f} | {r['lister_seconds']:.1f} | "
+            f"{r['throttled']} ({100 * r['throttled_share']:.2f} %) | {r['requests_per_blob']:.2f} | {handed_back(r)} | {r['lister_seconds']:.1f} | "
             f"{r.get('dlq_messages', 0)} | {r['reconciled']} | {load(r)} | {verdict} |"
         )
     out.append("")
