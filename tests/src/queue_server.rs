@@ -241,6 +241,10 @@ impl SqsError {
         }
     }
 
+    fn no_queue(name: &str) -> SqsError {
+        SqsError::new("QueueDoesNotExist", format!("no queue named {name:?}"))
+    }
+
     fn invalid(message: impl Into<String>) -> SqsError {
         SqsError::new("InvalidParameterValue", message)
     }
@@ -285,13 +289,13 @@ fn str_field<'a>(req: &'a Value, name: &str) -> Result<&'a str, SqsError> {
         .ok_or_else(|| SqsError::new("MissingParameter", format!("{name} is required")))
 }
 
-/// An optional whole-number field of a request in `0..=max`.
-fn secs_field(req: &Value, name: &str, max: u64) -> Result<Option<u64>, SqsError> {
-    secs_in(req.get(name), name, max)
+/// An optional whole-number field of a request (seconds, counts) in `0..=max`.
+fn number_field(req: &Value, name: &str, max: u64) -> Result<Option<u64>, SqsError> {
+    number_in(req.get(name), name, max)
 }
 
 /// An optional whole number (or its text, as queue attributes are) in `0..=max`.
-fn secs_in(value: Option<&Value>, name: &str, max: u64) -> Result<Option<u64>, SqsError> {
+fn number_in(value: Option<&Value>, name: &str, max: u64) -> Result<Option<u64>, SqsError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -344,7 +348,8 @@ async fn handle(State(state): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 
 /// `ReceiveMessage`, long-polling up to `WaitTimeSeconds`.
 async fn receive(state: &Shared, req: &Value) -> Answer {
-    let wait = Duration::from_secs(secs_field(req, "WaitTimeSeconds", MAX_WAIT_SECS)?.unwrap_or(0));
+    let wait =
+        Duration::from_secs(number_field(req, "WaitTimeSeconds", MAX_WAIT_SECS)?.unwrap_or(0));
     let until = Instant::now() + wait;
     loop {
         let arrived = state.arrived.notified();
@@ -388,15 +393,16 @@ impl Shared {
             }),
             "ChangeMessageVisibility" => {
                 let receipt = str_field(req, "ReceiptHandle")?.to_owned();
-                let secs = secs_field(req, "VisibilityTimeout", MAX_VISIBILITY_SECS)?.ok_or_else(
-                    || SqsError::new("MissingParameter", "VisibilityTimeout is required"),
-                )?;
+                let secs = number_field(req, "VisibilityTimeout", MAX_VISIBILITY_SECS)?
+                    .ok_or_else(|| {
+                        SqsError::new("MissingParameter", "VisibilityTimeout is required")
+                    })?;
                 self.with_url(req, |q| change_visibility(q, &receipt, secs))?;
                 Ok(json!({}))
             }
             "ChangeMessageVisibilityBatch" => self.batch(req, |q, e| {
                 let receipt = str_field(e, "ReceiptHandle")?;
-                let secs = secs_field(e, "VisibilityTimeout", MAX_VISIBILITY_SECS)?.unwrap_or(0);
+                let secs = number_field(e, "VisibilityTimeout", MAX_VISIBILITY_SECS)?.unwrap_or(0);
                 change_visibility(q, receipt, secs)
             }),
             "PurgeQueue" => {
@@ -424,9 +430,9 @@ impl Shared {
         f: impl FnOnce(&mut Queue) -> Result<T, SqsError>,
     ) -> Result<T, SqsError> {
         let mut queues = self.lock();
-        let q = queues.get_mut(name).ok_or_else(|| {
-            SqsError::new("QueueDoesNotExist", format!("no queue named {name:?}"))
-        })?;
+        let q = queues
+            .get_mut(name)
+            .ok_or_else(|| SqsError::no_queue(name))?;
         f(q)
     }
 
@@ -454,14 +460,14 @@ impl Shared {
             .get("Attributes")
             .and_then(Value::as_object)
             .unwrap_or(&empty);
-        if let Some(v) = secs_in(
+        if let Some(v) = number_in(
             attrs.get("VisibilityTimeout"),
             "VisibilityTimeout",
             MAX_VISIBILITY_SECS,
         )? {
             q.visibility = Duration::from_secs(v);
         }
-        if let Some(v) = secs_in(attrs.get("DelaySeconds"), "DelaySeconds", MAX_DELAY_SECS)? {
+        if let Some(v) = number_in(attrs.get("DelaySeconds"), "DelaySeconds", MAX_DELAY_SECS)? {
             q.delay = Duration::from_secs(v);
         }
         let mut queues = self.lock();
@@ -473,7 +479,7 @@ impl Shared {
                 .and_then(Value::as_str)
                 .and_then(|arn| arn.rsplit(':').next())
                 .ok_or_else(|| SqsError::invalid("RedrivePolicy needs deadLetterTargetArn"))?;
-            let max = secs_field(&p, "maxReceiveCount", 1000)?
+            let max = number_field(&p, "maxReceiveCount", 1000)?
                 .filter(|n| *n >= 1)
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| SqsError::invalid("maxReceiveCount must be between 1 and 1000"))?;
@@ -525,7 +531,7 @@ impl Shared {
 
     fn send_message(&self, req: &Value) -> Answer {
         let body = str_field(req, "MessageBody")?;
-        let delay = secs_field(req, "DelaySeconds", MAX_DELAY_SECS)?;
+        let delay = number_field(req, "DelaySeconds", MAX_DELAY_SECS)?;
         check_body(body)?;
         let out = self.with_url(req, |q| Ok(enqueue(q, body, delay)))?;
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -552,7 +558,7 @@ impl Shared {
                 let id = e.get("Id").and_then(Value::as_str).unwrap_or_default();
                 let sent = str_field(e, "MessageBody").and_then(|body| {
                     check_body(body)?;
-                    let delay = secs_field(e, "DelaySeconds", MAX_DELAY_SECS)?;
+                    let delay = number_field(e, "DelaySeconds", MAX_DELAY_SECS)?;
                     Ok(enqueue(q, body, delay))
                 });
                 match sent {
@@ -593,13 +599,13 @@ impl Shared {
     /// One receive without waiting: the visible messages, oldest first; a message already
     /// received `maxReceiveCount` times moves to the dead-letter queue instead.
     fn receive_now(&self, req: &Value) -> Answer {
-        let max = secs_field(req, "MaxNumberOfMessages", 10)?.unwrap_or(1);
+        let max = number_field(req, "MaxNumberOfMessages", 10)?.unwrap_or(1);
         if max == 0 {
             return Err(SqsError::invalid(
                 "MaxNumberOfMessages must be between 1 and 10",
             ));
         }
-        let visibility = secs_field(req, "VisibilityTimeout", MAX_VISIBILITY_SECS)?;
+        let visibility = number_field(req, "VisibilityTimeout", MAX_VISIBILITY_SECS)?;
         let wanted: Vec<&str> = ["AttributeNames", "MessageSystemAttributeNames"]
             .iter()
             .filter_map(|k| req.get(*k).and_then(Value::as_array))
@@ -608,9 +614,9 @@ impl Shared {
             .collect();
         let name = queue_name(str_field(req, "QueueUrl")?).to_owned();
         let mut queues = self.lock();
-        let q = queues.get_mut(&name).ok_or_else(|| {
-            SqsError::new("QueueDoesNotExist", format!("no queue named {name:?}"))
-        })?;
+        let q = queues
+            .get_mut(&name)
+            .ok_or_else(|| SqsError::no_queue(&name))?;
         let now = Instant::now();
         let hide = visibility.map_or(q.visibility, Duration::from_secs);
         let mut out = Vec::new();
@@ -808,6 +814,12 @@ mod tests {
         (server, queue, dlq)
     }
 
+    /// Fails unless the SDK error carries SQS error code `code`.
+    fn assert_code<E: std::fmt::Debug>(err: &E, code: &str) {
+        let text = format!("{err:?}");
+        assert!(text.contains(code), "want {code}: {text}");
+    }
+
     fn deadline() -> Instant {
         Instant::now() + Duration::from_secs(10)
     }
@@ -934,17 +946,11 @@ mod tests {
         };
         let too_many = (0..11).map(|i| entry(&format!("e{i}"), "x")).collect();
         let err = send(too_many).await.unwrap_err();
-        assert!(
-            format!("{err:?}").contains("TooManyEntriesInBatchRequest"),
-            "{err:?}"
-        );
+        assert_code(&err, "TooManyEntriesInBatchRequest");
         let err = send(vec![entry("same", "x"), entry("same", "y")])
             .await
             .unwrap_err();
-        assert!(
-            format!("{err:?}").contains("BatchEntryIdsNotDistinct"),
-            "{err:?}"
-        );
+        assert_code(&err, "BatchEntryIdsNotDistinct");
         // One bad entry fails alone; the MD5 is the body's.
         let out = send(vec![entry("ok", "hello"), entry("bad", "\u{1}")])
             .await
@@ -962,6 +968,6 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        assert!(format!("{err:?}").contains("QueueDoesNotExist"), "{err:?}");
+        assert_code(&err, "QueueDoesNotExist");
     }
 }

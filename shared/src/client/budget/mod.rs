@@ -114,7 +114,7 @@ impl State {
     }
 
     /// In use again at `now` (a paused share earns for the idle spell as [`Bucket::resume`]
-    /// says, given the last turn booked).
+    /// says, given until when work it handed back is owed its share).
     fn resume(&mut self, now: Instant) {
         let owed = self.owed_until;
         self.bucket.resume(now, owed);
