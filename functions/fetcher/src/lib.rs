@@ -43,6 +43,7 @@ mod manifest;
 pub mod memory;
 mod metrics;
 pub mod outcome;
+pub mod pace;
 mod quarantine;
 pub mod quota;
 mod report;
@@ -76,6 +77,7 @@ pub struct Fetcher<S: ObjectStore> {
     clock: Clock,
     metrics: MetricsSink,
     requeue: Option<SqsQueue>,
+    busy: pace::BusyTenants,
 }
 
 impl<S: ObjectStore> std::fmt::Debug for Fetcher<S> {
@@ -114,6 +116,7 @@ impl<S: ObjectStore> Fetcher<S> {
             clock,
             metrics,
             requeue: None,
+            busy: pace::BusyTenants::default(),
         }
     }
 
@@ -230,13 +233,14 @@ impl<S: ObjectStore> Fetcher<S> {
         deadline: Instant,
     ) -> BatchOutcome {
         let in_use = self.budgets_in_use().await;
+        let wait = self.batch_wait(&messages).await;
         let mut results: Vec<(usize, String, MessageOutcome)> =
             futures::stream::iter(quota::interleave_by_tenant(
                 messages.into_iter().enumerate().collect(),
                 |(_, m): &(usize, InboundMessage)| m.body.as_str(),
             ))
             .map(|(i, m)| async move {
-                let outcome = self.handle_message(&m, deadline).await;
+                let outcome = self.handle_message(&m, deadline, wait).await;
                 (i, m.message_id, outcome)
             })
             .buffer_unordered(self.concurrency)
@@ -259,6 +263,23 @@ impl<S: ObjectStore> Fetcher<S> {
         out
     }
 
+    /// How long this batch's downloads wait for their tenants' budgets ([`pace`]): the
+    /// batch's tenants are busy from now, with those of the batches before.
+    async fn batch_wait(&self, messages: &[InboundMessage]) -> std::time::Duration {
+        let clients = self.tenants.snapshot().await;
+        let tenants = messages
+            .iter()
+            .filter_map(|m| quota::tenant_of(&m.body))
+            .filter(|t| clients.contains_key(t));
+        let busy = self.busy.arrived(tenants, Instant::now());
+        let rates: Vec<f64> = busy
+            .iter()
+            .filter_map(|t| clients.get(t))
+            .map(ActivityClient::budget_rate)
+            .collect();
+        pace::batch_wait(self.concurrency.max(messages.len()), &rates)
+    }
+
     /// Marks every tenant's budget in use until the guards are dropped: an invocation's share
     /// of a tenant's rate earns tokens only while a batch runs
     /// ([`o365_activity::client::ActivityClient::budget_in_use`]).
@@ -271,8 +292,14 @@ impl<S: ObjectStore> Fetcher<S> {
             .collect()
     }
 
-    /// Handles one message end to end, reporting permanent failures.
-    pub async fn handle_message(&self, m: &InboundMessage, deadline: Instant) -> MessageOutcome {
+    /// Handles one message end to end, reporting permanent failures; its download waits up
+    /// to `wait` for the tenant's budget ([`pace`]).
+    pub async fn handle_message(
+        &self,
+        m: &InboundMessage,
+        deadline: Instant,
+        wait: std::time::Duration,
+    ) -> MessageOutcome {
         let msg = match QueueMessage::parse(&m.body) {
             Ok(msg) => msg,
             Err(e) => {
@@ -280,7 +307,7 @@ impl<S: ObjectStore> Fetcher<S> {
                 return self.conclude(m, None, f).await;
             }
         };
-        match self.fetch(&msg, deadline).await {
+        match self.fetch(&msg, deadline, wait).await {
             Ok(outcome) => outcome,
             Err(f) => self.conclude(m, Some(&msg), f).await,
         }
@@ -291,6 +318,7 @@ impl<S: ObjectStore> Fetcher<S> {
         &self,
         msg: &QueueMessage,
         deadline: Instant,
+        wait: std::time::Duration,
     ) -> Result<MessageOutcome, Failure> {
         // Retryable: a tenant onboarded since the last reload is found on a later delivery;
         // one nobody onboards ends in the DLQ, whose alarm fires.
@@ -320,6 +348,7 @@ impl<S: ObjectStore> Fetcher<S> {
                 .emit(&self.metrics);
             return Ok(MessageOutcome::Duplicate { key, raced: false });
         }
-        self.download_and_store(&client, msg, &data, deadline).await
+        self.download_and_store(&client, msg, &data, deadline, wait)
+            .await
     }
 }

@@ -23,7 +23,7 @@ pub const MIN_THROTTLED_DELAY: Duration = Duration::from_secs(1);
 pub const MAX_THROTTLED_DELAY: Duration = Duration::from_secs(15 * 60);
 
 /// The tenant a message body names, when it parses.
-fn tenant_of(body: &str) -> Option<TenantId> {
+pub(crate) fn tenant_of(body: &str) -> Option<TenantId> {
     QueueMessage::parse(body).ok().map(|m| m.tenant_id)
 }
 

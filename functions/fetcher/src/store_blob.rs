@@ -20,6 +20,7 @@ impl<S: ObjectStore> Fetcher<S> {
         msg: &QueueMessage,
         data: &DataKey,
         deadline: Instant,
+        wait: std::time::Duration,
     ) -> Result<MessageOutcome, Failure> {
         let key = &self.keys.key(&ObjectKey::Data(data.clone()));
         // Held until the blob is stored or given up: what this download may hold at once.
@@ -27,11 +28,13 @@ impl<S: ObjectStore> Fetcher<S> {
             .await
             .map_err(|_| out_of_time())?
             .map_err(|e| Failure::retry(ErrorKind::Internal, e))?;
-        let mut body =
-            tokio::time::timeout_at(deadline, client.download(&msg.content_uri, deadline))
-                .await
-                .map_err(|_| out_of_time())?
-                .map_err(|e| Failure::from_client(&e))?;
+        let mut body = tokio::time::timeout_at(
+            deadline,
+            client.download_waiting(&msg.content_uri, deadline, wait),
+        )
+        .await
+        .map_err(|_| out_of_time())?
+        .map_err(|e| Failure::from_client(&e))?;
         let provenance = Provenance::for_message(msg, self.clock.now());
         let mut normalizer = BlobNormalizer::new(
             &provenance,

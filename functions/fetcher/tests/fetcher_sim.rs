@@ -854,3 +854,31 @@ async fn throttled_messages_the_queue_refuses_are_counted() {
     assert_eq!(metric_values(&metrics, "MessagesHandedBack"), [0.0]);
     assert_eq!(metric_values(&metrics, "HandBacksRefused"), [2.0]);
 }
+
+#[tokio::test]
+async fn one_busy_tenants_batch_waits_for_its_budget_instead_of_handing_back() {
+    // 120/min with a burst of 2: the third download's turn is 0.5 s away, longer than the
+    // shortest wait (300 ms) but well inside the time the budget needs for a batch of its one
+    // busy tenant (3 / 2 per second = 1.5 s), so it waits instead of being handed back.
+    let sim = sim(&[]).await;
+    let options = ClientOptions {
+        budget: BudgetOptions::per_minute(120).with_burst(2),
+        ..options()
+    };
+    let paced = ActivityClient::new(&tenant_at(T, &sim.base_url()), options).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let (f, _metrics) = fetcher(store.clone(), vec![paced]);
+    let batch: Vec<InboundMessage> = (0..3)
+        .map(|i| {
+            let (body, ids) = records(2, &format!("paced{i}"));
+            inbound(
+                &format!("p{i}"),
+                &message_for(&sim.publish_blob(T, EXCHANGE, body, ids)),
+            )
+        })
+        .collect();
+    let out = f.handle_batch(batch, deadline()).await;
+    assert!(out.failed_message_ids.is_empty(), "{:?}", out.outcomes);
+    assert_eq!(blob_requests(&sim), 3);
+}

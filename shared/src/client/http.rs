@@ -128,13 +128,16 @@ fn class_of(op: &'static str) -> CallClass {
 
 impl ActivityClient {
     /// Sends `method url` (already through the guard) until it succeeds, fails for good,
-    /// runs out of attempts or would pass `deadline`.
+    /// runs out of attempts or would pass `deadline`. Each attempt waits for the tenant's
+    /// budget up to `budget_wait` (a turn later: [`ClientError::Throttled`]), or up to
+    /// `deadline` when `None` (listing calls).
     pub(crate) async fn call<R: Receive>(
         &self,
         op: &'static str,
         method: Method,
         url: &Url,
         deadline: Instant,
+        budget_wait: Option<Duration>,
     ) -> Result<R::Out, ClientError> {
         let inner = &self.inner;
         let mut plan = RetryPlan::new(&inner.options.retry, deadline);
@@ -142,7 +145,8 @@ impl ActivityClient {
         let class = class_of(op);
         loop {
             let token = inner.tokens.get(deadline).await?;
-            self.wait_for_budget(op, class, &plan, deadline).await?;
+            self.wait_for_budget(op, class, &plan, deadline, budget_wait)
+                .await?;
             let Some(timeout) = plan.begin_attempt(inner.options.request_timeout) else {
                 return Err(plan.deadline_error(op));
             };
@@ -197,23 +201,20 @@ impl ActivityClient {
         }
     }
 
-    /// Waits for this call's turn in the tenant's budget: listing calls up to the deadline,
-    /// downloads up to the budget's `max_download_wait` (then [`ClientError::Throttled`]).
+    /// Waits for this call's turn in the tenant's budget, up to `budget_wait` (then
+    /// [`ClientError::Throttled`]) or, when `None`, up to the deadline.
     async fn wait_for_budget(
         &self,
         op: &'static str,
         class: CallClass,
         plan: &RetryPlan<'_>,
         deadline: Instant,
+        budget_wait: Option<Duration>,
     ) -> Result<(), ClientError> {
-        let budget = &self.inner.budget;
-        let give_up = match class {
-            CallClass::Listing => deadline,
-            CallClass::Download => Instant::now()
-                .checked_add(budget.options().max_download_wait)
-                .map_or(deadline, |t| t.min(deadline)),
-        };
-        match budget.acquire(class, give_up).await {
+        let give_up = budget_wait
+            .and_then(|w| Instant::now().checked_add(w))
+            .map_or(deadline, |t| t.min(deadline));
+        match self.inner.budget.acquire(class, give_up).await {
             Ok(()) => Ok(()),
             Err(wait) if give_up < deadline => Err(ClientError::Throttled { op, wait }),
             Err(_) => Err(plan.deadline_error(op)),

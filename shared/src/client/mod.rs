@@ -339,7 +339,7 @@ impl ActivityClient {
     ) -> Result<Vec<Subscription>, ClientError> {
         let url = self.feed_url("subscriptions/list", &[])?;
         let reply = self
-            .call::<Buffered>(OP_LIST_SUBSCRIPTIONS, Method::GET, &url, deadline)
+            .call::<Buffered>(OP_LIST_SUBSCRIPTIONS, Method::GET, &url, deadline, None)
             .await?;
         reply.decode(OP_LIST_SUBSCRIPTIONS)
     }
@@ -355,7 +355,7 @@ impl ActivityClient {
             &[("contentType", content_type.as_str())],
         )?;
         match self
-            .call::<Buffered>(OP_START_SUBSCRIPTION, Method::POST, &url, deadline)
+            .call::<Buffered>(OP_START_SUBSCRIPTION, Method::POST, &url, deadline, None)
             .await
         {
             Ok(_) => Ok(StartOutcome::Started),
@@ -402,14 +402,28 @@ impl ActivityClient {
         )
     }
 
-    /// `GET {contentUri}` (after `check_uri`), returning the body as a stream.
+    /// `GET {contentUri}` (after `check_uri`), returning the body as a stream; waits for the
+    /// tenant's budget up to [`BudgetOptions::max_download_wait`].
     pub async fn download(
         &self,
         content_uri: &str,
         deadline: Instant,
     ) -> Result<BlobBody, ClientError> {
+        let wait = self.inner.options.budget.max_download_wait;
+        self.download_waiting(content_uri, deadline, wait).await
+    }
+
+    /// [`ActivityClient::download`] waiting up to `budget_wait` for the tenant's budget (then
+    /// [`ClientError::Throttled`]): the fetcher's wait for a batch of few tenants
+    /// (`functions/fetcher/src/quota.rs`).
+    pub async fn download_waiting(
+        &self,
+        content_uri: &str,
+        deadline: Instant,
+        budget_wait: Duration,
+    ) -> Result<BlobBody, ClientError> {
         let url = guard::with_publisher(self.check_uri(content_uri)?, &self.inner.publisher_id);
-        self.call::<Streamed>(OP_GET_BLOB, Method::GET, &url, deadline)
+        self.call::<Streamed>(OP_GET_BLOB, Method::GET, &url, deadline, Some(budget_wait))
             .await
     }
 
@@ -422,6 +436,12 @@ impl ActivityClient {
     /// tenant and publisher id counts in it).
     pub fn budget_stats(&self) -> BudgetStats {
         self.inner.budget.stats()
+    }
+
+    /// Requests per second this tenant's budget in this process allows now (its adapted
+    /// rate): how fast it can serve the downloads it is given.
+    pub fn budget_rate(&self) -> f64 {
+        self.inner.budget.rate_per_second()
     }
 
     /// Marks this tenant's budget in use for a batch ([`Budget::in_use`]): an invocation's

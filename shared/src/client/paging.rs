@@ -54,7 +54,7 @@ impl ActivityClient {
         deadline: Instant,
     ) -> Result<ListingPage, ClientError> {
         let reply = self
-            .call::<Buffered>(OP_LIST_CONTENT, Method::GET, url, deadline)
+            .call::<Buffered>(OP_LIST_CONTENT, Method::GET, url, deadline, None)
             .await?;
         let page = decode_page(&reply.body, ctx).map_err(|e| ClientError::Decode {
             op: OP_LIST_CONTENT,

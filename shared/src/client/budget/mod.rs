@@ -11,7 +11,8 @@
 //!   tenth of the ceiling per [`INCREASE_INTERVAL`].
 //! - Listing calls go first: a download waits while any listing call waits, so the listing
 //!   cursor keeps moving during a catch-up. Within a class, first come, first served.
-//! - A download that would wait longer than [`BudgetOptions::max_download_wait`] is not made:
+//! - A download that would wait longer than its caller allows
+//!   ([`BudgetOptions::max_download_wait`], or the fetcher's wait for a batch) is not made:
 //!   the caller gets [`super::ClientError::Throttled`] and hands the work back (a fetcher
 //!   sends the message back to the queue with a delay), so one throttled tenant does not
 //!   hold a batch's slots that other tenants could use.
@@ -295,6 +296,11 @@ impl Budget {
                 .unwrap_or(owed_from),
         );
         at.saturating_duration_since(now)
+    }
+
+    /// Requests per second allowed now (the adapted rate).
+    pub fn rate_per_second(&self) -> f64 {
+        self.lock().bucket.rate()
     }
 
     /// Counts a request's outcome and adapts the rate to it.

@@ -9,13 +9,14 @@ pub const BASELINE_PER_MINUTE: u32 = 2_000;
 /// Default ceiling: 90 % of the baseline, leaving room for the other consumers of the tenant
 /// (`API_RATE_PER_MINUTE`, SAM `ApiRatePerMinute`, `o365ctl --api-rate`).
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 1_800;
-/// Default longest wait of a download for the budget. Short, so a batch never sits long on
-/// work its tenant's budget cannot serve soon: that work goes back to the queue at a turn
-/// booked in the budget (see the fetcher's `quota.rs`) where another invocation, or this one
-/// later, picks it up, while the batch's other tenants go on. 2 s held a batch of ten
-/// tenants as long as its slowest tenant, and batch after batch the others' budgets went
-/// unspent: 61 % of the ideal rate for ten tenants in one process, 98 % at 300 ms
-/// (BENCHMARKS.md §7).
+/// Default longest wait of a download for the budget, and the shortest the fetcher gives a
+/// batch (`functions/fetcher/src/pace.rs` lengthens it when few tenants are busy). Short, so
+/// a batch of many tenants never sits long on work its tenant's budget cannot serve soon:
+/// that work goes back to the queue at a turn booked in the budget (see the fetcher's
+/// `quota.rs`) where another invocation, or this one later, picks it up, while the batch's
+/// other tenants go on. 2 s held a batch of ten tenants as long as its slowest tenant, and
+/// batch after batch the others' budgets went unspent: 61 % of the ideal rate for ten
+/// tenants in one process, 98 % at 300 ms (BENCHMARKS.md §7).
 pub const MAX_DOWNLOAD_WAIT: Duration = Duration::from_millis(300);
 /// Highest accepted rate (and burst) setting.
 pub const MAX_RATE_PER_MINUTE: u32 = 1_000_000;
