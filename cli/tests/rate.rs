@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Each tenant's request budget of `o365ctl` (issue 18): `API_RATE_PER_MINUTE` and `API_BURST`
-//! are read as the Lambda functions read them and pace every API request, and a bad value is
-//! a configuration error (exit 2).
+//! are read as the Lambda functions read them and pace every API request, a download that
+//! only waits for the budget is fetched later instead of failing, and a bad value is a
+//! configuration error (exit 2).
 
 mod common;
 
@@ -87,6 +88,32 @@ async fn the_configured_rate_is_never_throttled_by_a_service_at_that_rate() {
     assert_eq!(summary["api_requests"][0]["throttled"], 0, "{summary}");
     assert!(published(&sim, TYPE).len() > 20, "too few blobs to tell");
     stored_everything(&ctl, &sim, &summary);
+    sim.shutdown().await;
+}
+
+/// At 300 requests a minute with a burst of 1 (one request every 200 ms), most downloads of a
+/// batch find the budget needs more than their 300 ms wait: they are fetched in a later round,
+/// not failed after three tries; and no span of requests went faster than the rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_rate_paces_every_request_and_fails_no_blob() {
+    let sim = sim_with(&[]).await;
+    let ctl = Ctl::at(&sim);
+    let summary = run_at(&ctl, "300", "1").await;
+    stored_everything(&ctl, &sim, &summary);
+    let requests = api_requests(&sim);
+    assert!(requests.len() > 20, "too few requests to tell: {summary}");
+    // At most burst + rate × t requests in any span t (one more for the clocks' jitter).
+    let (burst, per_second) = (1.0, 5.0);
+    for (i, first) in requests.iter().enumerate() {
+        for (j, last) in requests.iter().enumerate().skip(i + 1) {
+            let span = (last.at - first.at).as_seconds_f64();
+            let n = (j - i + 1) as f64;
+            assert!(
+                n <= burst + per_second * span + 1.0,
+                "{n} requests in {span:.3} s, faster than 300/min (burst 1): {summary}"
+            );
+        }
+    }
     sim.shutdown().await;
 }
 
