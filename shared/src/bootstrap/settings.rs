@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::env::{Either, Env, EnvError};
 use crate::client::budget::{DEFAULT_RATE_PER_MINUTE, MAX_RATE_PER_MINUTE};
-use crate::client::BudgetOptions;
+use crate::client::{BudgetOptions, ClientOptions};
 use crate::tenant_id::is_guid;
 use crate::tenants::TenantsSource;
 
@@ -183,6 +183,15 @@ impl CommonSettings {
             },
         })
     }
+
+    /// The API clients' options of a function that spends each tenant's rate whole (the
+    /// lister, the auditor): [`CommonSettings::budget`], the rest the default.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            budget: self.budget.clone(),
+            ..ClientOptions::default()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +236,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((s.budget.rate_per_minute, s.budget.burst), (1200, 40));
+        assert_eq!(s.client_options().budget, s.budget);
     }
 
     #[test]
