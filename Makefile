@@ -17,7 +17,8 @@ help: ## list the targets
 	@echo '  FetcherParallelDownloads / MAX_CONCURRENCY (fetcher)        4'
 	@echo '  Compression / COMPRESSION / --compression                   gzip'
 	@echo '  TenantsReloadSeconds / TENANTS_RELOAD_SECONDS               300 (seconds)'
-	@echo '  ApiRatePerMinute / API_RATE_PER_MINUTE                      1800 (requests/min/tenant)'
+	@echo '  ApiRatePerMinute / API_RATE_PER_MINUTE (o365ctl too)        1800 (requests/min/tenant)'
+	@echo '  API_BURST (no SAM parameter; o365ctl too)                   rate / 60, at least 1 (requests at once)'
 	@echo '  AuditSettleHours / AUDIT_SETTLE_HOURS                       48 (hours)'
 
 run: ## collect once into ./data (OUT=dir to change): from o365-sim (embedded), or a real tenant when O365_TENANT_ID/O365_CLIENT_ID/O365_CLIENT_SECRET are set

@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+use o365_activity::bootstrap::settings::budget_from_env;
+use o365_activity::bootstrap::{Env, EnvError};
+use o365_activity::client::BudgetOptions;
 use o365_activity::tenants::{TenantConfig, TenantEntry, TenantsFile, TokenEndpoint};
 use o365_activity::{ContentType, TenantId};
 
@@ -15,6 +18,15 @@ pub const SECRET_ENV: &str = "O365_CLIENT_SECRET";
 /// Reads the process environment (the lookup tenant resolution uses outside tests).
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Each tenant's request budget for `o365ctl`'s API clients: `API_RATE_PER_MINUTE` and
+/// `API_BURST`, with the defaults and ranges of the Lambda functions (one reader for both,
+/// [`budget_from_env`]). `env` looks up environment variables (tests pass their own).
+pub fn client_budget(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BudgetOptions, CliConfigError> {
+    Ok(budget_from_env(&Env::new(env))?)
 }
 
 /// Where the tenants come from.
@@ -121,6 +133,9 @@ pub enum CliConfigError {
     /// A bad `--tenant-id`.
     #[error(transparent)]
     TenantId(#[from] o365_activity::tenant_id::BadTenantId),
+    /// A bad variable shared with the Lambda functions (`API_RATE_PER_MINUTE`, `API_BURST`).
+    #[error(transparent)]
+    Env(#[from] EnvError),
 }
 
 impl TenantArgs {

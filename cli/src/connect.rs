@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use o365_activity::client::{ActivityClient, ClientError, ClientOptions, RetryPolicy};
+use o365_activity::client::{
+    ActivityClient, BudgetOptions, ClientError, ClientOptions, RetryPolicy,
+};
 use o365_activity::tenants::TenantConfig;
 use o365_activity::{ContentType, TenantId};
 use o365_sim::{SimConfig, SimHandle, TenantSpec};
@@ -22,6 +24,9 @@ pub struct Connected {
     pub unreachable: Vec<TenantProblem>,
     /// Where the data comes from, for people.
     pub source: String,
+    /// Each tenant's request budget (`API_RATE_PER_MINUTE`, `API_BURST`), for the clients of
+    /// tenants checked later ([`Connected::retry_skipped`]).
+    budget: BudgetOptions,
     sim: Option<SimHandle>,
 }
 
@@ -34,8 +39,18 @@ impl std::fmt::Debug for Connected {
     }
 }
 
+/// The clients' options: each tenant's request budget as configured, the rest the default.
+fn client_options(budget: &BudgetOptions) -> ClientOptions {
+    ClientOptions {
+        budget: budget.clone(),
+        ..ClientOptions::default()
+    }
+}
+
 /// Client options for the pre-flight check: few retries, so a dead endpoint fails in seconds.
-fn preflight_options() -> ClientOptions {
+/// The same budget as [`client_options`]: the first client of a tenant makes the tenant's
+/// budget in this process, and the pre-flight client is the first.
+fn preflight_options(budget: &BudgetOptions) -> ClientOptions {
     ClientOptions {
         retry: RetryPolicy {
             initial_backoff: Duration::from_millis(200),
@@ -43,7 +58,7 @@ fn preflight_options() -> ClientOptions {
             max_attempts: 2,
         },
         request_timeout: Duration::from_secs(15),
-        ..ClientOptions::default()
+        ..client_options(budget)
     }
 }
 
@@ -86,16 +101,19 @@ fn explain(tenant: &Tenant, e: &ClientError) -> (ProblemKind, String) {
 }
 
 /// Checks one tenant's token endpoint and API once; its client, or why it is skipped.
-async fn check(tenant: Tenant) -> Result<(TenantConfig, ActivityClient), TenantProblem> {
+async fn check(
+    tenant: Tenant,
+    budget: &BudgetOptions,
+) -> Result<(TenantConfig, ActivityClient), TenantProblem> {
     let config = &tenant.config;
-    let probe = match ActivityClient::new(config, preflight_options()) {
+    let probe = match ActivityClient::new(config, preflight_options(budget)) {
         Ok(probe) => probe
             .list_subscriptions(Instant::now() + Duration::from_secs(60))
             .await
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    match probe.and_then(|()| ActivityClient::new(config, ClientOptions::default())) {
+    match probe.and_then(|()| ActivityClient::new(config, client_options(budget))) {
         Ok(client) => Ok((tenant.config, client)),
         Err(e) => {
             let (kind, reason) = explain(&tenant, &e);
@@ -110,20 +128,23 @@ async fn check(tenant: Tenant) -> Result<(TenantConfig, ActivityClient), TenantP
 }
 
 impl Connected {
-    /// Builds the clients (starting the simulator for [`Tenants::Embedded`]) and checks every
-    /// configured tenant once. Exit 3 when no tenant is reachable.
-    pub async fn open(tenants: Tenants) -> Result<Connected, Failure> {
-        let conn = Connected::open_all(tenants).await?;
+    /// Builds the clients (starting the simulator for [`Tenants::Embedded`]), each tenant's
+    /// spending `budget` ([`crate::config::client_budget`]), and checks every configured
+    /// tenant once. Exit 3 when no tenant is reachable.
+    pub async fn open(tenants: Tenants, budget: BudgetOptions) -> Result<Connected, Failure> {
+        let conn = Connected::open_all(tenants, budget).await?;
         conn.require_any()?;
         Ok(conn)
     }
 
     /// Like [`Connected::open`], but returns even when no tenant can be collected, so the
     /// caller can record why before [`Connected::require_any`] ends the command.
-    pub async fn open_all(tenants: Tenants) -> Result<Connected, Failure> {
+    pub async fn open_all(tenants: Tenants, budget: BudgetOptions) -> Result<Connected, Failure> {
         match tenants {
-            Tenants::Embedded { content_types } => Connected::embedded(&content_types).await,
-            Tenants::Configured(c) => Ok(Connected::configured(c).await),
+            Tenants::Embedded { content_types } => {
+                Connected::embedded(&content_types, budget).await
+            }
+            Tenants::Configured(c) => Ok(Connected::configured(c, budget).await),
         }
     }
 
@@ -156,7 +177,10 @@ impl Connected {
         })
     }
 
-    async fn embedded(content_types: &[ContentType]) -> Result<Connected, Failure> {
+    async fn embedded(
+        content_types: &[ContentType],
+        budget: BudgetOptions,
+    ) -> Result<Connected, Failure> {
         // The simulator's state lives in memory, but a real tenant's subscriptions persist
         // between runs: start with them enabled, so every run (not only the first one after
         // the 15-minute start rule) can list.
@@ -181,17 +205,18 @@ impl Connected {
             content_types,
         );
         let config = entry.resolve(1, None, &|_| None).map_err(Failure::usage)?;
-        let client = ActivityClient::new(&config, ClientOptions::default())
+        let client = ActivityClient::new(&config, client_options(&budget))
             .map_err(|e| Failure::from(anyhow::anyhow!("{e}")))?;
         Ok(Connected {
             tenants: vec![(config, client)],
             unreachable: Vec::new(),
             source: format!("o365-sim (embedded, {base})"),
+            budget,
             sim: Some(sim),
         })
     }
 
-    async fn configured(configured: Configured) -> Connected {
+    async fn configured(configured: Configured, budget: BudgetOptions) -> Connected {
         let Configured {
             tenants: list,
             rejected,
@@ -200,10 +225,11 @@ impl Connected {
             tenants: Vec::new(),
             unreachable: rejected,
             source: String::new(),
+            budget,
             sim: None,
         };
         for tenant in list {
-            conn.admit(check(tenant).await);
+            conn.admit(check(tenant, &conn.budget).await);
         }
         conn.describe();
         conn
@@ -227,7 +253,7 @@ impl Connected {
             .into_iter()
             .filter(|t| was_skipped(&t.config.tenant_id))
         {
-            let checked = check(tenant).await;
+            let checked = check(tenant, &self.budget).await;
             if let Ok((config, _)) = &checked {
                 tracing::info!(tenant = %config.tenant_id, "a skipped tenant connects now; it is collected from this run on");
                 recovered.push(config.tenant_id.clone());

@@ -9,7 +9,7 @@ use o365_activity::latency::RecordLatency;
 use o365_activity::queue::{MemoryQueue, Queue, SqsQueue};
 use o365_activity::store::ObjectStore;
 use o365_activity::QueueMessage;
-use o365_fetcher::{Fetcher, InboundMessage, MessageOutcome};
+use o365_fetcher::{ErrorKind, Fetcher, InboundMessage, MessageOutcome};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -20,8 +20,13 @@ use crate::spool::Spool;
 pub const BATCH: usize = 10;
 
 /// How many times the local pipeline tries a message whose failure may pass (like an SQS
-/// queue's `maxReceiveCount`).
+/// queue's `maxReceiveCount`). A download that only waited for its tenant's request budget
+/// (throttled) spends none.
 pub const LOCAL_ATTEMPTS: u32 = 3;
+
+/// The pause after a round whose every message was throttled, so that a spent budget is not
+/// asked again at once, round after round.
+pub const THROTTLED_PAUSE: Duration = Duration::from_millis(250);
 
 /// What the fetcher did with the messages of one drain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -122,7 +127,8 @@ impl FetchTotals {
 }
 
 /// Drains the in-process queue through the fetcher until it is empty or `deadline` passes.
-/// A message whose failure may pass is queued again, up to [`LOCAL_ATTEMPTS`] tries.
+/// A message whose failure may pass is queued again, up to [`LOCAL_ATTEMPTS`] tries; a
+/// throttled one (its tenant's budget could not serve it soon) as often as it takes.
 pub async fn drain_memory<S: ObjectStore>(
     fetcher: &Fetcher<S>,
     queue: &MemoryQueue,
@@ -167,9 +173,7 @@ pub async fn drain_spooled<S: ObjectStore>(
         for (id, o) in &outcome.outcomes {
             if o.is_failure() {
                 if let Some(m) = by_id.remove(id) {
-                    let n = attempts.entry(m.dedup_key()).or_insert(1);
-                    if *n < LOCAL_ATTEMPTS && Instant::now() < deadline {
-                        *n += 1;
+                    if Instant::now() < deadline && try_again(o, &m, &mut attempts) {
                         again.push(m);
                         continue;
                     }
@@ -185,6 +189,13 @@ pub async fn drain_spooled<S: ObjectStore>(
                 tracing::error!(error = %e, "could not queue messages again");
                 totals.failed += again.len() as u64;
             }
+        }
+        if outcome.outcomes.iter().all(|(_, o)| is_throttled(o)) {
+            // Nothing could be served: give the budgets time before the next round.
+            let pause = Instant::now()
+                .checked_add(THROTTLED_PAUSE)
+                .unwrap_or(deadline);
+            tokio::time::sleep_until(pause.min(deadline)).await;
         }
     }
     let left = queue.drain();
@@ -207,6 +218,37 @@ pub async fn drain_spooled<S: ObjectStore>(
         *totals.errors_by_kind.entry("Deadline".into()).or_default() += left.len() as u64;
     }
     totals
+}
+
+/// Whether a download was not made because its tenant's request budget could not serve it
+/// soon (or the API throttled it): it waits, nothing failed.
+fn is_throttled(outcome: &MessageOutcome) -> bool {
+    matches!(
+        outcome,
+        MessageOutcome::Retry {
+            kind: ErrorKind::Throttled,
+            ..
+        }
+    )
+}
+
+/// Whether the failed message `m` goes round again: a throttled one always, without spending
+/// an attempt; any other while it has attempts left, spending one.
+fn try_again(
+    outcome: &MessageOutcome,
+    m: &QueueMessage,
+    attempts: &mut HashMap<String, u32>,
+) -> bool {
+    if is_throttled(outcome) {
+        return true;
+    }
+    let n = attempts.entry(m.dedup_key()).or_insert(1);
+    if *n < LOCAL_ATTEMPTS {
+        *n += 1;
+        true
+    } else {
+        false
+    }
 }
 
 /// Drains an SQS queue through the fetcher: receive ten, handle, delete what succeeded; a
@@ -271,4 +313,39 @@ pub async fn send<Q: Queue>(
         return Ok(0);
     }
     Ok(queue.send_all(messages, deadline).await?.sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::tests::msg;
+
+    #[test]
+    fn only_real_failures_spend_attempts() {
+        let throttled = MessageOutcome::Retry {
+            kind: ErrorKind::Throttled,
+            error: "the budget needs 1s".into(),
+        };
+        let transient = MessageOutcome::Retry {
+            kind: ErrorKind::Transient,
+            error: "503".into(),
+        };
+        let (a, b) = (msg("a"), msg("b"));
+        let mut attempts = HashMap::new();
+        for _ in 0..10 * LOCAL_ATTEMPTS {
+            assert!(try_again(&throttled, &a, &mut attempts));
+        }
+        assert!(attempts.is_empty(), "{attempts:?}");
+        let tries: Vec<bool> = (0..LOCAL_ATTEMPTS)
+            .map(|_| try_again(&transient, &b, &mut attempts))
+            .collect();
+        assert_eq!(tries, [true, true, false], "{LOCAL_ATTEMPTS} tries in all");
+        // A throttled round between failures spends none of the attempts left.
+        let mut attempts = HashMap::new();
+        assert!(try_again(&transient, &a, &mut attempts));
+        assert!(try_again(&throttled, &a, &mut attempts));
+        assert!(try_again(&transient, &a, &mut attempts));
+        assert!(!try_again(&transient, &a, &mut attempts));
+        assert!(is_throttled(&throttled) && !is_throttled(&transient));
+    }
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::args::StorageArgs;
 use crate::commands::run::{fetcher, lister, lister_settings};
-use crate::config::Tenants;
+use crate::config::{client_budget, process_env, Tenants};
 use crate::connect::Connected;
 use crate::exit::Failure;
 use crate::pipeline::{drain_memory, send, FetchTotals};
@@ -61,6 +61,7 @@ impl Session {
         dry_run: bool,
         check_queue: bool,
     ) -> Result<Session, Failure> {
+        let budget = client_budget(&process_env).map_err(Failure::usage)?;
         let settings = lister_settings(storage, None)?;
         let aws = storage.aws().await;
         let store = storage.store(aws.as_ref()).await?;
@@ -68,7 +69,7 @@ impl Session {
             storage.check_queue(aws.as_ref(), dry_run).await?;
         }
         let delivery = Delivery::choose(storage, aws.as_ref(), dry_run);
-        let conn = Connected::open(tenants).await?;
+        let conn = Connected::open(tenants, budget).await?;
         Ok(Session {
             settings,
             store,

@@ -120,11 +120,12 @@ impl Queue for SpooledQueue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn msg(id: &str) -> QueueMessage {
+    /// A message for blob `id` of one tenant.
+    pub(crate) fn msg(id: &str) -> QueueMessage {
         QueueMessage {
             format_version: 1,
             tenant_id: "00000000-0000-0000-0000-000000000001".parse().unwrap(),

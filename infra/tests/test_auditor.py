@@ -89,6 +89,8 @@ def test_schedule_and_settle_reach_the_function() -> None:
     assert env["AUDIT_SETTLE_HOURS"] == {"Ref": "AuditSettleHours"}
     assert env["QUEUE_URL"] == {"Ref": "Queue"}
     assert env["CONTENT_TYPES"] == {"Ref": "ContentTypes"}
+    # Its re-listing spends each tenant's request budget like the lister's runs.
+    assert env["API_RATE_PER_MINUTE"] == {"Ref": "ApiRatePerMinute"}
     # Settled means before the 7-day reach ends, so what the audit finds is still recoverable.
     assert params["AuditSettleHours"]["MaxValue"] < 7 * 24
     assert props["ReservedConcurrentExecutions"] == 1

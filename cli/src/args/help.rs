@@ -29,7 +29,8 @@ Environment:
   O365_TENANT_ID, O365_CLIENT_ID, O365_CLIENT_SECRET (the secret is read only from the
   environment or --client-secret-file, never from the command line), O365_CLIENT_CERTIFICATE,
   O365_CLIENT_KEY, O365_CLOUD, O365_API_ROOT, O365_LOGIN_ROOT, O365_CONTENT_TYPES,
-  O365_PUBLISHER_ID, O365_CONFIG; RUST_LOG overrides -v/-q.";
+  O365_PUBLISHER_ID, O365_CONFIG; RUST_LOG overrides -v/-q. API_RATE_PER_MINUTE and API_BURST
+  set each tenant's request budget, as for the Lambda functions (see `o365ctl run --help`).";
 
 /// `run`'s help: [`RUN_HELP`], then the defaults the Lambda functions share with it that have no
 /// flag here, read from the constants that define them (so `make help`, the SAM parameters
@@ -38,13 +39,19 @@ pub(super) fn run_help() -> String {
     let downloads = o365_fetcher::config::DEFAULT_MAX_CONCURRENCY;
     let reload = o365_activity::bootstrap::settings::DEFAULT_TENANTS_RELOAD.as_secs();
     let rate = o365_activity::client::budget::DEFAULT_RATE_PER_MINUTE;
+    let most = o365_activity::client::budget::MAX_RATE_PER_MINUTE;
     format!(
         "{RUN_HELP}
 
 Defaults shared with the Lambda functions, without a flag here (as `make help` lists them):
   FetcherParallelDownloads / MAX_CONCURRENCY (o365ctl's fetch too)   {downloads}
   TenantsReloadSeconds / TENANTS_RELOAD_SECONDS (functions only)     {reload} (seconds)
-  ApiRatePerMinute / API_RATE_PER_MINUTE (o365ctl's client too)      {rate} (requests/min/tenant)"
+  ApiRatePerMinute / API_RATE_PER_MINUTE (read by o365ctl too)       {rate} (requests/min/tenant)
+
+API_RATE_PER_MINUTE and API_BURST (requests that may go at once; default one second's worth
+of the rate), both whole numbers from 1 to {most}, are read from the environment as the
+functions read them: each tenant's request budget, spent whole by o365ctl like a lister run.
+A bad value is a configuration error (exit 2)."
     )
 }
 

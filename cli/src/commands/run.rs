@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::args::{RunArgs, StorageArgs};
 use crate::commands::Ui;
-use crate::config::process_env;
+use crate::config::{client_budget, process_env};
 use crate::connect::Connected;
 use crate::exit::{CmdResult, Code, Failure};
 use crate::interrupt::Interrupts;
@@ -33,6 +33,7 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
         .tenants
         .resolve(&process_env)
         .map_err(Failure::usage)?;
+    let budget = client_budget(&process_env).map_err(Failure::usage)?;
     let settings = lister_settings(&args.collect.storage, Some(args.overlap))?;
     let aws = args.collect.storage.aws().await;
     let store = args.collect.storage.store(aws.as_ref()).await?;
@@ -40,7 +41,7 @@ pub async fn run(args: RunArgs, ui: Ui) -> CmdResult {
         (Some(url), Some(aws)) => Some(aws.checked_queue(url).await?),
         _ => None,
     };
-    let mut conn = Connected::open_all(tenants).await?;
+    let mut conn = Connected::open_all(tenants, budget).await?;
     record_health(&store, &args.collect.storage, &conn).await;
     conn.require_any()?;
     let mut worst = Code::Ok;

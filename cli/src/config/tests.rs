@@ -216,3 +216,20 @@ fn simulator_entry_resolves() {
     assert_eq!(c.endpoints.login_root.as_str(), "http://127.0.0.1:4567/");
     assert_eq!(c.content_types, vec![ContentType::General]);
 }
+
+#[test]
+fn the_request_budget_is_read_as_the_functions_read_it() {
+    let b = client_budget(&env_with(&[])).unwrap();
+    assert_eq!(b, BudgetOptions::default());
+    let b = client_budget(&env_with(&[
+        ("API_RATE_PER_MINUTE", "600"),
+        ("API_BURST", "3"),
+    ]))
+    .unwrap();
+    assert_eq!((b.rate_per_minute, b.burst, b.starts_full), (600, 3, true));
+    let e = client_budget(&env_with(&[("API_RATE_PER_MINUTE", "fast")])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"API_RATE_PER_MINUTE="fast" is invalid: expected a whole number from 1 to 1000000 (default 1800)"#
+    );
+}

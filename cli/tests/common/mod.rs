@@ -15,11 +15,19 @@ pub const TENANT: &str = o365_sim::DEFAULT_TENANT_ID;
 pub const CLIENT: &str = o365_sim::DEFAULT_CLIENT_ID;
 pub const SECRET: &str = o365_sim::DEFAULT_CLIENT_SECRET;
 
-/// The o365ctl binary with none of the developer's tenant or AWS settings.
+/// Variables o365ctl reads besides its own `O365_*` ones.
+const SHARED_VARS: [&str; 4] = [
+    "RUST_LOG",
+    "AWS_ENDPOINT_URL",
+    "API_RATE_PER_MINUTE",
+    "API_BURST",
+];
+
+/// The o365ctl binary with none of the developer's tenant, AWS or request rate settings.
 pub fn bin() -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_o365ctl"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("O365_") || k == "RUST_LOG" || k == "AWS_ENDPOINT_URL" {
+        if k.starts_with("O365_") || SHARED_VARS.contains(&k.as_str()) {
             c.env_remove(k);
         }
     }

@@ -2,7 +2,6 @@
 //! event; each scheduled invocation is one [`o365_auditor::handle`].
 
 use o365_activity::bootstrap::{serve, Env};
-use o365_activity::client::ClientOptions;
 use o365_activity::queue::SqsQueue;
 use o365_activity::store::S3Store;
 use o365_auditor::{handle, AuditorConfig, AuditorHandler};
@@ -12,7 +11,9 @@ type BoxError = lambda_runtime::Error;
 
 async fn build(env: Env<'static>) -> Result<AuditorHandler<S3Store, SqsQueue>, BoxError> {
     let config = AuditorConfig::from_env(&env)?;
-    let options = ClientOptions::default();
+    // Like the lister, the auditor spends each tenant's rate whole: its re-listing (recovery)
+    // calls are few; the Graph queries have a quota of their own.
+    let options = config.common.client_options();
     let wiring = Wiring::deployed(&config.common, config.queue_url, options.clone()).await?;
     let store = &config.common.store;
     tracing::info!(bucket = %store.bucket, prefix = %store.prefix, settle_hours = config.settings.settle.num_hours(), "auditor configured");

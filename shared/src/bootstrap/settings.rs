@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::env::{Either, Env, EnvError};
 use crate::client::budget::{DEFAULT_RATE_PER_MINUTE, MAX_RATE_PER_MINUTE};
-use crate::client::BudgetOptions;
+use crate::client::{BudgetOptions, ClientOptions};
 use crate::tenant_id::is_guid;
 use crate::tenants::TenantsSource;
 
@@ -125,6 +125,21 @@ impl StoreSettings {
     }
 }
 
+/// Reads and checks `API_RATE_PER_MINUTE` (default [`DEFAULT_RATE_PER_MINUTE`]) and
+/// `API_BURST` (default one second's worth of the rate), both from 1 to
+/// [`MAX_RATE_PER_MINUTE`]: a tenant's whole request budget, for every process that calls the
+/// API (the functions through [`CommonSettings`], and `o365ctl`).
+pub fn budget_from_env(env: &Env<'_>) -> Result<BudgetOptions, EnvError> {
+    let rate = env.number(
+        "API_RATE_PER_MINUTE",
+        DEFAULT_RATE_PER_MINUTE,
+        1..=MAX_RATE_PER_MINUTE,
+    )?;
+    let budget = BudgetOptions::per_minute(rate);
+    let burst = env.number("API_BURST", budget.burst, 1..=MAX_RATE_PER_MINUTE)?;
+    Ok(budget.with_burst(burst))
+}
+
 impl CommonSettings {
     /// Reads and checks the shared settings.
     pub fn from_env(env: &Env<'_>) -> Result<CommonSettings, EnvError> {
@@ -157,15 +172,8 @@ impl CommonSettings {
             DEFAULT_TENANTS_RELOAD_COOLDOWN.as_secs(),
             0..=MAX_TENANTS_RELOAD_SECS,
         )?;
-        let rate = env.number(
-            "API_RATE_PER_MINUTE",
-            DEFAULT_RATE_PER_MINUTE,
-            1..=MAX_RATE_PER_MINUTE,
-        )?;
-        let mut budget = BudgetOptions::per_minute(rate);
-        budget.burst = env.number("API_BURST", budget.burst, 1..=MAX_RATE_PER_MINUTE)?;
         Ok(CommonSettings {
-            budget,
+            budget: budget_from_env(env)?,
             store,
             tenants,
             publisher_id,
@@ -175,6 +183,15 @@ impl CommonSettings {
             },
         })
     }
+
+    /// The API clients' options of a function that spends each tenant's rate whole (the
+    /// lister, the auditor): [`CommonSettings::budget`], the rest the default.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            budget: self.budget.clone(),
+            ..ClientOptions::default()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -182,13 +199,22 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn read(pairs: &[(&str, &str)]) -> Result<CommonSettings, EnvError> {
+    /// `read` over an environment holding only `pairs`.
+    fn with_env<T>(pairs: &[(&str, &str)], read: impl FnOnce(&Env<'_>) -> T) -> T {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let lookup = move |k: &str| map.get(k).cloned();
-        CommonSettings::from_env(&Env::new(&lookup))
+        read(&Env::new(&lookup))
+    }
+
+    fn read(pairs: &[(&str, &str)]) -> Result<CommonSettings, EnvError> {
+        with_env(pairs, CommonSettings::from_env)
+    }
+
+    fn budget(pairs: &[(&str, &str)]) -> Result<BudgetOptions, EnvError> {
+        with_env(pairs, budget_from_env)
     }
 
     #[test]
@@ -210,6 +236,37 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((s.budget.rate_per_minute, s.budget.burst), (1200, 40));
+        assert_eq!(s.client_options().budget, s.budget);
+    }
+
+    #[test]
+    fn the_budget_alone() {
+        let b = budget(&[]).unwrap();
+        assert_eq!(b, BudgetOptions::per_minute(DEFAULT_RATE_PER_MINUTE));
+        let b = budget(&[("API_RATE_PER_MINUTE", " 600 ")]).unwrap();
+        assert_eq!((b.rate_per_minute, b.burst, b.starts_full), (600, 10, true));
+        let b = budget(&[("API_RATE_PER_MINUTE", "30"), ("API_BURST", "")]).unwrap();
+        assert_eq!((b.rate_per_minute, b.burst), (30, 1));
+        let b = budget(&[("API_RATE_PER_MINUTE", "600"), ("API_BURST", "3")]).unwrap();
+        assert_eq!((b.rate_per_minute, b.burst), (600, 3));
+        let most = MAX_RATE_PER_MINUTE.to_string();
+        assert!(budget(&[("API_RATE_PER_MINUTE", &most), ("API_BURST", &most)]).is_ok());
+        let too_many = (u64::from(MAX_RATE_PER_MINUTE) + 1).to_string();
+        for (var, value) in [
+            ("API_RATE_PER_MINUTE", "0"),
+            ("API_RATE_PER_MINUTE", "-5"),
+            ("API_RATE_PER_MINUTE", "600/min"),
+            ("API_RATE_PER_MINUTE", too_many.as_str()),
+            ("API_BURST", "0"),
+            ("API_BURST", "1.5"),
+        ] {
+            let e = budget(&[(var, value)]).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains(var) && text.contains("whole number from 1 to 1000000"),
+                "{var}={value}: {text}"
+            );
+        }
     }
 
     #[test]

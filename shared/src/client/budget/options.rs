@@ -7,7 +7,7 @@ use std::time::Duration;
 /// throttling"); every consumer of the tenant and publisher id shares it.
 pub const BASELINE_PER_MINUTE: u32 = 2_000;
 /// Default ceiling: 90 % of the baseline, leaving room for the other consumers of the tenant
-/// (`API_RATE_PER_MINUTE`, SAM `ApiRatePerMinute`, `o365ctl --api-rate`).
+/// (`API_RATE_PER_MINUTE`, SAM `ApiRatePerMinute`; `o365ctl` reads the same variable).
 pub const DEFAULT_RATE_PER_MINUTE: u32 = 1_800;
 /// Default longest wait of a download for the budget, and the shortest the fetcher gives a
 /// batch (`functions/fetcher/src/pace.rs` lengthens it when few tenants are busy). Short, so
