@@ -39,16 +39,8 @@ impl std::fmt::Debug for Connected {
     }
 }
 
-/// The clients' options: each tenant's request budget as configured, the rest the default.
-fn client_options(budget: &BudgetOptions) -> ClientOptions {
-    ClientOptions {
-        budget: budget.clone(),
-        ..ClientOptions::default()
-    }
-}
-
 /// Client options for the pre-flight check: few retries, so a dead endpoint fails in seconds.
-/// The same budget as [`client_options`]: the first client of a tenant makes the tenant's
+/// The same budget as the main clients: the first client of a tenant makes the tenant's
 /// budget in this process, and the pre-flight client is the first.
 fn preflight_options(budget: &BudgetOptions) -> ClientOptions {
     ClientOptions {
@@ -58,7 +50,7 @@ fn preflight_options(budget: &BudgetOptions) -> ClientOptions {
             max_attempts: 2,
         },
         request_timeout: Duration::from_secs(15),
-        ..client_options(budget)
+        ..ClientOptions::with_budget(budget.clone())
     }
 }
 
@@ -113,7 +105,9 @@ async fn check(
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    match probe.and_then(|()| ActivityClient::new(config, client_options(budget))) {
+    match probe
+        .and_then(|()| ActivityClient::new(config, ClientOptions::with_budget(budget.clone())))
+    {
         Ok(client) => Ok((tenant.config, client)),
         Err(e) => {
             let (kind, reason) = explain(&tenant, &e);
@@ -205,7 +199,7 @@ impl Connected {
             content_types,
         );
         let config = entry.resolve(1, None, &|_| None).map_err(Failure::usage)?;
-        let client = ActivityClient::new(&config, client_options(&budget))
+        let client = ActivityClient::new(&config, ClientOptions::with_budget(budget.clone()))
             .map_err(|e| Failure::from(anyhow::anyhow!("{e}")))?;
         Ok(Connected {
             tenants: vec![(config, client)],

@@ -84,10 +84,7 @@ impl FetcherConfig {
     /// The API client's options: each invocation spends its share of every tenant's rate
     /// (`API_RATE_PER_MINUTE / FETCHER_MAX_CONCURRENCY`, see infra/README.md).
     pub fn client_options(&self) -> ClientOptions {
-        ClientOptions {
-            budget: self.common.budget.clone().share_of(self.invocations),
-            ..ClientOptions::default()
-        }
+        ClientOptions::with_budget(self.common.budget.clone().share_of(self.invocations))
     }
 }
 

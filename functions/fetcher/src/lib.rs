@@ -19,6 +19,7 @@
 //!    deadline, storage, credentials) → the message is reported failed so SQS redelivers it
 //!    (then the DLQ).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -33,6 +34,7 @@ use o365_activity::metrics::{MetricSet, MetricsSink};
 use o365_activity::normalize::Limits;
 use o365_activity::queue::SqsQueue;
 use o365_activity::store::ObjectStore;
+use o365_activity::TenantId;
 use tokio::time::Instant;
 
 mod claim;
@@ -195,7 +197,7 @@ impl<S: ObjectStore> Fetcher<S> {
             })
             .collect();
         // The invocation's shares earn tokens until its hand-backs are sent too.
-        let in_use = self.budgets_in_use().await;
+        let in_use = budgets_in_use(&self.tenants.snapshot().await);
         let outcome = self.handle_batch(messages.clone(), deadline).await;
         let handed_back = match &self.requeue {
             Some(queue) => {
@@ -232,8 +234,9 @@ impl<S: ObjectStore> Fetcher<S> {
         messages: Vec<InboundMessage>,
         deadline: Instant,
     ) -> BatchOutcome {
-        let in_use = self.budgets_in_use().await;
-        let wait = self.batch_wait(&messages).await;
+        let clients = self.tenants.snapshot().await;
+        let in_use = budgets_in_use(&clients);
+        let wait = self.batch_wait(&messages, &clients);
         let mut results: Vec<(usize, String, MessageOutcome)> =
             futures::stream::iter(quota::interleave_by_tenant(
                 messages.into_iter().enumerate().collect(),
@@ -265,8 +268,11 @@ impl<S: ObjectStore> Fetcher<S> {
 
     /// How long this batch's downloads wait for their tenants' budgets ([`pace`]): the
     /// batch's tenants are busy from now, with those of the batches before.
-    async fn batch_wait(&self, messages: &[InboundMessage]) -> std::time::Duration {
-        let clients = self.tenants.snapshot().await;
+    fn batch_wait(
+        &self,
+        messages: &[InboundMessage],
+        clients: &HashMap<TenantId, ActivityClient>,
+    ) -> std::time::Duration {
         let tenants = messages
             .iter()
             .filter_map(|m| quota::tenant_of(&m.body))
@@ -278,18 +284,6 @@ impl<S: ObjectStore> Fetcher<S> {
             .map(ActivityClient::budget_rate)
             .collect();
         pace::batch_wait(self.concurrency.max(messages.len()), &rates)
-    }
-
-    /// Marks every tenant's budget in use until the guards are dropped: an invocation's share
-    /// of a tenant's rate earns tokens only while a batch runs
-    /// ([`o365_activity::client::ActivityClient::budget_in_use`]).
-    async fn budgets_in_use(&self) -> Vec<o365_activity::client::InUse> {
-        self.tenants
-            .snapshot()
-            .await
-            .values()
-            .map(ActivityClient::budget_in_use)
-            .collect()
     }
 
     /// Handles one message end to end, reporting permanent failures; its download waits up
@@ -351,4 +345,16 @@ impl<S: ObjectStore> Fetcher<S> {
         self.download_and_store(&client, msg, &data, deadline, wait)
             .await
     }
+}
+
+/// Marks every tenant's budget in use until the guards are dropped: an invocation's share of
+/// a tenant's rate earns tokens only while a batch runs
+/// ([`o365_activity::client::ActivityClient::budget_in_use`]).
+fn budgets_in_use(
+    clients: &HashMap<TenantId, ActivityClient>,
+) -> Vec<o365_activity::client::InUse> {
+    clients
+        .values()
+        .map(ActivityClient::budget_in_use)
+        .collect()
 }

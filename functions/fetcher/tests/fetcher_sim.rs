@@ -789,14 +789,24 @@ async fn throttled_setup(
     MetricsSink,
 ) {
     let sim = sim(&[]).await;
+    let (dir, f, metrics) = budgeted_fetcher(&sim, BudgetOptions::per_minute(1).share_of(1));
+    (sim, dir, f.with_requeue(queue), metrics)
+}
+
+/// A fetcher serving `T` on `sim` with its request budget `budget`, storing in a temporary
+/// directory.
+fn budgeted_fetcher(
+    sim: &SimHandle,
+    budget: BudgetOptions,
+) -> (tempfile::TempDir, Fetcher<LocalStore>, MetricsSink) {
     let options = ClientOptions {
-        budget: BudgetOptions::per_minute(1).share_of(1),
+        budget,
         ..options()
     };
-    let throttled = ActivityClient::new(&tenant_at(T, &sim.base_url()), options).unwrap();
+    let client = ActivityClient::new(&tenant_at(T, &sim.base_url()), options).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (f, metrics) = fetcher(LocalStore::new(dir.path()), vec![throttled]);
-    (sim, dir, f.with_requeue(queue), metrics)
+    let (f, metrics) = fetcher(LocalStore::new(dir.path()), vec![client]);
+    (dir, f, metrics)
 }
 
 /// An SQS event of `n` new blobs of `T`, message ids `m0`, `m1`, ...
@@ -861,14 +871,7 @@ async fn one_busy_tenants_batch_waits_for_its_budget_instead_of_handing_back() {
     // shortest wait (300 ms) but well inside the time the budget needs for a batch of its one
     // busy tenant (3 / 2 per second = 1.5 s), so it waits instead of being handed back.
     let sim = sim(&[]).await;
-    let options = ClientOptions {
-        budget: BudgetOptions::per_minute(120).with_burst(2),
-        ..options()
-    };
-    let paced = ActivityClient::new(&tenant_at(T, &sim.base_url()), options).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::new(dir.path());
-    let (f, _metrics) = fetcher(store.clone(), vec![paced]);
+    let (_dir, f, _metrics) = budgeted_fetcher(&sim, BudgetOptions::per_minute(120).with_burst(2));
     let batch: Vec<InboundMessage> = (0..3)
         .map(|i| {
             let (body, ids) = records(2, &format!("paced{i}"));

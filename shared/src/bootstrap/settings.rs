@@ -187,10 +187,7 @@ impl CommonSettings {
     /// The API clients' options of a function that spends each tenant's rate whole (the
     /// lister, the auditor): [`CommonSettings::budget`], the rest the default.
     pub fn client_options(&self) -> ClientOptions {
-        ClientOptions {
-            budget: self.budget.clone(),
-            ..ClientOptions::default()
-        }
+        ClientOptions::with_budget(self.budget.clone())
     }
 }
 

@@ -94,6 +94,17 @@ impl Default for ClientOptions {
     }
 }
 
+impl ClientOptions {
+    /// The default options with each tenant's request budget `budget`: how every process
+    /// builds its clients from the configured rate.
+    pub fn with_budget(budget: BudgetOptions) -> ClientOptions {
+        ClientOptions {
+            budget,
+            ..ClientOptions::default()
+        }
+    }
+}
+
 /// One entry of `subscriptions/list`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
