@@ -34,7 +34,8 @@ pub(crate) struct Bucket {
     last_throttle: Option<Instant>,
     last_decrease: Option<Instant>,
     last_increase: Option<Instant>,
-    paused_at: Option<Instant>,
+    /// Since when nothing uses the bucket, and how much of that idle time still earns.
+    paused: Option<(Instant, Duration)>,
 }
 
 impl Bucket {
@@ -53,7 +54,9 @@ impl Bucket {
             last_throttle: None,
             last_decrease: None,
             last_increase: None,
-            paused_at: None,
+            // A share earns nothing before its first use, not even a grace: no batch came
+            // before it, and the service's bucket holds no more than the lister left there.
+            paused: (!options.starts_full).then_some((now, Duration::ZERO)),
         }
     }
 
@@ -61,16 +64,16 @@ impl Bucket {
     /// [`IDLE_GRACE`] only, or while work it handed back is owed its share, when later.
     pub(crate) fn pause(&mut self, now: Instant) {
         self.advance(now);
-        self.paused_at = Some(now);
+        self.paused = Some((now, IDLE_GRACE));
     }
 
     /// In use again at `now`; `owed` is until when work it handed back is owed its share
     /// (that work comes back to be served: the time until it earns tokens).
     pub(crate) fn resume(&mut self, now: Instant, owed: Option<Instant>) {
-        let Some(paused_at) = self.paused_at.take() else {
+        let Some((paused_at, grace)) = self.paused.take() else {
             return;
         };
-        let grace_end = paused_at.checked_add(IDLE_GRACE).unwrap_or(paused_at);
+        let grace_end = paused_at.checked_add(grace).unwrap_or(paused_at);
         let earns_until = owed.map_or(grace_end, |b| b.max(grace_end));
         if now > earns_until {
             self.advance(earns_until);
@@ -325,6 +328,20 @@ mod tests {
             assert_eq!(b.try_take(0, t0 + s(200)), Ok(()));
         }
         assert_eq!(b.try_take(0, t0 + s(200)).unwrap_err(), t0 + ms(200_500));
+    }
+
+    #[test]
+    fn a_share_earns_nothing_before_its_first_use() {
+        // A fetcher process warm before a catch-up, idle while the lister spends the tenant's
+        // burst: its first batch starts from nothing (before, a grace of 0.25 s earned a
+        // quarter token, and four processes starting together overdrew the service's bucket).
+        let t0 = Instant::now();
+        let mut b = Bucket::new(&BudgetOptions::per_minute(60).with_burst(5).share_of(1), t0);
+        b.resume(t0 + Duration::from_secs(60), None);
+        assert_eq!(
+            b.try_take(0, t0 + Duration::from_secs(60)).unwrap_err(),
+            t0 + Duration::from_secs(61)
+        );
     }
 
     #[test]

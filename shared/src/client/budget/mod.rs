@@ -148,11 +148,8 @@ impl Budget {
     /// A budget whose bucket starts full or empty as [`BudgetOptions::starts_full`] says.
     pub fn new(options: BudgetOptions) -> Budget {
         let now = Instant::now();
-        let mut bucket = Bucket::new(&options, now);
-        if !options.starts_full {
-            // A share earns nothing before its first use ([`Budget::in_use`]).
-            bucket.pause(now);
-        }
+        // A share earns nothing before its first use ([`Budget::in_use`]).
+        let bucket = Bucket::new(&options, now);
         Budget {
             options,
             state: Mutex::new(State {
@@ -482,15 +479,14 @@ mod tests {
         let budget = Arc::new(Budget::new(
             BudgetOptions::per_minute(600).with_burst(50).share_of(1),
         ));
-        // Idle for a second before its first batch: a grace's worth saved up (2.5), no burst.
+        // Idle for a second before its first batch: nothing saved up, not even a grace's
+        // worth (the lister may have just spent the tenant's burst).
         tokio::time::sleep(Duration::from_secs(1)).await;
         let use1 = budget.in_use();
         let soon = Instant::now() + Duration::from_millis(10);
-        budget.acquire(CallClass::Download, soon).await.unwrap();
-        budget.acquire(CallClass::Download, soon).await.unwrap();
         assert!(
             budget.acquire(CallClass::Download, soon).await.is_err(),
-            "no burst after an idle spell"
+            "nothing earned before the first use"
         );
         // In use, it earns its rate up to the burst.
         tokio::time::sleep(Duration::from_millis(300)).await;
