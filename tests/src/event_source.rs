@@ -91,6 +91,12 @@ pub struct EventSource {
     pub batch_size: i32,
     /// Visibility timeout applied on receive, in seconds.
     pub visibility_timeout: i32,
+    /// How long a drain's receive long-polls after one found nothing visible while messages
+    /// were still hidden (delayed, in flight), in seconds, as Lambda's poller long-polls: the
+    /// next batch starts as soon as a message becomes visible. 0: pause 250 ms and look
+    /// again (moto, whose long poll notices a message that becomes visible on its own, at
+    /// the end of a delay or a visibility timeout, only a second later).
+    pub idle_wait_seconds: i32,
 }
 
 /// A queue's message counts, as SQS reports them.
@@ -128,13 +134,22 @@ impl EventSource {
 
     /// Receives one batch (or `None` if nothing is visible now).
     pub async fn receive(&self) -> Result<Option<Delivery>, EventSourceError> {
+        self.receive_waiting(0).await
+    }
+
+    /// Receives one batch, long-polling up to `wait_seconds` for a message to become
+    /// visible; `None` if none did.
+    async fn receive_waiting(
+        &self,
+        wait_seconds: i32,
+    ) -> Result<Option<Delivery>, EventSourceError> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(self.batch_size)
             .visibility_timeout(self.visibility_timeout)
-            .wait_time_seconds(0)
+            .wait_time_seconds(wait_seconds)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
@@ -254,9 +269,11 @@ impl EventSource {
         // progress is not cut short.
         let mut last_batch = started;
         let mut stats = DrainStats::default();
+        let mut wait_seconds = 0;
         loop {
-            match self.receive().await? {
+            match self.receive_waiting(wait_seconds).await? {
                 Some(delivery) => {
+                    wait_seconds = 0;
                     last_batch = Instant::now();
                     stats.batches += 1;
                     stats.deliveries += delivery.receipts.len();
@@ -291,7 +308,11 @@ impl EventSource {
                             waited: started.elapsed(),
                         });
                     }
-                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if self.idle_wait_seconds > 0 {
+                        wait_seconds = self.idle_wait_seconds;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
                 }
             }
         }

@@ -132,6 +132,19 @@ pub enum QueueBackend {
     Memory,
 }
 
+impl QueueBackend {
+    /// How long the event source's receives long-poll once the queue had nothing visible
+    /// ([`EventSource::idle_wait_seconds`]): a second on the in-memory queue, which notices a
+    /// message becoming visible within 20 ms as SQS does; none on moto, which notices it only
+    /// a second later.
+    pub fn idle_wait_seconds(self) -> i32 {
+        match self {
+            QueueBackend::Moto => 0,
+            QueueBackend::Memory => 1,
+        }
+    }
+}
+
 /// A fixed, recent-looking start time for reproducible runs.
 pub fn epoch() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T00:00:00Z")
@@ -244,6 +257,7 @@ impl World {
             dlq_url: dlq.url().to_string(),
             batch_size: config.batch_size,
             visibility_timeout: config.visibility_timeout as i32,
+            idle_wait_seconds: config.queue_backend.idle_wait_seconds(),
         };
         let ids: Vec<String> = config
             .sim

@@ -47,6 +47,8 @@ const IN_PROCESS_LOOPS: usize = 4;
 const DOWNLOADS: usize = 10;
 /// Time given to each batch (real time), as a fetcher invocation's timeout.
 const FETCH_DEADLINE: Duration = Duration::from_secs(120);
+/// How often the bench looks whether the queue is empty.
+const WATCH_STEP: Duration = Duration::from_millis(20);
 /// Longest a drain waits for the queue to empty.
 const DRAIN_LIMIT: Duration = Duration::from_secs(900);
 
@@ -113,12 +115,13 @@ async fn drain_until_listed(
 }
 
 /// Lists and fetches at once in this process, until the lister is done and the queue empty;
-/// returns when the lister was done (seconds since `t0`) and how many messages it sent.
+/// returns when the lister was done and when the queue was empty (seconds since `t0`), and
+/// how many messages it sent.
 async fn list_and_fetch(
     world: &World,
     store: &LocalStore,
     t0: Instant,
-) -> anyhow::Result<(f64, u64)> {
+) -> anyhow::Result<(f64, f64, u64)> {
     let fetcher = in_process_fetcher(world, store.clone())?;
     let listed = AtomicBool::new(false);
     let listing = async {
@@ -130,8 +133,46 @@ async fn list_and_fetch(
         anyhow::Ok((r, t0.elapsed().as_secs_f64()))
     };
     let fetching = drain_until_listed(&world.source, &fetcher, IN_PROCESS_LOOPS, &listed);
-    let ((summary, listed_after), ()) = futures::future::try_join(listing, fetching).await?;
-    Ok((listed_after, check_listed(&summary)?))
+    let (((summary, listed_after), ()), emptied) = watch_queue(
+        world,
+        t0,
+        &listed,
+        futures::future::try_join(listing, fetching),
+    )
+    .await?;
+    Ok((listed_after, emptied, check_listed(&summary)?))
+}
+
+/// Runs `work` while watching the queue: returns its result and when the queue was first
+/// empty (nothing visible, delayed or in flight) once `listed` was set, in seconds since
+/// `t0`: when the last message was deleted, not when the fetchers noticed and stopped.
+async fn watch_queue<T>(
+    world: &World,
+    t0: Instant,
+    listed: &AtomicBool,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<(T, f64)> {
+    let watch = async {
+        loop {
+            if listed.load(Ordering::SeqCst)
+                && world.source.depth_of(world.queue.url()).await? == (0, 0)
+            {
+                return anyhow::Ok(t0.elapsed().as_secs_f64());
+            }
+            tokio::time::sleep(WATCH_STEP).await;
+        }
+    };
+    tokio::pin!(watch, work);
+    let mut emptied = None;
+    loop {
+        tokio::select! {
+            e = &mut watch, if emptied.is_none() => emptied = Some(e?),
+            r = &mut work => {
+                let r = r?;
+                return Ok((r, emptied.unwrap_or_else(|| t0.elapsed().as_secs_f64())));
+            }
+        }
+    }
 }
 
 fn lister_deadline(world: &World) -> tokio::time::Instant {
@@ -189,6 +230,10 @@ fn start_processes(
             "CATCHUP_VISIBILITY_TIMEOUT".to_owned(),
             world.config.visibility_timeout.to_string(),
         ),
+        (
+            "CATCHUP_IDLE_WAIT".to_owned(),
+            world.config.queue_backend.idle_wait_seconds().to_string(),
+        ),
     ]);
     (0..processes)
         .map(|_| {
@@ -245,6 +290,7 @@ async fn fetch_worker() -> anyhow::Result<()> {
             .context("CATCHUP_DLQ_URL is not set")?,
         batch_size: 10,
         visibility_timeout: env.number("CATCHUP_VISIBILITY_TIMEOUT", 30, 1..=43_200)?,
+        idle_wait_seconds: env.number("CATCHUP_IDLE_WAIT", 0, 0..=20)?,
     };
     tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await??;
     let listed = AtomicBool::new(true);
@@ -317,12 +363,14 @@ async fn measure(
                         .await,
                 )?;
                 let listed = t0.elapsed().as_secs_f64();
-                drain_processes(running).await?;
-                Ok((listed, sent))
+                let all_sent = AtomicBool::new(true);
+                let ((), emptied) =
+                    watch_queue(world, t0, &all_sent, drain_processes(running)).await?;
+                Ok((listed, emptied, sent))
             }
         }
     };
-    let (listed, sent) = if std::env::var_os("CATCHUP_PROGRESS").is_some() {
+    let (listed, elapsed, sent) = if std::env::var_os("CATCHUP_PROGRESS").is_some() {
         tokio::select! {
             r = work => r?,
             never = progress(world, before, t0) => match never {},
@@ -330,7 +378,6 @@ async fn measure(
     } else {
         work.await?
     };
-    let elapsed = t0.elapsed().as_secs_f64();
     let r = world.reconcile_in(&store, world.sim.now()).await?;
     Ok((listed, elapsed, r, sent))
 }
