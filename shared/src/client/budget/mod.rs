@@ -148,7 +148,6 @@ impl Budget {
     /// A budget whose bucket starts full or empty as [`BudgetOptions::starts_full`] says.
     pub fn new(options: BudgetOptions) -> Budget {
         let now = Instant::now();
-        // A share earns nothing before its first use ([`Budget::in_use`]).
         let bucket = Bucket::new(&options, now);
         Budget {
             options,
