@@ -51,6 +51,9 @@ pub struct FetchTotals {
     pub latency: RecordLatency,
     /// Messages not fetched when the run ended, kept in the spool for the next run.
     pub spooled: u64,
+    /// Throttled messages handed back to the SQS queue with a delay (each is counted again
+    /// when it returns and is handled).
+    pub handed_back: u64,
 }
 
 impl FetchTotals {
@@ -69,6 +72,7 @@ impl FetchTotals {
         self.rejected += other.rejected;
         self.failed += other.failed;
         self.spooled += other.spooled;
+        self.handed_back += other.handed_back;
         self.latency.merge(&other.latency);
         for (k, n) in other.errors_by_kind {
             *self.errors_by_kind.entry(k).or_default() += n;
@@ -252,8 +256,12 @@ fn try_again(
 }
 
 /// Drains an SQS queue through the fetcher: receive ten, handle, delete what succeeded; a
-/// failed message stays and comes back after its visibility timeout (then the DLQ). Stops
-/// when two receives in a row come back empty or `deadline` passes.
+/// failed message stays and comes back after its visibility timeout (then the DLQ). A
+/// throttled one (its tenant's budget could not serve it soon) is handed back as a new
+/// message with a delay, as the Lambda does ([`Fetcher::hand_back_throttled`]): waiting for
+/// the budget spends no receive towards the DLQ, and the drain waits for it to return. Stops
+/// when two receives in a row come back empty and nothing it handed back is still due, or
+/// `deadline` passes.
 pub async fn drain_sqs<S: ObjectStore>(
     fetcher: &Fetcher<S>,
     queue: &SqsQueue,
@@ -262,15 +270,23 @@ pub async fn drain_sqs<S: ObjectStore>(
 ) -> Result<FetchTotals, o365_activity::queue::QueueError> {
     let mut totals = FetchTotals::default();
     let mut empty = 0;
+    // When the last message handed back becomes visible again.
+    let mut returns_by: Option<Instant> = None;
     if let Ok((visible, _)) = queue.approximate_depth().await {
         progress.add_blobs(visible);
     }
-    while Instant::now() < deadline && empty < 2 {
+    while Instant::now() < deadline {
         let received = queue
             .receive(BATCH as i32, Duration::from_secs(1), None)
             .await?;
         if received.is_empty() {
+            if returns_by.is_some_and(|due| Instant::now() < due) {
+                continue;
+            }
             empty += 1;
+            if empty >= 2 {
+                break;
+            }
             continue;
         }
         empty = 0;
@@ -286,15 +302,30 @@ pub async fn drain_sqs<S: ObjectStore>(
                 receive_count: Some(m.receive_count),
             })
             .collect();
-        let outcome = fetcher.handle_batch(inbound, deadline).await;
-        let done: Vec<String> = outcome
-            .outcomes
-            .iter()
-            .filter(|(_, o)| !o.is_failure())
-            .filter_map(|(id, _)| handles.get(id).cloned())
-            .collect();
-        for (_, o) in &outcome.outcomes {
-            totals.count(o, progress);
+        let outcome = fetcher.handle_batch(inbound.clone(), deadline).await;
+        let handed_back = fetcher.hand_back_throttled(queue, &inbound, &outcome).await;
+        for (_, delay) in &handed_back {
+            // Received after its delay, within a receive's long poll.
+            let due = Instant::now()
+                .checked_add(*delay)
+                .and_then(|t| t.checked_add(Duration::from_secs(1)))
+                .unwrap_or(deadline);
+            returns_by = Some(returns_by.map_or(due, |r| r.max(due)));
+        }
+        let mut done = Vec::new();
+        for (id, o) in &outcome.outcomes {
+            if handed_back.iter().any(|(h, _)| h == id) {
+                // Not done yet: its new message is counted when it is handled.
+                totals.handed_back += 1;
+            } else {
+                totals.count(o, progress);
+                if o.is_failure() {
+                    continue;
+                }
+            }
+            if let Some(h) = handles.get(id) {
+                done.push(h.clone());
+            }
         }
         if !done.is_empty() {
             queue.delete(&done).await?;

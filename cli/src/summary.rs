@@ -168,6 +168,13 @@ impl RunReport {
             "  blobs          {} stored, {} already present ({} queued, {} listed again and skipped as already sent)",
             f.blobs_stored, f.blobs_skipped, self.queued, duplicates
         );
+        if f.handed_back > 0 {
+            let _ = writeln!(
+                s,
+                "  handed back    {} throttled message(s) sent back to the queue with a delay, to be fetched when they return",
+                f.handed_back
+            );
+        }
         let _ = writeln!(s, "  records        {}", f.records);
         for (name, h) in [
             ("event→avail", &f.latency.event_to_available),

@@ -218,6 +218,86 @@ async fn run_lists_into_sqs_and_stores_into_s3() {
     sim.shutdown().await;
 }
 
+/// A run on an SQS queue whose downloads are throttled (the API's 429 with `Retry-After`)
+/// hands the throttled messages back with a delay, as the Lambda does, and waits for them: every blob
+/// is stored, nothing is counted failed, and nothing is left in the queue (before, each such
+/// message counted as an error and stayed hidden for the queue's visibility timeout, a
+/// receive nearer the dead-letter queue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_on_sqs_hands_throttled_messages_back_and_fetches_them() {
+    const OTHERS: [&str; 2] = [
+        "00000000-0000-0000-0000-000000000002",
+        "00000000-0000-0000-0000-000000000003",
+    ];
+    let moto = MotoServer::start().await.unwrap();
+    let bucket = moto.create_bucket("o365ctl-handback").await.unwrap();
+    let queue = moto
+        .create_queue("o365ctl-handback", Duration::from_secs(60))
+        .await
+        .unwrap();
+    // Some API answers are 429 with `Retry-After: 1`: the tenant's budget then stops for a
+    // second, longer than a batch of three busy tenants' downloads may wait.
+    let sim = o365_sim::start(o365_sim::SimConfig {
+        history: Duration::from_secs(3 * 3600),
+        tenants: [TENANT, OTHERS[0], OTHERS[1]]
+            .iter()
+            .map(|t| o365_sim::TenantSpec::new(*t))
+            .collect(),
+        scenarios: vec![o365_sim::Scenario::parse("throttle-429=0.1").unwrap()],
+        ..o365_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = sim.base_url();
+    let config = dir.path().join("tenants.toml");
+    let tenants: String = [TENANT, OTHERS[0], OTHERS[1]]
+        .iter()
+        .map(|t| {
+            format!(
+                "[[tenants]]\ntenant_id = \"{t}\"\nclient_id = \"{CLIENT}\"\nclient_secret_env = \"SIM_SECRET\"\napi_root = \"{base}\"\nlogin_root = \"{base}\"\ncontent_types = [\"Audit.General\"]\n\n"
+            )
+        })
+        .collect();
+    std::fs::write(&config, tenants).unwrap();
+    let mut c = bin();
+    c.args(["run", "--once", "--json", "-q", "--config"])
+        .arg(&config)
+        .args(["--bucket", bucket.bucket(), "--queue-url", queue.url()])
+        .env("SIM_SECRET", SECRET);
+    aws(&mut c, &moto);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = json(&o);
+    assert_eq!(s["fetch"]["failed"].as_u64(), Some(0), "{s}");
+    assert!(s["fetch"]["handed_back"].as_u64().unwrap() > 0, "{s}");
+    let keys = bucket.list("o365/tenant_id=").await.unwrap();
+    for t in [TENANT, OTHERS[0], OTHERS[1]] {
+        let ledger = sim.ledger();
+        let now = sim.now();
+        for b in ledger.published.iter().filter(|b| {
+            b.tenant_id == t && b.content_type == "Audit.General" && b.available_at <= now
+        }) {
+            assert!(
+                keys.iter().any(|k| k.contains(&b.content_id)),
+                "{t} {} not stored: {s}",
+                b.content_id
+            );
+        }
+    }
+    assert_eq!(
+        s["fetch"]["blobs_stored"].as_u64(),
+        Some(s["queued"].as_u64().unwrap()),
+        "{s}"
+    );
+    assert_eq!(
+        queue.approximate_depth().await.unwrap(),
+        (0, 0),
+        "every message handled and deleted"
+    );
+    sim.shutdown().await;
+}
+
 /// Issue 19 #4 and #5: a missing bucket or queue is one readable line (no SDK debug dump),
 /// and a wrong queue is found before the lister writes any state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,8 @@ pub struct StorageArgs {
     /// S3 bucket instead of --out.
     #[arg(long, env = "O365_BUCKET", value_name = "NAME")]
     pub bucket: Option<String>,
-    /// SQS queue URL instead of the in-process queue.
+    /// SQS queue URL instead of the in-process queue (drained as the Lambda fetcher does:
+    /// throttled messages go back with a delay and are fetched when they return).
     #[arg(long, env = "O365_QUEUE_URL", value_name = "URL")]
     pub queue_url: Option<String>,
     /// S3/SQS endpoint (e.g. moto on http://127.0.0.1:5000).

@@ -199,17 +199,13 @@ impl<S: ObjectStore> Fetcher<S> {
         // The invocation's shares earn tokens until its hand-backs are sent too.
         let in_use = budgets_in_use(&self.tenants.snapshot().await);
         let outcome = self.handle_batch(messages.clone(), deadline).await;
-        let handed_back = match &self.requeue {
-            Some(queue) => {
-                quota::hand_back_throttled(
-                    queue,
-                    &self.tenants.snapshot().await,
-                    &messages,
-                    &outcome.outcomes,
-                    &self.metrics,
-                )
+        let handed_back: Vec<String> = match &self.requeue {
+            Some(queue) => self
+                .hand_back_throttled(queue, &messages, &outcome)
                 .await
-            }
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
             None => Vec::new(),
         };
         drop(in_use);
@@ -225,6 +221,26 @@ impl<S: ObjectStore> Fetcher<S> {
             })
             .collect();
         response
+    }
+
+    /// Hands the throttled messages of a handled batch (`messages`, `outcome`) back to `queue`
+    /// as new messages with a delay ([`quota::hand_back_throttled`]), for every consumer of an
+    /// SQS queue (the Lambda's event, `o365ctl run --queue-url`): returns the ids handed back,
+    /// whose originals the caller deletes as done, with their delays.
+    pub async fn hand_back_throttled(
+        &self,
+        queue: &SqsQueue,
+        messages: &[InboundMessage],
+        outcome: &BatchOutcome,
+    ) -> Vec<(String, std::time::Duration)> {
+        quota::hand_back_throttled(
+            queue,
+            &self.tenants.snapshot().await,
+            messages,
+            &outcome.outcomes,
+            &self.metrics,
+        )
+        .await
     }
 
     /// Handles a batch, up to the concurrency limit at once; returns every outcome and the ids

@@ -53,7 +53,8 @@ const HAND_BACK_TIME: Duration = Duration::from_secs(10);
 
 /// Hands every throttled message of `outcomes` back to `queue` as a new message hidden for
 /// its [`throttled_delay`] (`SendMessageBatch` with `DelaySeconds`), and returns the ids
-/// handed back: the caller reports those as done, so the event source deletes the originals.
+/// handed back with their delays: the caller reports those as done, so the event source
+/// deletes the originals (a caller that drains the queue itself waits for them to return).
 /// A new message starts its receives again, so waiting out a tenant's quota never brings a
 /// message closer to the dead-letter queue (a partial batch failure with
 /// `ChangeMessageVisibility` would: every receive counts towards `maxReceiveCount`). A
@@ -66,7 +67,7 @@ pub async fn hand_back_throttled(
     messages: &[InboundMessage],
     outcomes: &[(String, MessageOutcome)],
     sink: &MetricsSink,
-) -> Vec<String> {
+) -> Vec<(String, Duration)> {
     let mut ids = Vec::new();
     let mut items = Vec::new();
     for (id, outcome) in outcomes {
@@ -96,7 +97,7 @@ pub async fn hand_back_throttled(
     for ((id, (_, delay)), ok) in ids.into_iter().zip(&items).zip(accepted) {
         if ok {
             tracing::info!(message_id = %id, ?delay, "throttled message handed back as a new message with a delay");
-            handed_back.push(id);
+            handed_back.push((id, *delay));
         } else {
             tracing::warn!(message_id = %id, "could not hand the throttled message back; it returns after the queue's visibility timeout");
         }
