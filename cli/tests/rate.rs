@@ -47,9 +47,9 @@ fn api_requests(sim: &SimHandle) -> Vec<RequestRecord> {
         .collect()
 }
 
-/// Every listable blob was stored and none failed.
-fn stored_everything(ctl: &Ctl<'_>, sim: &SimHandle, summary: &serde_json::Value) {
-    let listed = published(sim, TYPE);
+/// Every blob of `listed` (listable before the run: one published while it ran may be
+/// left to the next) was stored and none failed.
+fn stored_everything(ctl: &Ctl<'_>, listed: &[String], summary: &serde_json::Value) {
     let stored = ctl.stored();
     let missing: Vec<_> = listed
         .iter()
@@ -72,6 +72,7 @@ fn stored_everything(ctl: &Ctl<'_>, sim: &SimHandle, summary: &serde_json::Value
 async fn the_configured_rate_is_never_throttled_by_a_service_at_that_rate() {
     let sim = sim_with(&["rate-limit=1200", "rate-burst=8"]).await;
     let ctl = Ctl::at(&sim);
+    let listed = published(&sim, TYPE);
     let summary = run_at(&ctl, "1200", "2").await;
     let requests = api_requests(&sim);
     let throttled = requests
@@ -87,7 +88,7 @@ async fn the_configured_rate_is_never_throttled_by_a_service_at_that_rate() {
     );
     assert_eq!(summary["api_requests"][0]["throttled"], 0, "{summary}");
     assert!(published(&sim, TYPE).len() > 20, "too few blobs to tell");
-    stored_everything(&ctl, &sim, &summary);
+    stored_everything(&ctl, &listed, &summary);
     sim.shutdown().await;
 }
 
@@ -98,8 +99,9 @@ async fn the_configured_rate_is_never_throttled_by_a_service_at_that_rate() {
 async fn a_low_rate_paces_every_request_and_fails_no_blob() {
     let sim = sim_with(&[]).await;
     let ctl = Ctl::at(&sim);
+    let listed = published(&sim, TYPE);
     let summary = run_at(&ctl, "300", "1").await;
-    stored_everything(&ctl, &sim, &summary);
+    stored_everything(&ctl, &listed, &summary);
     let requests = api_requests(&sim);
     assert!(requests.len() > 20, "too few requests to tell: {summary}");
     // At most burst + rate × t requests in any span t (one more for the clocks' jitter).
