@@ -304,10 +304,10 @@ pub async fn drain_sqs<S: ObjectStore>(
             .collect();
         let outcome = fetcher.handle_batch(inbound.clone(), deadline).await;
         let handed_back = fetcher.hand_back_throttled(queue, &inbound, &outcome).await;
-        for (_, delay) in &handed_back {
+        if let Some(longest) = handed_back.iter().map(|(_, delay)| *delay).max() {
             // Received after its delay, within a receive's long poll.
             let due = Instant::now()
-                .checked_add(*delay)
+                .checked_add(longest)
                 .and_then(|t| t.checked_add(Duration::from_secs(1)))
                 .unwrap_or(deadline);
             returns_by = Some(returns_by.map_or(due, |r| r.max(due)));
