@@ -415,7 +415,7 @@ def test_deployed_function_is_the_binary_we_run(stack: dict[str, Any], fetcher: 
     assert env["QUEUE_URL"] == stack["outputs"]["QueueUrl"]
     assert set(env) == {"BUCKET", "PREFIX", "TENANTS_SECRET_ARN", "PUBLISHER_ID", "RUST_LOG", "COMPRESSION",
                         "MAX_CONCURRENCY", "TENANTS_RELOAD_SECONDS", "API_RATE_PER_MINUTE",
-                        "FETCHER_MAX_CONCURRENCY", "QUEUE_URL"}
+                        "FETCHER_MAX_CONCURRENCY", "FETCHER_BATCH_SIZE", "QUEUE_URL"}
 
 
 def test_message_through_queue_fetcher_bucket(stack: dict[str, Any], endpoint: str, fetcher: dict[str, Any],

@@ -14,6 +14,9 @@ use crate::memory::DEFAULT_MEMORY_MB;
 /// Default number of blobs fetched at once within one batch (`MAX_CONCURRENCY`, SAM
 /// `FetcherParallelDownloads`).
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
+/// Default most messages per fetcher invocation (`FETCHER_BATCH_SIZE`, SAM
+/// `FetcherBatchSize`): the most one SQS receive returns.
+pub const DEFAULT_BATCH_SIZE: usize = 10;
 /// Highest accepted `MAX_CONCURRENCY`.
 pub const MAX_MAX_CONCURRENCY: usize = 64;
 /// Default time kept free before the Lambda deadline (`DEADLINE_MARGIN_MS`), for handing
@@ -42,6 +45,10 @@ pub struct FetcherConfig {
     /// `FETCHER_MAX_CONCURRENCY`: how many invocations may spend each tenant's rate at once
     /// (SAM sets it to the event source's maximum concurrency; default 1, 1..=10000).
     pub invocations: u32,
+    /// `FETCHER_BATCH_SIZE`: the most messages the event source delivers per invocation (SAM
+    /// sets it to the event source's batch size; default 10, 1..=10): a batch with fewer
+    /// tells that the queue is nearly drained (see `quota::pass_on`).
+    pub batch_size: usize,
 }
 
 impl FetcherConfig {
@@ -69,9 +76,11 @@ impl FetcherConfig {
             128..=10_240,
         )?;
         let invocations = env.number("FETCHER_MAX_CONCURRENCY", 1, 1..=10_000)?;
+        let batch_size = env.number("FETCHER_BATCH_SIZE", DEFAULT_BATCH_SIZE, 1..=10)?;
         Ok(FetcherConfig {
             requeue_url: env.optional("QUEUE_URL"),
             invocations,
+            batch_size,
             common,
             compression,
             max_concurrency,
@@ -107,6 +116,7 @@ mod tests {
         assert_eq!(c.deadline_margin, Duration::from_secs(5));
         assert_eq!(c.memory_mb, 512);
         assert_eq!(c.invocations, 1);
+        assert_eq!(c.batch_size, 10);
         assert_eq!(c.client_options().budget.rate_per_minute, 1800);
     }
 
@@ -123,8 +133,10 @@ mod tests {
             ("API_RATE_PER_MINUTE", "1200"),
             ("API_BURST", "40"),
             ("FETCHER_MAX_CONCURRENCY", "4"),
+            ("FETCHER_BATCH_SIZE", "5"),
         ])
         .unwrap();
+        assert_eq!(c.batch_size, 5);
         let budget = c.client_options().budget;
         assert_eq!((budget.rate_per_minute, budget.burst), (300, 10));
         assert_eq!(c.compression, Compression::Zstd { level: 3 });
@@ -146,6 +158,8 @@ mod tests {
             ("DEADLINE_MARGIN_MS", "-1"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
             ("FETCHER_MAX_CONCURRENCY", "0"),
+            ("FETCHER_BATCH_SIZE", "0"),
+            ("FETCHER_BATCH_SIZE", "11"),
             ("API_RATE_PER_MINUTE", "-1"),
         ] {
             let e = cfg(&[("BUCKET", "b"), ("TENANTS_JSON", "{}"), (var, bad)]).unwrap_err();

@@ -73,6 +73,7 @@ pub struct Fetcher<S: ObjectStore> {
     compression: Compression,
     tenants: TenantClients,
     concurrency: usize,
+    batch_size: usize,
     limits: Limits,
     memory_mb: u32,
     memory: MemoryBudget,
@@ -112,6 +113,7 @@ impl<S: ObjectStore> Fetcher<S> {
             compression,
             tenants: TenantClients::fixed(clients),
             concurrency: config::DEFAULT_MAX_CONCURRENCY,
+            batch_size: config::DEFAULT_BATCH_SIZE,
             limits: Limits::default(),
             memory_mb: memory::DEFAULT_MEMORY_MB,
             memory: MemoryBudget::for_function(memory::DEFAULT_MEMORY_MB, &Limits::default()),
@@ -139,6 +141,13 @@ impl<S: ObjectStore> Fetcher<S> {
     /// Sets how many messages of a batch are handled at once (at least 1).
     pub fn with_concurrency(mut self, n: usize) -> Fetcher<S> {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets the most messages the event source delivers in one batch (at least 1): a batch
+    /// with fewer tells that the queue held less ([`quota::pass_on`]).
+    pub fn with_batch_size(mut self, n: usize) -> Fetcher<S> {
+        self.batch_size = n.max(1);
         self
     }
 
@@ -170,6 +179,7 @@ impl<S: ObjectStore> Fetcher<S> {
         Fetcher::new(store, keys, config.compression, [], clock, metrics)
             .with_tenant_registry(registry)
             .with_concurrency(config.max_concurrency)
+            .with_batch_size(config.batch_size)
             .with_limits(config.limits)
             .with_memory_mb(config.memory_mb)
     }
@@ -238,6 +248,7 @@ impl<S: ObjectStore> Fetcher<S> {
             &self.tenants.snapshot().await,
             messages,
             &outcome.outcomes,
+            messages.len() < self.batch_size,
             &self.metrics,
         )
         .await

@@ -2,7 +2,9 @@
 //! tenant in turn (so one busy or throttled tenant does not hold every slot), throttled
 //! messages go back to the queue hidden for as long as their tenant's budget needs (instead of
 //! being retried in place or waiting out the queue's whole visibility timeout, and without
-//! counting towards the dead-letter queue's `maxReceiveCount`).
+//! counting towards the dead-letter queue's `maxReceiveCount`), or visible at once when the
+//! queue is nearly drained and an idle invocation likely has the tenant's turn sooner
+//! ([`pass_on`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -36,9 +38,13 @@ pub fn interleave_by_tenant<T>(items: Vec<T>, body: impl Fn(&T) -> &str) -> Vec<
 
 /// How long to hide a throttled message: the wait until the turn `booked` in its tenant's
 /// budget, rounded up to whole seconds, at least [`MIN_THROTTLED_DELAY`] doubled per earlier
-/// delivery, at most [`MAX_THROTTLED_DELAY`].
-pub fn throttled_delay(booked: Duration, receive_count: Option<u32>) -> Duration {
+/// delivery, at most [`MAX_THROTTLED_DELAY`]; or no time at all when `pass_on` and the turn
+/// is under [`MIN_THROTTLED_DELAY`] away on a first delivery ([`pass_on`]).
+pub fn throttled_delay(booked: Duration, receive_count: Option<u32>, pass_on: bool) -> Duration {
     let earlier = receive_count.unwrap_or(1).saturating_sub(1).min(10);
+    if pass_on && earlier == 0 && booked < MIN_THROTTLED_DELAY {
+        return Duration::ZERO;
+    }
     let floor = MIN_THROTTLED_DELAY.saturating_mul(1 << earlier);
     let whole = Duration::from_secs(
         booked
@@ -48,11 +54,27 @@ pub fn throttled_delay(booked: Duration, receive_count: Option<u32>) -> Duration
     whole.max(floor).min(MAX_THROTTLED_DELAY)
 }
 
+/// Whether a throttled message of `client`'s tenant goes back to the queue visible at once
+/// (when its turn here is under a second away, [`throttled_delay`]) rather than hidden for
+/// at least [`MIN_THROTTLED_DELAY`]: the batch it came in was short (`short_batch`: the queue
+/// held less than a batch, so the other invocations are likely idle, their shares of the
+/// tenant unspent) and other invocations spend the tenant's rate too. Near the end of a
+/// catch-up a tenant's last messages then reach an invocation whose share can serve them
+/// within milliseconds, where a whole-second delay (SQS delays are whole seconds) kept them
+/// from every share while the shares filled up unused. The passes stay few: each books a
+/// turn a token's time of the tenant's rate after the one before ([`ActivityClient::book_later`]),
+/// so an invocation passes on at most about a second of its tenant's rate before its turns
+/// are a second away and its hand-backs hidden again.
+pub fn pass_on(short_batch: bool, client: &ActivityClient) -> bool {
+    short_batch && client.budget_shared()
+}
+
 /// Longest the hand-back of a batch's throttled messages may take (re-sends included).
 const HAND_BACK_TIME: Duration = Duration::from_secs(10);
 
 /// Hands every throttled message of `outcomes` back to `queue` as a new message hidden for
-/// its [`throttled_delay`] (`SendMessageBatch` with `DelaySeconds`), and returns the ids
+/// its [`throttled_delay`] (`SendMessageBatch` with `DelaySeconds`; `short_batch`: the batch
+/// held fewer messages than the event source delivers at most, see [`pass_on`]), and returns the ids
 /// handed back with their delays: the caller reports those as done, so the event source
 /// deletes the originals (a caller that drains the queue itself waits for them to return).
 /// A new message starts its receives again, so waiting out a tenant's quota never brings a
@@ -66,6 +88,7 @@ pub async fn hand_back_throttled(
     clients: &HashMap<TenantId, ActivityClient>,
     messages: &[InboundMessage],
     outcomes: &[(String, MessageOutcome)],
+    short_batch: bool,
     sink: &MetricsSink,
 ) -> Vec<(String, Duration)> {
     let mut ids = Vec::new();
@@ -81,11 +104,14 @@ pub async fn hand_back_throttled(
         let Some(m) = messages.iter().find(|m| &m.message_id == id) else {
             continue;
         };
-        let booked = tenant_of(&m.body)
-            .and_then(|t| clients.get(&t))
-            .map_or(Duration::ZERO, ActivityClient::book_later);
+        let client = tenant_of(&m.body).and_then(|t| clients.get(&t));
+        let booked = client.map_or(Duration::ZERO, ActivityClient::book_later);
+        let pass = client.is_some_and(|c| pass_on(short_batch, c));
         ids.push(id.clone());
-        items.push((m.body.clone(), throttled_delay(booked, m.receive_count)));
+        items.push((
+            m.body.clone(),
+            throttled_delay(booked, m.receive_count, pass),
+        ));
     }
     if items.is_empty() {
         return Vec::new();
@@ -168,15 +194,42 @@ mod tests {
     #[test]
     fn throttled_delays_grow_with_deliveries_and_follow_the_budget() {
         let s = Duration::from_secs;
-        assert_eq!(throttled_delay(Duration::ZERO, None), s(1));
-        assert_eq!(throttled_delay(Duration::ZERO, Some(1)), s(1));
-        assert_eq!(throttled_delay(Duration::ZERO, Some(3)), s(4));
-        assert_eq!(throttled_delay(s(42), Some(1)), s(42));
-        assert_eq!(throttled_delay(Duration::from_millis(2_100), Some(1)), s(3));
-        assert_eq!(throttled_delay(s(4000), Some(1)), MAX_THROTTLED_DELAY);
+        assert_eq!(throttled_delay(Duration::ZERO, None, false), s(1));
+        assert_eq!(throttled_delay(Duration::ZERO, Some(1), false), s(1));
+        assert_eq!(throttled_delay(Duration::ZERO, Some(3), false), s(4));
+        assert_eq!(throttled_delay(s(42), Some(1), false), s(42));
         assert_eq!(
-            throttled_delay(Duration::ZERO, Some(u32::MAX)),
+            throttled_delay(Duration::from_millis(2_100), Some(1), false),
+            s(3)
+        );
+        assert_eq!(
+            throttled_delay(s(4000), Some(1), false),
             MAX_THROTTLED_DELAY
+        );
+        assert_eq!(
+            throttled_delay(Duration::ZERO, Some(u32::MAX), false),
+            MAX_THROTTLED_DELAY
+        );
+    }
+
+    #[test]
+    fn a_turn_under_a_second_away_is_passed_on_at_once_only_on_a_first_delivery() {
+        let ms = Duration::from_millis;
+        assert_eq!(throttled_delay(ms(999), Some(1), true), Duration::ZERO);
+        assert_eq!(throttled_delay(Duration::ZERO, None, true), Duration::ZERO);
+        // A turn a second or more away is hidden until it, as without passing on.
+        assert_eq!(
+            throttled_delay(ms(1_000), Some(1), true),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            throttled_delay(ms(1_500), Some(1), true),
+            Duration::from_secs(2)
+        );
+        // A message delivered before (it failed once) keeps its growing floor.
+        assert_eq!(
+            throttled_delay(ms(10), Some(2), true),
+            Duration::from_secs(2)
         );
     }
 }

@@ -21,7 +21,7 @@ use o365_activity::store::{LocalStore, ObjectStore};
 use o365_activity::tenants::TenantConfig;
 use o365_activity::testing::sim::{fast_retries, scenarios, sim_tenant, stopped_config, t0};
 use o365_activity::testing::MotoServer;
-use o365_fetcher::{ErrorKind, Fetcher, InboundMessage, MessageOutcome};
+use o365_fetcher::{BatchOutcome, ErrorKind, Fetcher, InboundMessage, MessageOutcome};
 use o365_sim::{PublishedBlob, SimConfig, SimHandle, TenantSpec, DEFAULT_TENANT_ID};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -863,6 +863,71 @@ async fn throttled_messages_the_queue_refuses_are_counted() {
     assert_eq!(failed, ["m0", "m1"]);
     assert_eq!(metric_values(&metrics, "MessagesHandedBack"), [0.0]);
     assert_eq!(metric_values(&metrics, "HandBacksRefused"), [2.0]);
+}
+
+/// Hands back a batch of `n` throttled messages of `T` (first deliveries; the fetcher's batch
+/// size is 10) from a fetcher whose budget is `budget`, to a new queue; returns
+/// the delays and how many of them the queue shows at once.
+async fn hand_back_short_batch(budget: BudgetOptions, n: usize) -> (Vec<Duration>, usize) {
+    let moto = MotoServer::start().await.unwrap();
+    let queue = moto
+        .create_queue("fetcher-pass", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let sim = sim(&[]).await;
+    let (_dir, f, _metrics) = budgeted_fetcher(&sim, budget);
+    let f = f.with_batch_size(10);
+    let messages: Vec<InboundMessage> = (0..n)
+        .map(|i| {
+            let (body, ids) = records(2, &format!("pass{i}"));
+            let msg = message_for(&sim.publish_blob(T, EXCHANGE, body, ids));
+            let mut m = inbound(&format!("m{i}"), &msg);
+            m.receive_count = Some(1);
+            m
+        })
+        .collect();
+    let outcome = BatchOutcome {
+        failed_message_ids: messages.iter().map(|m| m.message_id.clone()).collect(),
+        outcomes: messages
+            .iter()
+            .map(|m| {
+                let retry = MessageOutcome::Retry {
+                    kind: ErrorKind::Throttled,
+                    error: "throttled".into(),
+                };
+                (m.message_id.clone(), retry)
+            })
+            .collect(),
+    };
+    let handed = f.hand_back_throttled(&queue, &messages, &outcome).await;
+    let visible = queue.receive(10, Duration::ZERO, None).await.unwrap().len();
+    (handed.into_iter().map(|(_, d)| d).collect(), visible)
+}
+
+#[tokio::test]
+async fn a_short_batch_passes_throttled_work_on_at_once_when_other_invocations_share_the_rate() {
+    // 600/min shared by four invocations: 2.5 requests a second here, from an empty bucket,
+    // so the three turns booked (0.4 s away, then a tenth of a second apart) are all under a
+    // second away. The batch is short (3 of 10): the other invocations are likely idle with
+    // their shares unspent, so the messages go back visible at once, not a second later.
+    let (delays, visible) =
+        hand_back_short_batch(BudgetOptions::per_minute(600).share_of(4), 3).await;
+    assert_eq!(delays, [Duration::ZERO; 3]);
+    assert_eq!(visible, 3);
+    // A full batch (10 of 10): the queue holds more, the other invocations are busy with it.
+    // Alone on the tenant's rate (one process: `o365ctl`), the work would only come back to
+    // this same share. Either way it waits out its turn hidden, at least a second.
+    for (budget, n) in [
+        (BudgetOptions::per_minute(600).share_of(4), 10),
+        (BudgetOptions::per_minute(150).share_of(1), 3),
+    ] {
+        let (delays, visible) = hand_back_short_batch(budget, n).await;
+        assert!(
+            delays.iter().all(|d| *d >= Duration::from_secs(1)),
+            "{delays:?}"
+        );
+        assert_eq!(visible, 0);
+    }
 }
 
 #[tokio::test]

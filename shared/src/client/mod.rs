@@ -455,6 +455,12 @@ impl ActivityClient {
         self.inner.budget.rate_per_second()
     }
 
+    /// Whether other processes spend this tenant's rate too (a fetcher invocation's share,
+    /// [`BudgetOptions::share_of`]): work handed back may reach one of them.
+    pub fn budget_shared(&self) -> bool {
+        self.inner.budget.options().processes > 1
+    }
+
     /// Marks this tenant's budget in use for a batch ([`Budget::in_use`]): an invocation's
     /// share earns tokens only while a batch runs.
     pub fn budget_in_use(&self) -> InUse {

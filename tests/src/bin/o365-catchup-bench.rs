@@ -45,6 +45,9 @@ use tokio::process::{Child, Command};
 const IN_PROCESS_LOOPS: usize = 4;
 /// Downloads per batch at once (`MAX_CONCURRENCY`), in-process and in the processes.
 const DOWNLOADS: usize = 10;
+/// Messages per batch a fetcher process takes, as Lambda's event source with `BatchSize` 10
+/// (SAM `FetcherBatchSize`'s default).
+const BATCH: i32 = 10;
 /// Time given to each batch (real time), as a fetcher invocation's timeout.
 const FETCH_DEADLINE: Duration = Duration::from_secs(120);
 /// How often the bench looks whether the queue is empty.
@@ -223,6 +226,7 @@ fn start_processes(
         ("API_RATE_PER_MINUTE".to_owned(), rate.to_string()),
         ("API_BURST".to_owned(), burst.to_string()),
         ("FETCHER_MAX_CONCURRENCY".to_owned(), processes.to_string()),
+        ("FETCHER_BATCH_SIZE".to_owned(), BATCH.to_string()),
         ("MAX_CONCURRENCY".to_owned(), DOWNLOADS.to_string()),
         ("CATCHUP_STORE_DIR".to_owned(), store.display().to_string()),
         ("CATCHUP_DLQ_URL".to_owned(), world.source.dlq_url.clone()),
@@ -288,7 +292,7 @@ async fn fetch_worker() -> anyhow::Result<()> {
         dlq_url: env
             .optional("CATCHUP_DLQ_URL")
             .context("CATCHUP_DLQ_URL is not set")?,
-        batch_size: 10,
+        batch_size: BATCH,
         visibility_timeout: env.number("CATCHUP_VISIBILITY_TIMEOUT", 30, 1..=43_200)?,
         idle_wait_seconds: env.number("CATCHUP_IDLE_WAIT", 0, 0..=20)?,
     };
