@@ -9,7 +9,8 @@
 #  6. freshness: o365-sim on real time + `o365ctl run --every 60s` for a few minutes
 #     (FRESHNESS_MINUTES, default 5), available -> stored per blob from the ledger.
 #  7. quota-aware catch-up: o365-sim's token bucket (burst B, rate R) over a 2-day backlog,
-#     1 and 10 tenants, 1 process and 4 fetcher processes on one queue (about a minute each).
+#     1 and 10 tenants, 1 process and 4 fetcher processes on one queue (about a minute each,
+#     CATCHUP_REPEATS runs a row, default 3, the rows in turn; the median run is reported).
 #  9. compaction to Parquet (issue 16): throughput, peak RSS at two volumes 4x apart, sizes.
 # Set BENCH_QUICK=1 for a short smoke run (smaller end-to-end run, fewer samples).
 set -euo pipefail
@@ -85,12 +86,15 @@ done
 echo "== 6. freshness (${FRESHNESS_MINUTES:-5} minutes on real time)"
 .venv/bin/python scripts/bench/freshness.py "$BIN" "$WORK/freshness.json" --minutes "${FRESHNESS_MINUTES:-5}" --period 60 || true
 
-echo "== 7. quota-aware catch-up (R=${CATCHUP_RATE:=300}/min, B=${CATCHUP_BURST:=20}, ${CATCHUP_HOURS:=48} h backlog)"
+echo "== 7. quota-aware catch-up (R=${CATCHUP_RATE:=300}/min, B=${CATCHUP_BURST:=20}, ${CATCHUP_HOURS:=48} h backlog, ${CATCHUP_REPEATS:=3} runs a row)"
 rm -f "$WORK"/catchup-*.json
-for tenants in 1 10; do
-  for processes in 1 4; do
-    "$BIN/o365-catchup-bench" "$tenants" "$processes" "$CATCHUP_RATE" "$CATCHUP_BURST" "$CATCHUP_HOURS" \
-      > "$WORK/catchup-$tenants-$processes.json" || rm -f "$WORK/catchup-$tenants-$processes.json"
+for run in $(seq 1 "$CATCHUP_REPEATS"); do
+  for tenants in 1 10; do
+    for processes in 1 4; do
+      out="$WORK/catchup-$tenants-$processes-$run.json"
+      "$BIN/o365-catchup-bench" "$tenants" "$processes" "$CATCHUP_RATE" "$CATCHUP_BURST" "$CATCHUP_HOURS" \
+        > "$out" || rm -f "$out"
+    done
   done
 done
 

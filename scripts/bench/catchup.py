@@ -35,7 +35,9 @@ def section(work):
             continue
     if not runs:
         return []
-    runs.sort(key=lambda r: (r["tenants"], r["processes"]))
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["tenants"], r["processes"]), []).append(r)
     r0 = runs[0]
     out = [
         "## 7. Quota-aware catch-up",
@@ -60,23 +62,36 @@ def section(work):
         "long poll notices such a message a second late, a 250 ms pause instead). Ideal = (requests of the busiest tenant "
         "− B) / R, tenants in parallel; elapsed runs from the first listing call to the moment the queue is empty (nothing "
         "visible, delayed or in flight, looked at every 20 ms; handed-back messages included). Targets: ≥ 95 % of the ideal "
-        "rate, < 1 % throttled. Load = the machine's one-minute load average before → after the run (2 cores).",
+        "rate, < 1 % throttled. Load = the machine's one-minute load average before → after the run (2 cores). "
+        f"Each row ran {max(len(g) for g in groups.values())} times, the rows in turn (so a busy spell of this shared machine "
+        "falls on every row alike); the row shows its median run by rate (the lower of the two middle ones for an even "
+        "count), with every run's rate beside it. The rate target is met when the median run meets it, the throttled "
+        "target when every run does.",
         "",
-        "| tenants | processes | requests (busiest tenant) | ideal s | elapsed s | rate vs ideal | throttled | requests per stored blob | messages handed back | listed after s | DLQ | reconciled | load | targets |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| tenants | processes | requests (busiest tenant) | ideal s | elapsed s | rate vs ideal | every run's rate | throttled | requests per stored blob | messages handed back | listed after s | DLQ | reconciled | load | targets |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
-    for r in runs:
+    for key in sorted(groups):
+        group = sorted(groups[key], key=lambda r: r["rate_vs_ideal"])
+        r = group[(len(group) - 1) // 2]
         rate_ok = r["rate_vs_ideal"] >= TARGET_RATE
-        thr_ok = r["throttled_share"] < TARGET_THROTTLED
+        worst = max(group, key=lambda g: g["throttled_share"])
+        thr_ok = worst["throttled_share"] < TARGET_THROTTLED
         misses = []
         if not rate_ok:
             misses.append(f"rate {100 * (TARGET_RATE - r['rate_vs_ideal']):.1f} points short")
         if not thr_ok:
-            misses.append(f"throttled {100 * r['throttled_share']:.2f} % ≥ 1 %")
+            misses.append(f"throttled {100 * worst['throttled_share']:.2f} % ≥ 1 % in a run")
+        below = sum(1 for g in group if g["rate_vs_ideal"] < TARGET_RATE)
         verdict = "met" if not misses else "**missed** (" + "; ".join(misses) + ")"
+        if not misses and below:
+            verdict += f" ({below} of {len(group)} runs below the rate target)"
+        if not all(g["reconciled"] and g.get("dlq_messages", 0) == 0 for g in group):
+            verdict += "; **a run did not reconcile or left messages in the DLQ**"
+        rates = ", ".join(f"{100 * g['rate_vs_ideal']:.1f}" for g in group) + " %"
         out.append(
             f"| {r['tenants']} | {r['processes']} | {r['requests']:,} ({r['busiest_tenant_requests']:,}) | "
-            f"{r['ideal_seconds']:.1f} | {r['elapsed_seconds']:.1f} | {100 * r['rate_vs_ideal']:.1f} % | "
+            f"{r['ideal_seconds']:.1f} | {r['elapsed_seconds']:.1f} | {100 * r['rate_vs_ideal']:.1f} % | {rates} | "
             f"{r['throttled']} ({100 * r['throttled_share']:.2f} %) | {r['requests_per_blob']:.2f} | {handed_back(r)} | {r['lister_seconds']:.1f} | "
             f"{r.get('dlq_messages', 0)} | {r['reconciled']} | {load(r)} | {verdict} |"
         )
