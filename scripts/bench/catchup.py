@@ -49,7 +49,7 @@ def section(work):
         "downloads each). **4 processes**: the lister lists the backlog (one scheduled run), then four fetcher processes, "
         "started beforehand, drain the same queue one batch at a time each, as four Lambda instances: each is the bench "
         "binary as `fetch-worker`, wired from the Lambda's environment by the Lambda's own code "
-        "(`o365_fetcher::handler::from_env`: `API_RATE_PER_MINUTE`=R, `FETCHER_MAX_CONCURRENCY`=4, `MAX_CONCURRENCY`=10), "
+        "(`o365_fetcher::handler::from_env`: `API_RATE_PER_MINUTE`=R, `FETCHER_MAX_CONCURRENCY`=4, `MAX_CONCURRENCY`=10, `FETCHER_BATCH_SIZE`=10), "
         "so each spends R/4 per tenant; its bucket starts empty and earns its share only while it handles a batch (or "
         "while work it handed back is owed its share), so the processes, started before the listing and idle during it, "
         "save up no burst. The client's burst is B − 1 (one token of margin for timing jitter). "
